@@ -1,0 +1,220 @@
+/*
+ * codec.c - the codec registry, per-thread streams and dictionaries.
+ *
+ * A stream (struct zram_stream) is one thread's codec contexts plus its
+ * compression buffer, zsmalloc local copy and partial-I/O page. It is made
+ * on the thread's first call into the store, kept under a pthread key of the
+ * store, and freed by the key's destructor when the thread exits or by
+ * zram_destroy(). So no codec work runs under a lock shared by threads and
+ * the I/O path never allocates after a thread's first request (a codec's
+ * context is made on the thread's first page of that codec).
+ *
+ * Locking: streams_lock (a leaf) guards the list of streams; it is taken
+ * only when a stream is made or freed.
+ *
+ * Dictionaries are immutable once loaded and are freed only by
+ * zram_destroy(): a thread may have read a dict pointer just before it was
+ * replaced, so a replaced dict waits on z->retired.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "zram_internal.h"
+
+#define DICT_MAX_BYTES (16u << 20)
+
+static const struct zram_codec_ops *const codecs[ZRAM_CODECS] = {
+	[ZRAM_CODEC_LZ4] = &zram_codec_lz4,
+	[ZRAM_CODEC_LZ4HC] = &zram_codec_lz4hc,
+	[ZRAM_CODEC_ZSTD] = &zram_codec_zstd,
+};
+
+const struct zram_codec_ops *zram_codec_get(unsigned int id)
+{
+	return id < ZRAM_CODECS ? codecs[id] : NULL;
+}
+
+/* Returns the id of the codec named @name (@len bytes) or -EINVAL. */
+int zram_codec_find(const char *name, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < ZRAM_CODECS; i++)
+		if (strlen(codecs[i]->name) == len &&
+		    !memcmp(codecs[i]->name, name, len))
+			return (int)i;
+	return -EINVAL;
+}
+
+/* Locking: takes streams_lock unless @locked. */
+static void stream_free(struct zram_stream *st, bool locked)
+{
+	struct zram *z = st->z;
+	unsigned int i;
+
+	if (!locked)
+		pthread_mutex_lock(&z->streams_lock);
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		z->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	atomic_fetch_sub_explicit(&z->nr_streams, 1, memory_order_relaxed);
+	if (!locked)
+		pthread_mutex_unlock(&z->streams_lock);
+	for (i = 0; i < ZRAM_CODECS; i++)
+		if (st->ctx[i])
+			codecs[i]->ctx_destroy(st->ctx[i]);
+	free(st);
+}
+
+static void stream_key_destructor(void *p)
+{
+	stream_free(p, false);
+}
+
+int zram_streams_init(struct zram *z)
+{
+	int err = pthread_key_create(&z->stream_key, stream_key_destructor);
+
+	if (err)
+		return -err;
+	err = pthread_mutex_init(&z->streams_lock, NULL);
+	if (err) {
+		pthread_key_delete(z->stream_key);
+		return -err;
+	}
+	return 0;
+}
+
+/* Locking: no other thread may use @z. */
+void zram_streams_destroy(struct zram *z)
+{
+	pthread_key_delete(z->stream_key);
+	pthread_mutex_lock(&z->streams_lock);
+	while (z->streams)
+		stream_free(z->streams, true);
+	pthread_mutex_unlock(&z->streams_lock);
+	pthread_mutex_destroy(&z->streams_lock);
+}
+
+/* The calling thread's stream, made on first use; NULL if out of memory. */
+struct zram_stream *zram_stream_get(struct zram *z)
+{
+	struct zram_stream *st = pthread_getspecific(z->stream_key);
+
+	if (st)
+		return st;
+	st = aligned_alloc(64, sizeof(*st));
+	if (!st)
+		return NULL;
+	memset(st, 0, offsetof(struct zram_stream, cbuf));
+	st->z = z;
+	if (pthread_setspecific(z->stream_key, st)) {
+		free(st);
+		return NULL;
+	}
+	pthread_mutex_lock(&z->streams_lock);
+	st->next = z->streams;
+	if (st->next)
+		st->next->prev = st;
+	z->streams = st;
+	atomic_fetch_add_explicit(&z->nr_streams, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&z->streams_lock);
+	return st;
+}
+
+/* The stream's context for codec @id, made on first use; NULL: no memory. */
+void *zram_stream_ctx(struct zram_stream *st, unsigned int id)
+{
+	if (!st->ctx[id] && codecs[id]->ctx_create(&st->ctx[id]))
+		st->ctx[id] = NULL;
+	return st->ctx[id];
+}
+
+static int file_read_all(const char *path, void **data, size_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	size_t done = 0;
+	void *buf;
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || !sb.st_size ||
+	    (uint64_t)sb.st_size > DICT_MAX_BYTES) {
+		err = -EINVAL;
+		goto err_close;
+	}
+	buf = malloc((size_t)sb.st_size);
+	err = -ENOMEM;
+	if (!buf)
+		goto err_close;
+	while (done < (size_t)sb.st_size) {
+		ssize_t n =
+			read(fd, (char *)buf + done, (size_t)sb.st_size - done);
+
+		if (n <= 0) {
+			err = n ? -errno : -EIO;
+			goto err_free;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	*data = buf;
+	*size = done;
+	return 0;
+err_free:
+	free(buf);
+err_close:
+	close(fd);
+	return err;
+}
+
+/*
+ * zram_dict_load - read the dictionary at @path (a regular file of 1 byte ..
+ * 16 MiB) for codec @ops. Returns 0 and *@out, -errno of open/read, -EINVAL
+ * (not a regular file, empty, too large, codec refuses it, codec takes no
+ * dictionary), -ENOMEM.
+ */
+int zram_dict_load(const struct zram_codec_ops *ops, const char *path,
+		   struct zram_dict **out)
+{
+	struct zram_dict *d;
+	int err;
+
+	if (!ops->dict_prepare)
+		return -EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	err = file_read_all(path, &d->data, &d->size);
+	if (err)
+		goto err_free;
+	d->ops = ops;
+	err = ops->dict_prepare(d);
+	if (err)
+		goto err_free_data;
+	*out = d;
+	return 0;
+err_free_data:
+	free(d->data);
+err_free:
+	free(d);
+	return err;
+}
+
+void zram_dict_free(struct zram_dict *d)
+{
+	if (!d)
+		return;
+	d->ops->dict_release(d);
+	free(d->data);
+	free(d);
+}

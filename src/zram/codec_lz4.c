@@ -1,0 +1,56 @@
+/*
+ * codec_lz4.c - lz4 behind struct zram_codec_ops.
+ *
+ * The level is lz4's acceleration (1 = default, higher is faster and
+ * compresses less), as the kernel's lz4 backend reads it. The context is
+ * LZ4's external state, so no call allocates.
+ */
+#include <errno.h>
+#include <lz4.h>
+#include <stdlib.h>
+
+#include "zram_internal.h"
+
+static int lz4_ctx_create(void **ctx)
+{
+	*ctx = malloc((size_t)LZ4_sizeofState());
+	return *ctx ? 0 : -ENOMEM;
+}
+
+static void lz4_ctx_destroy(void *ctx)
+{
+	free(ctx);
+}
+
+static int lz4_compress(void *ctx, int level, const struct zram_dict *dict,
+			const void *src, void *dst, size_t dst_cap)
+{
+	int n;
+
+	(void)dict;
+	n = LZ4_compress_fast_extState(ctx, src, dst, (int)ZRAM_PAGE_SIZE,
+				       (int)dst_cap, level);
+	return n > 0 ? n : -EINVAL;
+}
+
+static int lz4_decompress(void *ctx, const struct zram_dict *dict,
+			  const void *src, size_t src_len, void *dst)
+{
+	int n;
+
+	(void)ctx;
+	(void)dict;
+	n = LZ4_decompress_safe(src, dst, (int)src_len, (int)ZRAM_PAGE_SIZE);
+	return n == (int)ZRAM_PAGE_SIZE ? 0 : -EIO;
+}
+
+const struct zram_codec_ops zram_codec_lz4 = {
+	.name = "lz4",
+	.level_min = 1,
+	.level_max = 65537,
+	.level_default = 1,
+	.ctx_create = lz4_ctx_create,
+	.ctx_destroy = lz4_ctx_destroy,
+	.compress = lz4_compress,
+	.decompress = lz4_decompress,
+};

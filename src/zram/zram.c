@@ -1,0 +1,180 @@
+/*
+ * zram.c - create and destroy a store; open counting; counters copy-out.
+ *
+ * A store is fixed at creation: its size (the slot table) and its pool.
+ * Everything else (codec, params, limit) may change at run time through the
+ * control commands in control.c.
+ *
+ * Locking: none here beyond what the called helpers take; zram_create()
+ * and zram_destroy() run while no other thread uses the store.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zram_internal.h"
+
+/* 2^32 slots: 16 TiB of disk, a 64 GiB table of address space. */
+#define ZRAM_MAX_SLOTS (1ull << 32)
+
+static void params_init(struct zram *z)
+{
+	unsigned int i;
+
+	for (i = 0; i < ZRAM_CODECS; i++)
+		atomic_init(&z->params[i].level,
+			    zram_codec_get(i)->level_default);
+}
+
+static int config_apply(struct zram *z, const struct zram_config *config)
+{
+	const char *algo = config->algorithm ? config->algorithm : "lz4";
+	int id = zram_codec_find(algo, strlen(algo));
+	int err;
+
+	if (id < 0)
+		return -EINVAL;
+	atomic_init(&z->algo, id);
+	if (config->mem_limit) {
+		err = zram_mem_limit_store(z, config->mem_limit);
+		if (err)
+			return err;
+	}
+	if (config->algorithm_params) {
+		err = zram_params_apply(z, config->algorithm_params,
+					strlen(config->algorithm_params));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int zram_create(const struct zram_config *config, struct zram **out)
+{
+	uint64_t nr_slots;
+	struct zram *z;
+	int err;
+
+	if (!config || !config->disksize ||
+	    config->disksize > ZRAM_MAX_SLOTS * ZRAM_PAGE_SIZE)
+		return -EINVAL;
+	nr_slots = (config->disksize + ZRAM_PAGE_SIZE - 1) / ZRAM_PAGE_SIZE;
+	z = calloc(1, sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	clock_gettime(CLOCK_MONOTONIC, &z->epoch);
+	z->threads = config->threads;
+	params_init(z);
+#ifdef UZRAM_TEST_HOOKS
+	atomic_init(&z->dbg_delay_index, UINT64_MAX);
+#endif
+	err = -pthread_mutex_init(&z->ctrl_lock, NULL);
+	if (err)
+		goto err_free;
+	err = zram_streams_init(z);
+	if (err)
+		goto err_ctrl;
+	err = -ENOMEM;
+	z->pool = zs_create_pool("uzram");
+	if (!z->pool)
+		goto err_streams;
+	z->huge_size = zs_huge_class_size(z->pool);
+	err = slot_table_create(z, nr_slots);
+	if (err)
+		goto err_pool;
+	err = config_apply(z, config);
+	if (err)
+		goto err_table;
+	*out = z;
+	return 0;
+err_table:
+	slot_table_destroy(z);
+err_pool:
+	zs_destroy_pool(z->pool);
+err_streams:
+	zram_streams_destroy(z);
+err_ctrl:
+	pthread_mutex_destroy(&z->ctrl_lock);
+err_free:
+	free(z);
+	return err;
+}
+
+static void dicts_free(struct zram *z)
+{
+	unsigned int i;
+
+	for (i = 0; i < ZRAM_CODECS; i++) {
+		struct zram_dict *d = atomic_load_explicit(
+			&z->params[i].dict, memory_order_relaxed);
+
+		if (d) {
+			d->next = z->retired;
+			z->retired = d;
+		}
+	}
+	while (z->retired) {
+		struct zram_dict *d = z->retired;
+
+		z->retired = d->next;
+		zram_dict_free(d);
+	}
+}
+
+void zram_destroy(struct zram *z)
+{
+	if (!z)
+		return;
+	slot_table_destroy(z);
+	zs_destroy_pool(z->pool);
+	zram_streams_destroy(z);
+	dicts_free(z);
+	pthread_mutex_destroy(&z->ctrl_lock);
+	free(z);
+}
+
+void zram_open_get(struct zram *z)
+{
+	atomic_fetch_add_explicit(&z->open_count, 1, memory_order_acq_rel);
+}
+
+void zram_open_put(struct zram *z)
+{
+	atomic_fetch_sub_explicit(&z->open_count, 1, memory_order_acq_rel);
+}
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+void zram_stats_get(struct zram *z, struct zram_stats *s)
+{
+	const struct zram_counters *c = &z->stats;
+	struct zs_pool_stats ps;
+
+	memset(s, 0, sizeof(*s));
+	zs_pool_stats(z->pool, &ps);
+	s->orig_data_size = LOAD(c->pages_stored) * ZRAM_PAGE_SIZE;
+	s->compr_data_size = LOAD(c->compr_data_size);
+	s->mem_used_total =
+		(uint64_t)zs_get_total_pages(z->pool) * ZRAM_PAGE_SIZE;
+	s->mem_limit = LOAD(z->mem_limit);
+	s->mem_used_max = LOAD(z->mem_used_max);
+	if (s->mem_used_max < s->mem_used_total)
+		s->mem_used_max = s->mem_used_total;
+	s->same_pages = LOAD(c->same_pages);
+	s->pages_compacted = ps.pages_compacted - LOAD(z->pages_compacted_base);
+	s->huge_pages = LOAD(c->huge_pages);
+	s->huge_pages_since = LOAD(c->huge_pages_since);
+	s->failed_reads = LOAD(c->failed_reads);
+	s->failed_writes = LOAD(c->failed_writes);
+	s->invalid_io = LOAD(c->invalid_io);
+	s->notify_free = LOAD(c->notify_free);
+	s->miss_free = LOAD(c->miss_free);
+	s->pages_stored = LOAD(c->pages_stored);
+	s->idle_pages = LOAD(c->idle_pages);
+	s->num_reads = LOAD(c->num_reads);
+	s->num_writes = LOAD(c->num_writes);
+	s->slot_count = z->nr_slots;
+	s->slot_bytes = sizeof(struct zram_slot);
+	s->table_bytes = z->table_bytes;
+	s->streams = LOAD(z->nr_streams);
+}

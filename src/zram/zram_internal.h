@@ -1,0 +1,222 @@
+/*
+ * zram_internal.h - private structures of the block store.
+ *
+ * The store is a slot table (slot.c), a set of codecs behind one const ops
+ * table each (codec_*.c) with per-thread contexts (codec.c), the I/O paths
+ * (io.c), control commands (control.c), the attribute table (attrs.c), the
+ * stat lines (stats.c) and the control-file grammar (parse.c).
+ *
+ * Lock order (whole directory):
+ *   ctrl_lock (mutex, control commands only)
+ *     -> slot lock (bit lock in slot->flags, sleepable, one slot at a time)
+ *       -> allocator locks (inside zs_*, never held on return)
+ *   streams_lock (mutex) is a leaf: taken only when a thread creates or frees
+ *   its codec contexts, never with a slot lock held by the same path.
+ */
+#ifndef UZRAM_ZRAM_INTERNAL_H
+#define UZRAM_ZRAM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "zram.h"
+#include "zsmalloc.h"
+
+/*
+ * One slot: 16 bytes.
+ *   handle   zsmalloc handle of a stored object, or the 8-byte fill word of a
+ *            same-filled page, or 0 for an empty slot.
+ *   flags    bits 0..12: stored object size (0..4096); 13..: SLOT_* below,
+ *            including the lock bit. Also the futex word of the slot lock.
+ *   ac_time  last access, in deciseconds since the store was created.
+ * A slot "holds data" when SLOT_SAME is set or its size is not 0.
+ * Invariant: handle, size and every bit but LOCK/WAITERS change only with
+ * the slot lock held; ac_time too. Readers that do not hold the lock (idle
+ * scan pre-check, reset) only use the value as a hint.
+ */
+struct zram_slot {
+	_Atomic uint64_t handle;
+	_Atomic uint32_t flags;
+	_Atomic uint32_t ac_time;
+};
+
+#define SLOT_SIZE_MASK 0x1fffu
+#define SLOT_SAME (1u << 13)
+#define SLOT_LOCK (1u << 14)
+#define SLOT_WAITERS (1u << 15) /* someone sleeps on the lock */
+#define SLOT_WB (1u << 16)	/* written back (reserved: no writeback) */
+#define SLOT_HUGE (1u << 17)	/* stored raw, 4096 bytes */
+#define SLOT_IDLE (1u << 18)
+#define SLOT_INCOMPRESSIBLE (1u << 19) /* reserved for recompression */
+#define SLOT_CODEC_SHIFT 20
+#define SLOT_CODEC_MASK (3u << SLOT_CODEC_SHIFT)
+#define SLOT_LOCK_BITS (SLOT_LOCK | SLOT_WAITERS)
+
+/* Codec ids, stored in two bits of each slot: never renumber. */
+enum zram_codec_id {
+	ZRAM_CODEC_LZ4 = 0,
+	ZRAM_CODEC_LZ4HC = 1,
+	ZRAM_CODEC_ZSTD = 2,
+	ZRAM_CODECS = 3,
+};
+
+/* A dictionary: loaded once, immutable, freed only by zram_destroy(). */
+struct zram_dict {
+	struct zram_dict *next; /* retired list; protected by ctrl_lock */
+	const struct zram_codec_ops *ops;
+	void *data;
+	size_t size;
+	void *prepared; /* codec's decompression form (ZSTD_DDict) */
+};
+
+/*
+ * A codec backend. Contexts belong to one thread; compress() and
+ * decompress() never take a lock. Levels are plain ints in
+ * [level_min, level_max]; lz4 reads its level as the acceleration.
+ */
+struct zram_codec_ops {
+	const char *name;
+	int level_min;
+	int level_max;
+	int level_default;
+	/* Returns 0 and *@ctx, or -ENOMEM. */
+	int (*ctx_create)(void **ctx);
+	void (*ctx_destroy)(void *ctx);
+	/*
+	 * Compress ZRAM_PAGE_SIZE bytes of @src into @dst (@dst_cap bytes).
+	 * Returns the compressed length (> 0) or -errno.
+	 */
+	int (*compress)(void *ctx, int level, const struct zram_dict *dict,
+			const void *src, void *dst, size_t dst_cap);
+	/* Decompress @src_len bytes into one page. Returns 0 or -EIO. */
+	int (*decompress)(void *ctx, const struct zram_dict *dict,
+			  const void *src, size_t src_len, void *dst);
+	/* Dictionary support (NULL: the codec takes none). Returns 0/-errno. */
+	int (*dict_prepare)(struct zram_dict *dict);
+	void (*dict_release)(struct zram_dict *dict);
+};
+
+extern const struct zram_codec_ops zram_codec_lz4;
+extern const struct zram_codec_ops zram_codec_lz4hc;
+extern const struct zram_codec_ops zram_codec_zstd;
+
+/* Run-time parameters of one codec. */
+struct zram_codec_params {
+	_Atomic int level;
+	/* Pages use `dict`; `pending` is set while a change is checked. */
+	_Atomic(struct zram_dict *) dict;
+	_Atomic(struct zram_dict *) pending;
+	_Atomic uint64_t pages; /* compressed (not huge) pages it wrote */
+};
+
+/*
+ * The calling thread's codec contexts and buffers, made on its first call
+ * and freed by the thread-key destructor or zram_destroy().
+ */
+struct zram_stream {
+	struct zram *z;
+	struct zram_stream *prev, *next; /* protected by z->streams_lock */
+	void *ctx[ZRAM_CODECS];
+	unsigned char cbuf[2 * ZRAM_PAGE_SIZE];	  /* compressor output */
+	unsigned char local_copy[ZRAM_PAGE_SIZE]; /* zs_obj_read_begin */
+	unsigned char page[ZRAM_PAGE_SIZE];	  /* partial I/O */
+};
+
+/* Counters kept by the store (pool figures come from the allocator). */
+struct zram_counters {
+	_Atomic uint64_t pages_stored;
+	_Atomic uint64_t compr_data_size;
+	_Atomic uint64_t same_pages;
+	_Atomic uint64_t huge_pages;
+	_Atomic uint64_t huge_pages_since;
+	_Atomic uint64_t failed_reads;
+	_Atomic uint64_t failed_writes;
+	_Atomic uint64_t invalid_io;
+	_Atomic uint64_t notify_free;
+	_Atomic uint64_t miss_free;
+	_Atomic uint64_t idle_pages;
+	_Atomic uint64_t num_reads;
+	_Atomic uint64_t num_writes;
+};
+
+struct zram {
+	struct zs_pool *pool;
+	struct zram_slot *table; /* nr_slots entries, mmap'ed */
+	size_t table_bytes;
+	uint64_t nr_slots;
+	size_t huge_size; /* zs_huge_class_size(): store raw from here */
+	unsigned int threads;
+	struct timespec epoch; /* CLOCK_MONOTONIC at creation */
+
+	_Atomic int algo; /* codec for new writes */
+	struct zram_codec_params params[ZRAM_CODECS];
+	struct zram_counters stats;
+	_Atomic uint64_t mem_limit;	       /* bytes, 0 = none */
+	_Atomic uint64_t mem_used_max;	       /* bytes */
+	_Atomic uint64_t pages_compacted_base; /* pool figure at reset */
+	_Atomic long open_count;
+
+	pthread_mutex_t ctrl_lock; /* serialises control commands */
+	struct zram_dict *retired; /* protected by ctrl_lock */
+
+	pthread_key_t stream_key;
+	pthread_mutex_t streams_lock;
+	struct zram_stream *streams; /* protected by streams_lock */
+	_Atomic uint64_t nr_streams;
+
+#ifdef UZRAM_TEST_HOOKS
+	_Atomic uint64_t dbg_delay_index; /* UINT64_MAX: off */
+	_Atomic uint32_t dbg_delay_ms;
+#endif
+};
+
+/* slot.c */
+int slot_table_create(struct zram *z, uint64_t nr_slots);
+void slot_table_destroy(struct zram *z);
+void slot_lock(struct zram_slot *slot);
+void slot_unlock(struct zram_slot *slot);
+bool slot_holds_data(uint32_t flags);
+void slot_flags_update(struct zram_slot *slot, uint32_t clear, uint32_t set);
+void slot_free(struct zram *z, struct zram_slot *slot);
+void slot_touch(struct zram *z, struct zram_slot *slot);
+uint32_t zram_now_ds(const struct zram *z);
+
+/* codec.c */
+const struct zram_codec_ops *zram_codec_get(unsigned int id);
+int zram_codec_find(const char *name, size_t len);
+int zram_streams_init(struct zram *z);
+void zram_streams_destroy(struct zram *z);
+struct zram_stream *zram_stream_get(struct zram *z);
+void *zram_stream_ctx(struct zram_stream *st, unsigned int id);
+int zram_dict_load(const struct zram_codec_ops *ops, const char *path,
+		   struct zram_dict **out);
+void zram_dict_free(struct zram_dict *d);
+
+/* io.c */
+void zram_mem_used_update(struct zram *z, uint64_t used);
+
+/* control.c (Locking: each takes ctrl_lock itself) */
+int zram_params_apply(struct zram *z, const char *buf, size_t len);
+int zram_algo_set(struct zram *z, const char *buf, size_t len);
+int zram_mem_limit_set(struct zram *z, const char *buf, size_t len);
+int zram_mem_limit_store(struct zram *z, uint64_t bytes);
+int zram_mem_used_max_reset(struct zram *z, const char *buf, size_t len);
+int zram_compact_run(struct zram *z, const char *buf, size_t len);
+int zram_idle_mark(struct zram *z, const char *buf, size_t len);
+int zram_reset_run(struct zram *z, const char *buf, size_t len);
+#ifdef UZRAM_TEST_HOOKS
+int zram_read_delay_set(struct zram *z, const char *buf, size_t len);
+#endif
+
+/* stats.c */
+ssize_t zram_mm_stat_show(struct zram *z, char *buf, size_t size);
+ssize_t zram_io_stat_show(struct zram *z, char *buf, size_t size);
+ssize_t zram_bd_stat_show(struct zram *z, char *buf, size_t size);
+ssize_t zram_debug_stat_show(struct zram *z, char *buf, size_t size);
+ssize_t zram_classes_show(struct zram *z, char *buf, size_t size);
+ssize_t zram_json_show(struct zram *z, char *buf, size_t size);
+
+#endif
