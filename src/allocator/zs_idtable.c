@@ -1,0 +1,124 @@
+/*
+ * zs_idtable.c - slab-like tables of fixed-size entries named by 32-bit ids.
+ *
+ * The handle table (8-byte entries) and the zspage table (32-byte entries)
+ * are id tables. Entries live in blocks mapped from the OS layer on demand;
+ * a directory (one mapping, touched only as far as it is used) maps an id's
+ * high bits to its block, so a lookup is two loads and no lock. Freed
+ * entries go on a LIFO free list threaded through their first 4 bytes and
+ * are reused before any never-used entry.
+ *
+ * Invariants: id 0 is never handed out; a block, once mapped, stays mapped
+ * until idtable_destroy(), so an id that was ever valid always resolves to
+ * readable memory. Known limit: blocks are not returned to the OS while the
+ * table lives (the kernel's slab keeps partially used slabs too).
+ *
+ * Locking: t->lock guards the free list and the bump counter; it is a leaf
+ * lock (nothing else is taken under it).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "zs_internal.h"
+
+static size_t idtable_block_bytes(const struct zs_idtable *t)
+{
+	return (size_t)t->entry_size << t->block_shift;
+}
+
+static size_t idtable_dir_bytes(const struct zs_idtable *t)
+{
+	return (size_t)t->max_blocks * sizeof(*t->dir);
+}
+
+int idtable_init(struct zs_idtable *t, unsigned int entry_size,
+		 unsigned int block_shift, unsigned int max_blocks)
+{
+	memset(t, 0, sizeof(*t));
+	t->entry_size = entry_size;
+	t->block_shift = block_shift;
+	t->max_blocks = max_blocks;
+	t->next_unused = 1;
+	t->dir = os_map(idtable_dir_bytes(t));
+	if (!t->dir)
+		return -ENOMEM;
+	pthread_mutex_init(&t->lock, NULL);
+	return 0;
+}
+
+void idtable_destroy(struct zs_idtable *t)
+{
+	unsigned int i;
+
+	if (!t->dir)
+		return;
+	for (i = 0; i < t->nr_blocks; i++)
+		os_unmap(atomic_load_explicit(&t->dir[i], memory_order_relaxed),
+			 idtable_block_bytes(t));
+	os_unmap(t->dir, idtable_dir_bytes(t));
+	pthread_mutex_destroy(&t->lock);
+	t->dir = NULL;
+}
+
+/* Locking: t->lock held. */
+static int idtable_grow(struct zs_idtable *t)
+{
+	unsigned char *block;
+
+	if (t->nr_blocks == t->max_blocks)
+		return -ENOSPC;
+	block = os_map(idtable_block_bytes(t));
+	if (!block)
+		return -ENOMEM;
+	atomic_store_explicit(&t->dir[t->nr_blocks], block,
+			      memory_order_release);
+	t->nr_blocks++;
+	return 0;
+}
+
+/* idtable_alloc - a free id in *@id. Returns 0, -ENOMEM or -ENOSPC. */
+int idtable_alloc(struct zs_idtable *t, uint32_t *id)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (t->free_head) {
+		*id = t->free_head;
+		memcpy(&t->free_head, idtable_entry(t, *id), sizeof(uint32_t));
+		goto out;
+	}
+	if (t->next_unused >> t->block_shift >= t->nr_blocks) {
+		err = idtable_grow(t);
+		if (err)
+			goto out_unlock;
+	}
+	*id = t->next_unused++;
+out:
+	t->in_use++;
+out_unlock:
+	pthread_mutex_unlock(&t->lock);
+	return err;
+}
+
+void idtable_free(struct zs_idtable *t, uint32_t id)
+{
+	pthread_mutex_lock(&t->lock);
+	memcpy(idtable_entry(t, id), &t->free_head, sizeof(uint32_t));
+	t->free_head = id;
+	t->in_use--;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* idtable_bytes - memory the table holds: its blocks and its directory. */
+uint64_t idtable_bytes(struct zs_idtable *t)
+{
+	uint64_t bytes, dir;
+
+	pthread_mutex_lock(&t->lock);
+	bytes = (uint64_t)t->nr_blocks * idtable_block_bytes(t);
+	dir = (uint64_t)t->nr_blocks * sizeof(*t->dir);
+	pthread_mutex_unlock(&t->lock);
+	/* The directory is resident only as far as it was written. */
+	return bytes +
+	       ((dir + ZS_PAGE_SIZE - 1) & ~(uint64_t)(ZS_PAGE_SIZE - 1));
+}

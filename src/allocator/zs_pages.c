@@ -1,0 +1,180 @@
+/*
+ * zs_pages.c - the page layer: 4 KiB pages numbered like PFNs.
+ *
+ * Pages are carved from 2 MiB chunks mapped through the OS layer. A page
+ * number (pn) is chunk_index * ZS_CHUNK_PAGES + page_in_chunk; the chunk
+ * directory (ZS_MAX_CHUNKS slots, one lazily touched mapping) turns it into
+ * an address with two loads and no lock. Each chunk carries the descriptors
+ * of its pages (next page of the zspage chain, owning zspage id): 8 bytes a
+ * page.
+ *
+ * Free pages go on one of two LIFO lists linked through their descriptors:
+ *   hot  - at most ZS_HOT_PAGES_MAX pages kept resident, to absorb churn;
+ *   cold - pages whose memory went back to the OS (MADV_DONTNEED).
+ * Never-used pages of the newest chunk are handed out before a new chunk is
+ * mapped; they are not resident until first written. So the process's
+ * resident memory follows the number of allocated pages, within
+ * ZS_HOT_PAGES_MAX pages. Chunks are unmapped only when the pool dies.
+ *
+ * Locking: pages->lock guards the lists and counters; it is a leaf lock.
+ * Descriptors of allocated pages belong to their zspage (see zs_zspage.c).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "zs_internal.h"
+
+#define ZS_CHUNK_BYTES ((size_t)ZS_CHUNK_PAGES << ZS_PAGE_SHIFT)
+#define ZS_CHUNK_DIR_BYTES ((size_t)ZS_MAX_CHUNKS * sizeof(void *))
+
+int pages_init(struct zs_pages *pages)
+{
+	memset(pages, 0, sizeof(*pages));
+	pages->chunks = os_map(ZS_CHUNK_DIR_BYTES);
+	if (!pages->chunks)
+		return -ENOMEM;
+	pages->hot_head = ZS_PN_NONE;
+	pages->cold_head = ZS_PN_NONE;
+	pthread_mutex_init(&pages->lock, NULL);
+	return 0;
+}
+
+void pages_destroy(struct zs_pages *pages)
+{
+	struct zs_chunk *chunk;
+	unsigned int i;
+
+	if (!pages->chunks)
+		return;
+	for (i = 0; i < pages->nr_chunks; i++) {
+		chunk = atomic_load_explicit(&pages->chunks[i],
+					     memory_order_relaxed);
+		os_unmap(chunk->base, ZS_CHUNK_BYTES);
+		os_unmap(chunk, sizeof(*chunk));
+	}
+	os_unmap(pages->chunks, ZS_CHUNK_DIR_BYTES);
+	pthread_mutex_destroy(&pages->lock);
+	pages->chunks = NULL;
+}
+
+/* Locking: pages->lock held. */
+static int chunk_add(struct zs_pages *pages)
+{
+	struct zs_chunk *chunk;
+
+	if (pages->nr_chunks == ZS_MAX_CHUNKS)
+		return -ENOSPC;
+	chunk = os_map(sizeof(*chunk));
+	if (!chunk)
+		return -ENOMEM;
+	chunk->base = os_map(ZS_CHUNK_BYTES);
+	if (!chunk->base) {
+		os_unmap(chunk, sizeof(*chunk));
+		return -ENOMEM;
+	}
+	zs_poison(chunk->base, ZS_CHUNK_BYTES);
+	atomic_store_explicit(&pages->chunks[pages->nr_chunks], chunk,
+			      memory_order_release);
+	pages->next_fresh = pages->nr_chunks << ZS_CHUNK_SHIFT;
+	pages->nr_chunks++;
+	pages->nr_free += ZS_CHUNK_PAGES;
+	return 0;
+}
+
+/* Locking: pages->lock held. */
+static int page_take(struct zs_pages *pages, uint32_t *pn)
+{
+	uint32_t *head;
+	int err;
+
+	if (pages->hot_head != ZS_PN_NONE) {
+		head = &pages->hot_head;
+		pages->nr_hot--;
+	} else if (pages->cold_head != ZS_PN_NONE) {
+		head = &pages->cold_head;
+	} else {
+		if (!pages->nr_chunks ||
+		    pages->next_fresh == pages->nr_chunks << ZS_CHUNK_SHIFT) {
+			err = chunk_add(pages);
+			if (err)
+				return err;
+		}
+		*pn = pages->next_fresh++;
+		goto out;
+	}
+	*pn = *head;
+	*head = page_desc(pages, *pn)->zspage;
+out:
+	pages->nr_free--;
+	zs_unpoison(page_addr(pages, *pn), ZS_PAGE_SIZE);
+	return 0;
+}
+
+/* Locking: pages->lock held. */
+static void page_put(struct zs_pages *pages, uint32_t pn)
+{
+	struct zs_page_desc *desc = page_desc(pages, pn);
+	unsigned char *addr = page_addr(pages, pn);
+
+	if (pages->nr_hot < ZS_HOT_PAGES_MAX) {
+		desc->zspage = pages->hot_head;
+		pages->hot_head = pn;
+		pages->nr_hot++;
+	} else {
+		os_release(addr, ZS_PAGE_SIZE);
+		desc->zspage = pages->cold_head;
+		pages->cold_head = pn;
+	}
+	desc->next = ZS_PN_NONE;
+	zs_poison(addr, ZS_PAGE_SIZE);
+	pages->nr_free++;
+}
+
+/*
+ * pages_alloc - @nr pages into @pns. Returns 0, or -ENOMEM / -ENOSPC with
+ * nothing allocated.
+ */
+int pages_alloc(struct zs_pages *pages, unsigned int nr, uint32_t *pns)
+{
+	unsigned int i;
+	int err = 0;
+
+	pthread_mutex_lock(&pages->lock);
+	for (i = 0; i < nr; i++) {
+		err = page_take(pages, &pns[i]);
+		if (err)
+			goto err_put;
+	}
+	pthread_mutex_unlock(&pages->lock);
+	return 0;
+
+err_put:
+	while (i--)
+		page_put(pages, pns[i]);
+	pthread_mutex_unlock(&pages->lock);
+	return err;
+}
+
+void pages_free(struct zs_pages *pages, unsigned int nr, const uint32_t *pns)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&pages->lock);
+	for (i = 0; i < nr; i++)
+		page_put(pages, pns[i]);
+	pthread_mutex_unlock(&pages->lock);
+}
+
+/* pages_meta_bytes - the chunk directory (as touched) and descriptors. */
+uint64_t pages_meta_bytes(struct zs_pages *pages)
+{
+	uint64_t chunks, dir;
+
+	pthread_mutex_lock(&pages->lock);
+	chunks = pages->nr_chunks;
+	pthread_mutex_unlock(&pages->lock);
+	dir = (chunks * sizeof(void *) + ZS_PAGE_SIZE - 1) &
+	      ~(uint64_t)(ZS_PAGE_SIZE - 1);
+	return dir + chunks * ((sizeof(struct zs_chunk) + ZS_PAGE_SIZE - 1) &
+			       ~(uint64_t)(ZS_PAGE_SIZE - 1));
+}
