@@ -127,8 +127,8 @@ struct zs_pool_stats {
 	uint64_t pages_allocated; /* pages held now, = zs_get_total_pages() */
 	uint64_t pages_compacted; /* pages freed by zs_compact(), ever */
 	uint64_t objs_allocated;  /* object slots in all zspages */
-	uint64_t objs_used;       /* live objects */
-	uint64_t zspages;         /* zspages held now */
+	uint64_t objs_used;	  /* live objects */
+	uint64_t zspages;	  /* zspages held now */
 	uint64_t metadata_bytes;  /* zspage descriptors + handle table + maps */
 };
 
@@ -139,15 +139,15 @@ void zs_pool_stats(struct zs_pool *pool, struct zs_pool_stats *stats);
 
 /* One row of the kernel's debugfs `classes` table. */
 struct zs_class_stats {
-	unsigned int index;            /* canonical class index */
-	unsigned int size;             /* class (slot) size in bytes */
+	unsigned int index; /* canonical class index */
+	unsigned int size;  /* class (slot) size in bytes */
 	uint64_t zspages_by_fullness[ZS_FULLNESS_COLUMNS];
 	uint64_t obj_allocated;
 	uint64_t obj_used;
 	uint64_t pages_used;
 	unsigned int pages_per_zspage;
 	unsigned int objs_per_zspage;
-	uint64_t freeable;             /* pages zs_compact() could free */
+	uint64_t freeable; /* pages zs_compact() could free */
 };
 
 /*
