@@ -1,0 +1,442 @@
+#!/usr/bin/env bash
+# tools/bench/run.sh - side-by-side benchmark of uzram and its peers.
+#
+# A program that prints numbers, not a test. One command runs the same
+# workloads, in one run, on:
+#   uzram-lz4, uzram-zstd  the daemon (FUSE disk.img) behind a loop device
+#   zram-lz4               kernel zram, /dev/zram0 used directly (the anchor;
+#                          only if its initstate is 0; reset before and after)
+#   tmpfs-loop             a loop device on a file in a private tmpfs
+#   fuse-null              libfuse's null example behind a loop device (the
+#                          FUSE-path limit: writes dropped, zeros read)
+#   nbdkit-zstd            nbdkit memory allocator=zstd behind nbdfuse (peer)
+# Every loop device is attached with --direct-io=on. fio uses --direct=1 and
+# 50 % compressible buffers. Workloads: 1 MiB sequential write and read, 4 KiB
+# random read and write (2 jobs, iodepth 16, libaio), 4 KiB random read while
+# `compact` runs in a loop (targets without compact: plain); then a real-data
+# step on a fresh instance: mkfs.ext4, copy real trees, sync, drop caches,
+# read back and diff, memory used, blkdiscard, memory left.
+#
+# Output (in $BENCH_OUT, default build/bench): results.json, results.md (the
+# absolute table, ratios and the targets with PASS/FAIL), bench.png, raw/.
+#
+# Environment:
+#   UZRAM_BIN        the daemon (default $UZRAM_BUILD_DIR/src/fuse/uzram,
+#                    UZRAM_BUILD_DIR defaulting to build/release)
+#   BENCH_TARGETS    subset, space separated (default: all six)
+#   BENCH_RUNTIME    seconds per fio run (default 10)
+#   BENCH_AREA       bytes fio touches (default 1G); BENCH_DISK disk size (2G)
+#   BENCH_TREES      trees copied in the real-data step
+#                    (default "/usr/include /usr/lib/gcc")
+#   BENCH_OUT        output directory
+#
+# Resources are registered for cleanup before they are created and released
+# on every exit path (EXIT, INT, TERM); nothing this script did not create is
+# ever touched.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+ALL_TARGETS="uzram-lz4 uzram-zstd zram-lz4 tmpfs-loop fuse-null nbdkit-zstd"
+TARGETS=${BENCH_TARGETS:-$ALL_TARGETS}
+RUNTIME=${BENCH_RUNTIME:-10}
+AREA=${BENCH_AREA:-1G}
+DISK=${BENCH_DISK:-2G}
+TREES=${BENCH_TREES:-/usr/include /usr/lib/gcc}
+OUT=${BENCH_OUT:-$SRC/build/bench}
+BUILD=${UZRAM_BUILD_DIR:-$SRC/build/release}
+UZRAM_BIN=${UZRAM_BIN:-$BUILD/src/fuse/uzram}
+NULL_C=/usr/share/doc/libfuse3-dev/examples/null.c
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# ---- cleanup stack ---------------------------------------------------------
+# Each entry is a command; they run last-in first-out. A cleanup failure is
+# reported but does not stop the others.
+CLEANUP=()
+cleanup_push() { CLEANUP+=("$1"); }
+cleanup_run() {
+	local keep=$1 cmd
+	while ((${#CLEANUP[@]} > keep)); do
+		cmd=${CLEANUP[-1]}
+		unset 'CLEANUP[-1]'
+		eval "$cmd" || log "cleanup failed: $cmd"
+	done
+}
+on_exit() {
+	local rc=$?
+	trap - EXIT INT TERM
+	cleanup_run 0
+	exit $rc
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Detach every loop device backed by $1 (only ever a file we created).
+loop_detach_file() {
+	local d
+	for d in $(losetup --list -n -O NAME -j "$1" 2>/dev/null); do
+		losetup -d "$d"
+	done
+}
+
+# loop_attach FILE: attach with direct I/O; the device goes to DEV. (Not
+# called in $(...): its cleanup must land in this shell's stack.)
+loop_attach() {
+	local file=$1
+	cleanup_push "loop_detach_file '$file'"
+	DEV=$(losetup --find --show --direct-io=on "$file")
+	[ "$(cat "/sys/block/${DEV#/dev/}/loop/dio")" = 1 ] ||
+		die "$DEV: direct I/O could not be enabled"
+}
+
+is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
+
+# fuse_stop MOUNTPOINT PIDFILE: unmount (retrying while the loop device lets
+# go), then wait for the daemon; kill it only if it will not exit.
+fuse_stop() {
+	local mp=$1 pidfile=$2 i pid=""
+	[ -s "$pidfile" ] && pid=$(cat "$pidfile")
+	for i in $(seq 50); do
+		is_mounted "$mp" || break
+		fusermount3 -u "$mp" 2>/dev/null && break
+		sleep 0.1
+	done
+	is_mounted "$mp" && fusermount3 -u -z "$mp"
+	[ -n "$pid" ] || return 0
+	for i in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	log "pid $pid did not exit after unmount; killing it"
+	kill "$pid" 2>/dev/null
+}
+
+# fs_umount DIR: unmount a filesystem we mounted; a loop device that was
+# just detached may hold it for a moment.
+fs_umount() {
+	local i
+	for i in $(seq 50); do
+		is_mounted "$1" || return 0
+		umount "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	umount "$1"
+}
+
+# kill_pid PID: stop a process this script started (a helper loop or a
+# server); waiting reaps it when it is our child.
+kill_pid() {
+	kill "$1" 2>/dev/null || return 0
+	wait "$1" 2>/dev/null || return 0
+}
+pidfile_kill() { if [ -s "$1" ]; then kill_pid "$(cat "$1")"; fi; }
+
+# wait_mounted MOUNTPOINT PID: until MOUNTPOINT is a mount, or PID died.
+wait_mounted() {
+	local i
+	for i in $(seq 200); do
+		is_mounted "$1" && return 0
+		kill -0 "$2" 2>/dev/null || die "daemon for $1 exited"
+		sleep 0.05
+	done
+	die "timeout waiting for the mount at $1"
+}
+
+rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
+mm_col() { awk -v c="$2" '{ print $c }' "$1"; }
+json_get() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+
+# ---- results ---------------------------------------------------------------
+RES=""
+put() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RES"; }
+
+# ---- targets ---------------------------------------------------------------
+# target_up NAME sets DEV (the block device), KIND, and per kind PID, MP,
+# CTL (compact control file or empty). Everything is under $WORK/NAME.
+DEV="" KIND="" PID="" MP="" CTL=""
+
+uzram_up() {
+	local algo=$1 dir=$2
+	MP=$dir/mnt
+	mkdir -p "$MP"
+	cleanup_push "fuse_stop '$MP' '$dir/pid'"
+	"$UZRAM_BIN" "$MP" --size "$DISK" --algo "$algo" -f \
+		>"$dir/daemon.log" 2>&1 &
+	PID=$!
+	echo "$PID" >"$dir/pid"
+	wait_mounted "$MP" "$PID"
+	KIND=uzram CTL=$MP/compact
+	loop_attach "$MP/disk.img"
+}
+
+ZRAM_OWNED=0
+zram_release() {
+	[ $ZRAM_OWNED = 1 ] || return 0
+	echo 1 >/sys/block/zram0/reset
+	ZRAM_OWNED=0
+}
+
+zram_up() {
+	[ -e /sys/block/zram0 ] || die "no /dev/zram0 (modprobe zram)"
+	[ "$(cat /sys/block/zram0/initstate)" = 0 ] ||
+		die "/dev/zram0 is in use (initstate 1); not touching it"
+	ZRAM_OWNED=1
+	cleanup_push zram_release
+	echo 1 >/sys/block/zram0/reset
+	echo lz4 >/sys/block/zram0/comp_algorithm
+	echo "$DISK" >/sys/block/zram0/disksize
+	KIND=zram DEV=/dev/zram0 CTL=/sys/block/zram0/compact
+}
+
+tmpfs_up() {
+	local dir=$1
+	MP=$dir/tmpfs
+	mkdir -p "$MP"
+	cleanup_push "fs_umount '$MP'"
+	mount -t tmpfs -o "size=$(($(numfmt --from=iec "$DISK") + (64 << 20)))" \
+		uzram-bench "$MP"
+	truncate -s "$DISK" "$MP/disk.img"
+	KIND=tmpfs CTL=""
+	loop_attach "$MP/disk.img"
+}
+
+NULL_BIN=""
+null_up() {
+	local dir=$1
+	if [ -z "$NULL_BIN" ]; then
+		NULL_BIN=$WORK/null
+		cc -O2 -o "$NULL_BIN" "$NULL_C" \
+			$(pkg-config --cflags --libs fuse3)
+	fi
+	MP=$dir/null.img # null serves one 4 GiB file at its mountpoint
+	touch "$MP"
+	cleanup_push "fuse_stop '$MP' '$dir/pid'"
+	"$NULL_BIN" -f "$MP" >"$dir/daemon.log" 2>&1 &
+	PID=$!
+	echo "$PID" >"$dir/pid"
+	wait_mounted "$MP" "$PID"
+	KIND=null CTL=""
+	loop_attach "$MP"
+}
+
+nbdkit_up() {
+	local dir=$1 i
+	MP=$dir/nbd.img
+	touch "$MP"
+	cleanup_push "pidfile_kill '$dir/nbdkit.pid'"
+	nbdkit -U "$dir/sock" -P "$dir/nbdkit.pid" memory "size=$DISK" \
+		allocator=zstd
+	PID=$(cat "$dir/nbdkit.pid")
+	cleanup_push "fuse_stop '$MP' '$dir/nbdfuse.pid'"
+	nbdfuse -P "$dir/nbdfuse.pid" "$MP" --unix "$dir/sock" \
+		>"$dir/nbdfuse.log" 2>&1 &
+	for i in $(seq 200); do
+		[ -s "$dir/nbdfuse.pid" ] && is_mounted "$MP" && break
+		sleep 0.05
+	done
+	is_mounted "$MP" || die "nbdfuse did not mount $MP"
+	KIND=nbdkit CTL=""
+	loop_attach "$MP"
+}
+
+# target_up NAME: start a fresh instance; returns the cleanup depth to
+# unwind to with target_down.
+target_up() {
+	local name=$1 dir=$WORK/$1.$2
+	mkdir -p "$dir"
+	DEV="" KIND="" PID="" MP="" CTL=""
+	case $name in
+	uzram-lz4) uzram_up lz4 "$dir" ;;
+	uzram-zstd) uzram_up zstd "$dir" ;;
+	zram-lz4) zram_up ;;
+	tmpfs-loop) tmpfs_up "$dir" ;;
+	fuse-null) null_up "$dir" ;;
+	nbdkit-zstd) nbdkit_up "$dir" ;;
+	*) die "unknown target $name" ;;
+	esac
+}
+
+# The main memory figure of a target, in bytes: the pool (uzram, zram), the
+# server's RSS (nbdkit), the file's allocated blocks (tmpfs).
+mem_used() {
+	case $KIND in
+	uzram) json_get "$MP/stats.json" mem_used_total ;;
+	zram) mm_col /sys/block/zram0/mm_stat 3 ;;
+	nbdkit) rss_bytes "$PID" ;;
+	tmpfs) echo $(($(stat -c '%b * %B' "$MP/disk.img"))) ;;
+	*) echo 0 ;;
+	esac
+}
+
+# ---- fio -------------------------------------------------------------------
+FIO_COMMON=(--direct=1 --ioengine=libaio --buffer_compress_percentage=50
+	--refill_buffers --group_reporting --output-format=json)
+
+# fio_run TARGET NAME fio-args...: run, keep the JSON, record figures.
+fio_run() {
+	local t=$1 name=$2 json
+	shift 2
+	json=$OUT/raw/$t.$name.json
+	fio --name="$name" --filename="$DEV" --size="$AREA" "${FIO_COMMON[@]}" \
+		--output="$json" "$@" >/dev/null
+	python3 - "$json" "$t" "$name" >>"$RES" <<'EOF'
+import json, sys
+path, t, name = sys.argv[1:]
+job = json.load(open(path))["jobs"][0]
+for d in ("read", "write"):
+    s = job[d]
+    if s["io_bytes"] == 0:
+        continue
+    pct = s["clat_ns"].get("percentile", {})
+    print(f"{t}\t{name}_mbs\t{s['bw_bytes'] / 1e6:.1f}")
+    print(f"{t}\t{name}_iops\t{s['iops']:.0f}")
+    print(f"{t}\t{name}_p50_us\t{pct.get('50.000000', 0) / 1e3:.1f}")
+    print(f"{t}\t{name}_p99_us\t{pct.get('99.000000', 0) / 1e3:.1f}")
+EOF
+}
+
+# compact_loop CTL COUNTFILE: write CTL until killed, then record how many
+# times (run in the background; the TERM trap writes the count).
+compact_loop() {
+	local n=0
+	trap 'echo "$n" >"$2"; exit 0' TERM
+	while echo 1 >"$1" 2>/dev/null; do
+		n=$((n + 1))
+	done
+	echo "$n" >"$2"
+}
+
+fio_phase() {
+	local t=$1 depth timed=(--time_based --runtime="$RUNTIME" --ramp_time=1)
+	local seq=(--bs=1M --iodepth=8 --numjobs=1)
+	local rnd=(--bs=4k --iodepth=16 --numjobs=2)
+	log "$t: prefill $AREA"
+	fio --name=prefill --filename="$DEV" --size="$AREA" --rw=write \
+		"${FIO_COMMON[@]}" "${seq[@]}" --output=/dev/null >/dev/null
+	log "$t: seqwrite, seqread, randread, randwrite (${RUNTIME}s each)"
+	fio_run "$t" seqwrite --rw=write "${seq[@]}" "${timed[@]}"
+	fio_run "$t" seqread --rw=read "${seq[@]}" "${timed[@]}"
+	fio_run "$t" randread --rw=randread "${rnd[@]}" "${timed[@]}"
+	fio_run "$t" randwrite --rw=randwrite "${rnd[@]}" "${timed[@]}"
+	if [ -n "$CTL" ]; then
+		log "$t: randread while compacting"
+		depth=${#CLEANUP[@]}
+		local before=0 cpid
+		[ "$KIND" = uzram ] && before=$(json_get "$MP/stats.json" pages_compacted)
+		[ "$KIND" = zram ] && before=$(mm_col /sys/block/zram0/mm_stat 7)
+		: >"$WORK/compactions"
+		compact_loop "$CTL" "$WORK/compactions" &
+		cpid=$!
+		cleanup_push "kill_pid $cpid"
+		fio_run "$t" compact --rw=randread "${rnd[@]}" "${timed[@]}"
+		cleanup_run "$depth"
+		put "$t" compactions "$(cat "$WORK/compactions")"
+		[ -s "$WORK/compactions" ] || die "compaction loop left no count"
+		local after=0
+		[ "$KIND" = uzram ] && after=$(json_get "$MP/stats.json" pages_compacted)
+		[ "$KIND" = zram ] && after=$(mm_col /sys/block/zram0/mm_stat 7)
+		put "$t" compact_pages $((after - before))
+	else
+		log "$t: no compact file; randread again without it"
+		fio_run "$t" compact --rw=randread "${rnd[@]}" "${timed[@]}"
+	fi
+}
+
+# ---- real data -------------------------------------------------------------
+now() { date +%s.%N; }
+
+realdata_phase() {
+	local t=$1 fs=$WORK/$1.fs depth t0 t1 t2 d
+	mkdir -p "$fs"
+	depth=${#CLEANUP[@]}
+	[ -n "$PID" ] && put "$t" rss_start "$(rss_bytes "$PID")"
+	log "$t: real data: mkfs.ext4, copy $TREES"
+	blkdiscard -f "$DEV"
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$DEV"
+	cleanup_push "fs_umount '$fs'"
+	mount "$DEV" "$fs"
+	t0=$(now)
+	for d in $TREES; do
+		mkdir -p "$fs/$(dirname "$d")"
+		cp -a "$d" "$fs/$d"
+	done
+	sync
+	t1=$(now)
+	echo 3 >/proc/sys/vm/drop_caches
+	t2=$(now)
+	for d in $TREES; do
+		diff -r --no-dereference "$d" "$fs/$d" >/dev/null || die "$t: $d differs after read-back"
+	done
+	put "$t" readback_s "$(echo "$(now) - $t2" | bc)"
+	put "$t" copy_s "$(echo "$t1 - $t0" | bc)"
+	put "$t" mem_bytes "$(mem_used)"
+	if [ "$KIND" = uzram ]; then
+		put "$t" table_bytes "$(json_get "$MP/stats.json" table_bytes)"
+		put "$t" orig_data_size "$(json_get "$MP/stats.json" orig_data_size)"
+		put "$t" compr_data_size "$(json_get "$MP/stats.json" compr_data_size)"
+	fi
+	if [ "$KIND" = zram ]; then
+		put "$t" orig_data_size "$(mm_col /sys/block/zram0/mm_stat 1)"
+		put "$t" compr_data_size "$(mm_col /sys/block/zram0/mm_stat 2)"
+	fi
+	[ -n "$PID" ] && put "$t" rss "$(rss_bytes "$PID")"
+	cleanup_run "$depth"
+	blkdiscard -f "$DEV"
+	sleep 1
+	put "$t" mem_after_discard "$(mem_used)"
+	[ -n "$PID" ] && put "$t" rss_after_discard "$(rss_bytes "$PID")"
+	return 0
+}
+
+# ---- main ------------------------------------------------------------------
+[ "$(id -u)" = 0 ] || die "needs root (losetup, mount, /dev/zram0)"
+for cmd in fio losetup mkfs.ext4 blkdiscard fusermount3 python3 gnuplot bc \
+	nbdkit nbdfuse cc pkg-config; do
+	command -v "$cmd" >/dev/null || die "missing $cmd (run tools/deps.sh)"
+done
+case " $TARGETS " in
+*" uzram-"*)
+	[ -x "$UZRAM_BIN" ] || die "no daemon at $UZRAM_BIN (cmake --preset release && cmake --build --preset release, or set UZRAM_BIN)"
+	;;
+esac
+
+mkdir -p "$OUT/raw"
+RES=$OUT/results.tsv
+: >"$RES"
+WORK=$(mktemp -d /tmp/uzram-bench.XXXXXX)
+cleanup_push "rm -rf '$WORK'"
+data=0
+for d in $TREES; do
+	data=$((data + $(du -sb "$d" | cut -f1)))
+done
+log "targets: $TARGETS; fio ${RUNTIME}s per run on $AREA; disks $DISK"
+
+for t in $TARGETS; do
+	depth=${#CLEANUP[@]}
+	target_up "$t" fio
+	log "$t: $DEV"
+	fio_phase "$t"
+	cleanup_run "$depth"
+	if [ "$t" != fuse-null ]; then # null drops writes: no real data
+		target_up "$t" data
+		put "$t" data_bytes "$data"
+		realdata_phase "$t"
+		cleanup_run "$depth"
+	fi
+done
+
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+python3 "$HERE/report.py" "$RES" "$OUT" \
+	"date=$(date -u '+%Y-%m-%d %H:%M UTC')" "nproc=$(nproc)" "cpu=$cpu" \
+	"kernel=$(uname -r)" "runtime=$RUNTIME" "area=$AREA" "disk=$DISK" \
+	"trees=$TREES" "uzram=$UZRAM_BIN" "fio=$(fio --version)"
+gnuplot -e "datafile='$OUT/chart.dat'; outfile='$OUT/bench.png'" \
+	"$HERE/chart.gp"
+cat "$OUT/results.md"
+log "wrote $OUT/results.md, $OUT/results.json, $OUT/bench.png"
