@@ -1,0 +1,123 @@
+/*
+ * ctlfiles.c - the control and stat files next to disk.img.
+ *
+ * Each file is one entry of the store's attribute table (zram_attrs()). As
+ * with sysfs, a reader sees one consistent snapshot: open() calls show()
+ * once into a buffer that belongs to that open file, and every read() of
+ * that open file is served from it, at any offset. A fresh open() sees
+ * fresh numbers. Writes are commands: each write(2) is passed whole to
+ * store(), which parses all of it or changes nothing, and its error is the
+ * write's error (EINVAL for a malformed command, EBUSY for `reset` while
+ * disk.img is open, ...).
+ *
+ * The files are opened with direct_io: their size is not known before
+ * show() runs, so getattr reports 4096 (as sysfs does) and direct_io makes
+ * the kernel pass every read through instead of stopping at that size or
+ * caching a stale copy.
+ *
+ * No locks: a snapshot is private to its open file, and the store
+ * serialises its own attributes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+
+struct ctl_file {
+	const struct zram_attr *attr;
+	size_t len;  /* bytes of @snap; 0 for a write-only open */
+	char snap[]; /* show() output taken at open */
+};
+
+/* Take the show() snapshot for a reader. Returns 0 or -errno. */
+static int ctl_snapshot(struct uzram_daemon *d, const struct zram_attr *attr,
+			struct ctl_file **out)
+{
+	struct ctl_file *cf, *small;
+	ssize_t n;
+
+	cf = malloc(sizeof(*cf) + ZRAM_ATTR_SHOW_MAX);
+	if (!cf)
+		return -ENOMEM;
+	cf->attr = attr;
+	n = attr->show(d->zram, cf->snap, ZRAM_ATTR_SHOW_MAX);
+	if (n < 0) {
+		free(cf);
+		return (int)n;
+	}
+	cf->len =
+		(size_t)n < ZRAM_ATTR_SHOW_MAX ? (size_t)n : ZRAM_ATTR_SHOW_MAX;
+	small = realloc(cf, sizeof(*cf) + cf->len);
+	*out = small ? small : cf;
+	return 0;
+}
+
+void uzram_ctl_open(fuse_req_t req, struct uzram_daemon *d,
+		    const struct zram_attr *attr, struct fuse_file_info *fi)
+{
+	int acc = fi->flags & O_ACCMODE;
+	bool reads = acc != O_WRONLY, writes = acc != O_RDONLY;
+	struct ctl_file *cf = NULL;
+	int ret;
+
+	/* root passes the mode check; the table still says what works */
+	if ((reads && !attr->show) || (writes && !attr->store)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (reads) {
+		ret = ctl_snapshot(d, attr, &cf);
+		if (ret) {
+			fuse_reply_err(req, -ret);
+			return;
+		}
+	} else {
+		cf = calloc(1, sizeof(*cf));
+		if (!cf) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		cf->attr = attr;
+	}
+	fi->fh = (uintptr_t)cf;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		free(cf); /* open(2) was interrupted: no release will come */
+}
+
+void uzram_ctl_read(fuse_req_t req, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	const struct ctl_file *cf = (const struct ctl_file *)(uintptr_t)fi->fh;
+
+	if (off < 0 || (uint64_t)off >= cf->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > cf->len - (size_t)off)
+		size = cf->len - (size_t)off;
+	fuse_reply_buf(req, cf->snap + off, size);
+}
+
+void uzram_ctl_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
+		     size_t size, struct fuse_file_info *fi)
+{
+	const struct ctl_file *cf = (const struct ctl_file *)(uintptr_t)fi->fh;
+	int ret;
+
+	ret = cf->attr->store(d->zram, buf, size);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_write(req, size);
+}
+
+void uzram_ctl_release(fuse_req_t req, struct fuse_file_info *fi)
+{
+	free((struct ctl_file *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}

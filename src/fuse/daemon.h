@@ -1,0 +1,67 @@
+/*
+ * daemon.h - private to src/fuse/: the FUSE userdata shared by the ops
+ * (ops.c), the control files (ctlfiles.c) and the life cycle (session.c).
+ *
+ * The inode numbers are fixed: 1 is the root, 2 is disk.img and 3 + i is
+ * attribute i of zram_attrs(). Nothing is ever created or removed, so there
+ * is no inode table, no lookup count and no lock in the daemon: every field
+ * of struct uzram_daemon is written once before the session starts and only
+ * read by the workers. All shared mutable state lives in the store.
+ */
+#ifndef UZRAM_FUSE_DAEMON_H
+#define UZRAM_FUSE_DAEMON_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "uzram.h"
+#include "zram.h"
+
+#define UZRAM_INO_ROOT 1u
+#define UZRAM_INO_DISK 2u
+#define UZRAM_INO_ATTR0 3u /* first attribute; 3 + index in zram_attrs() */
+
+#define UZRAM_DISK_NAME "disk.img"
+
+/* Seconds the kernel may cache names and attributes: none ever change. */
+#define UZRAM_ATTR_TIMEOUT 3600.0
+
+struct uzram_daemon {
+	struct zram *zram;
+	uint64_t disksize; /* zram_disksize(), bytes */
+	uid_t uid;	   /* owner shown for every file */
+	gid_t gid;
+	time_t started;		       /* every file's atime, mtime, ctime */
+	const struct zram_attr *attrs; /* zram_attrs() */
+	size_t nr_attrs;
+	/*
+	 * Each worker's reply buffer for disk.img reads, @buf_size bytes,
+	 * allocated on the worker's first read and freed by the key's
+	 * destructor when the worker exits. Workers persist (max_idle_threads
+	 * equals the pool size), so this is one allocation per thread.
+	 */
+	pthread_key_t buf_key;
+	size_t buf_size;
+};
+
+/* The lowlevel ops table (ops.c). */
+extern const struct fuse_lowlevel_ops uzram_ll_ops;
+
+/*
+ * The control and stat files (ctlfiles.c): open takes a fresh show()
+ * snapshot for readers, write passes each write whole to store(), release
+ * frees the snapshot. @attr is d->attrs[i] for inode UZRAM_INO_ATTR0 + i.
+ * Each replies to @req exactly once.
+ */
+void uzram_ctl_open(fuse_req_t req, struct uzram_daemon *d,
+		    const struct zram_attr *attr, struct fuse_file_info *fi);
+void uzram_ctl_read(fuse_req_t req, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void uzram_ctl_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
+		     size_t size, struct fuse_file_info *fi);
+void uzram_ctl_release(fuse_req_t req, struct fuse_file_info *fi);
+
+#endif

@@ -1,0 +1,231 @@
+/*
+ * session.c - the daemon's life cycle: check, create, mount, detach, serve,
+ * and take everything down again in the reverse order.
+ *
+ * Order, and why:
+ * 1. PR_SET_IO_FLUSHER first, before any thread exists, so that every
+ *    worker inherits it: the loop device's writeback of dirty pages under
+ *    memory pressure ends up in our workers, and their own allocations must
+ *    not recurse into that same writeback (see docs/daemon.md).
+ * 2. The mountpoint is checked (an empty directory) and the store is
+ *    created before anything is mounted, so that every mistake is reported
+ *    on the terminal and leaves nothing behind.
+ * 3. fuse_session_mount(), then fuse_daemonize(): the parent exits 0 only
+ *    after the mount exists and the child is ready to serve; a failed mount
+ *    exits non-zero from the foreground. The store has no threads of its
+ *    own, so it survives the fork.
+ * 4. mlockall() after the fork (memory locks are not inherited), but it is
+ *    also tried once before it so a failure still reaches the terminal.
+ * 5. The multi-threaded loop with clone_fd and max_idle_threads = max_threads
+ *    = --threads: a fixed pool of persistent workers, each reading its own
+ *    /dev/fuse clone, each with its own read buffer and codec contexts.
+ * 6. SIGINT, SIGTERM, SIGHUP (fuse_set_signal_handlers) or an unmount ends
+ *    the loop; libfuse joins every worker before it returns, so the store
+ *    and the buffers are freed when no request can reach them.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+#ifndef PR_SET_IO_FLUSHER
+#define PR_SET_IO_FLUSHER 57
+#endif
+
+static void io_flusher_set(void)
+{
+	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0))
+		fprintf(stderr,
+			"uzram: warning: PR_SET_IO_FLUSHER: %s (needs "
+			"CAP_SYS_RESOURCE, Linux 5.6); continuing\n",
+			strerror(errno));
+}
+
+static void memory_lock(bool verbose)
+{
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) && verbose)
+		fprintf(stderr, "uzram: warning: mlockall: %s; continuing\n",
+			strerror(errno));
+}
+
+/* The mountpoint must be an empty directory. @resolved has PATH_MAX bytes. */
+static int mountpoint_check(const char *path, char *resolved)
+{
+	struct dirent *de;
+	struct stat st;
+	bool empty = true;
+	DIR *dir;
+
+	if (!realpath(path, resolved) || stat(resolved, &st)) {
+		fprintf(stderr, "uzram: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "uzram: %s: not a directory\n", path);
+		return -1;
+	}
+	dir = opendir(resolved);
+	if (!dir) {
+		fprintf(stderr, "uzram: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (empty && (de = readdir(dir)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(dir);
+	if (!empty) {
+		fprintf(stderr,
+			"uzram: %s: not empty (already mounted?); need an "
+			"empty directory\n",
+			path);
+		return -1;
+	}
+	return 0;
+}
+
+static int daemon_setup(struct uzram_daemon *d,
+			const struct uzram_options *opts)
+{
+	struct zram_config cfg = {
+		.disksize = opts->size,
+		.algorithm = opts->algo,
+		.algorithm_params = opts->algo_params,
+		.mem_limit = opts->mem_limit,
+		.threads = opts->threads,
+	};
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	ret = zram_create(&cfg, &d->zram);
+	if (ret) {
+		fprintf(stderr,
+			"uzram: cannot create a %llu-byte %s store%s%s: %s\n",
+			(unsigned long long)opts->size, opts->algo,
+			opts->algo_params ? " with --algo-params " : "",
+			opts->algo_params ? opts->algo_params : "",
+			strerror(-ret));
+		return ret;
+	}
+	d->disksize = zram_disksize(d->zram);
+	d->uid = getuid();
+	d->gid = getgid();
+	d->started = time(NULL);
+	d->attrs = zram_attrs(&d->nr_attrs);
+	d->buf_size = UZRAM_MAX_IO;
+	ret = pthread_key_create(&d->buf_key, free);
+	if (ret) {
+		fprintf(stderr, "uzram: pthread_key_create: %s\n",
+			strerror(ret));
+		zram_destroy(d->zram);
+		return -ret;
+	}
+	return 0;
+}
+
+static void daemon_teardown(struct uzram_daemon *d)
+{
+	/* the workers' buffers went with them; the main thread has none */
+	free(pthread_getspecific(d->buf_key));
+	pthread_key_delete(d->buf_key);
+	zram_destroy(d->zram);
+}
+
+/*
+ * argv for fuse_session_new(): the user's -o options first, ours last so
+ * that the names other tools look for (fsname, subtype) and the request
+ * size cannot be overridden.
+ */
+static int fuse_args_build(const struct uzram_options *opts,
+			   struct fuse_args *args)
+{
+	char own[160];
+	size_t i;
+
+	snprintf(own, sizeof(own),
+		 "fsname=uzram,subtype=uzram,default_permissions,"
+		 "max_read=%u%s",
+		 UZRAM_MAX_IO, opts->allow_other ? ",allow_other" : "");
+	if (fuse_opt_add_arg(args, "uzram"))
+		return -ENOMEM;
+	if (opts->debug && fuse_opt_add_arg(args, "-d"))
+		return -ENOMEM;
+	for (i = 0; i < opts->nr_fuse_opts; i++)
+		if (fuse_opt_add_arg(args, "-o") ||
+		    fuse_opt_add_arg(args, opts->fuse_opts[i]))
+			return -ENOMEM;
+	if (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, own))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Serve until unmounted or signalled. Returns the loop's result. */
+static int session_serve(struct fuse_session *se, unsigned int threads)
+{
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	int ret;
+
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, 1);
+	fuse_loop_cfg_set_max_threads(cfg, threads);
+	fuse_loop_cfg_set_idle_threads(cfg, threads);
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
+int uzram_run(const struct uzram_options *opts)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se;
+	struct uzram_daemon d;
+	char mnt[PATH_MAX];
+	int ret = 1, served;
+
+	io_flusher_set();
+	if (mountpoint_check(opts->mountpoint, mnt))
+		return 1;
+	if (daemon_setup(&d, opts))
+		return 1;
+	if (fuse_args_build(opts, &args)) {
+		fprintf(stderr, "uzram: %s\n", strerror(ENOMEM));
+		goto err_free_args;
+	}
+	/* on a bad -o option libfuse prints the one line itself */
+	se = fuse_session_new(&args, &uzram_ll_ops, sizeof(uzram_ll_ops), &d);
+	if (!se)
+		goto err_free_args;
+	if (fuse_set_signal_handlers(se)) {
+		fprintf(stderr, "uzram: cannot install signal handlers\n");
+		goto err_destroy_session;
+	}
+	if (fuse_session_mount(se, mnt)) {
+		fprintf(stderr, "uzram: cannot mount on %s\n", mnt);
+		goto err_remove_signals;
+	}
+	if (opts->mlock)
+		memory_lock(true);
+	if (fuse_daemonize(opts->foreground))
+		goto err_unmount;
+	if (opts->mlock && !opts->foreground)
+		memory_lock(false);
+	served = session_serve(se, opts->threads);
+	ret = served < 0 ? 1 : 0; /* 0: unmounted, > 0: the signal */
+err_unmount:
+	fuse_session_unmount(se);
+err_remove_signals:
+	fuse_remove_signal_handlers(se);
+err_destroy_session:
+	fuse_session_destroy(se);
+err_free_args:
+	fuse_opt_free_args(&args);
+	daemon_teardown(&d);
+	return ret;
+}

@@ -1,0 +1,185 @@
+# shellcheck shell=bash
+# tests/e2e/lib.sh - shared helpers for the end-to-end scripts (sourced, not
+# run; CTest skips this file). Every resource a helper creates is registered
+# for cleanup *before* it is created, and the EXIT trap undoes them in
+# reverse order, pass or fail. Nothing the script did not create is touched.
+#
+# Usage:
+#   . "$(dirname "$0")/lib.sh"
+#   e2e_require_root                 # exit 77 (skip) unless root
+#   e2e_require_cmd losetup mkfs.ext4  # exit 77 unless all are installed
+#   e2e_tmpdir mnt                   # mnt=new empty directory, removed at
+#                                    # exit (helpers that register cleanups
+#                                    # set a variable: never call them in
+#                                    # $(...), a subshell would lose it)
+#   e2e_start "$mnt" --size 1G ...   # uzram -f in the background; waits
+#                                    # for the mount; sets UZRAM_PID
+#   e2e_losetup dev "$mnt/disk.img"  # dev=loop device (--direct-io=on),
+#                                    # detached at exit
+#   e2e_mount "$dev" "$dir" [opts]   # mount; unmounted at exit
+#   e2e_umount "$dir"                # unmount now (cleanup entry dropped)
+#   e2e_losetup_detach "$dev"        # detach now
+#   e2e_stop "$mnt"                  # fusermount3 -u, wait for the daemon,
+#                                    # fail unless it exits 0
+#   e2e_cleanup_add 'command ...'    # run 'command ...' at exit (LIFO)
+#   e2e_now_ms                       # monotonic-ish milliseconds
+#   e2e_timed LIMIT_MS WHAT cmd...   # run cmd, fail if it fails or takes
+#                                    # longer than LIMIT_MS; prints the time
+#   e2e_fail "message"               # print FAIL: message, exit 1
+#   e2e_skip "message"               # print SKIP: message, exit 77
+#   e2e_log "message"                # progress line on stderr
+#
+# Environment: UZRAM_BIN (the daemon; CTest sets it; default
+# $UZRAM_BUILD_DIR/src/fuse/uzram, then uzram on PATH). E2E_MOUNT_TIMEOUT
+# (seconds to wait for a mount, default 10).
+
+set -euo pipefail
+
+E2E_CLEANUPS=()
+E2E_NAME=$(basename "$0" .sh)
+
+e2e_log() { echo "[$E2E_NAME] $*" >&2; }
+e2e_fail() {
+	echo "[$E2E_NAME] FAIL: $*" >&2
+	exit 1
+}
+e2e_skip() {
+	echo "[$E2E_NAME] SKIP: $*" >&2
+	exit 77
+}
+
+e2e_cleanup_add() { E2E_CLEANUPS+=("$1"); }
+
+# Drop the most recent cleanup entry equal to $1 (it was undone by hand).
+e2e_cleanup_drop() {
+	local i
+	for ((i = ${#E2E_CLEANUPS[@]} - 1; i >= 0; i--)); do
+		if [[ "${E2E_CLEANUPS[i]}" == "$1" ]]; then
+			unset 'E2E_CLEANUPS[i]'
+			E2E_CLEANUPS=("${E2E_CLEANUPS[@]}")
+			return 0
+		fi
+	done
+}
+
+e2e_cleanup_run() {
+	local rc=$? i
+	set +e
+	for ((i = ${#E2E_CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${E2E_CLEANUPS[i]}" >/dev/null 2>&1
+	done
+	E2E_CLEANUPS=()
+	exit "$rc"
+}
+trap e2e_cleanup_run EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+e2e_require_root() {
+	[[ $(id -u) -eq 0 ]] || e2e_skip "needs root"
+}
+
+e2e_require_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || e2e_skip "needs $c"
+	done
+}
+
+e2e_bin() {
+	if [[ -n "${UZRAM_BIN:-}" ]]; then
+		echo "$UZRAM_BIN"
+	elif [[ -n "${UZRAM_BUILD_DIR:-}" ]]; then
+		echo "$UZRAM_BUILD_DIR/src/fuse/uzram"
+	else
+		command -v uzram || echo uzram
+	fi
+}
+
+# e2e_tmpdir VAR: VAR=a new empty directory, removed (with its contents)
+# at exit. Register mounts inside it after this, so they go first.
+e2e_tmpdir() {
+	local d
+	d=$(mktemp -d "${TMPDIR:-/tmp}/uzram-e2e.XXXXXX") ||
+		e2e_fail "mktemp failed"
+	e2e_cleanup_add "rm -rf --one-file-system -- '$d'"
+	printf -v "$1" %s "$d"
+}
+
+e2e_now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# True if $1 is mounted as fuse.uzram (the daemon's fsname and subtype).
+e2e_is_mounted() {
+	awk -v m="$1" '$2 == m && $3 == "fuse.uzram" { f = 1 } END { exit !f }' \
+		/proc/mounts
+}
+
+# e2e_start MOUNTPOINT [uzram options...]: run the daemon in the foreground
+# (-f) as a background job so the script owns its pid, and wait until the
+# mount is live. Cleanup: unmount if still mounted, then kill the daemon.
+e2e_start() {
+	local mnt=$1 bin t0
+	shift
+	bin=$(e2e_bin)
+	[[ -x "$bin" ]] || e2e_fail "no uzram binary at '$bin' (set UZRAM_BIN)"
+	e2e_cleanup_add "e2e_is_mounted '$mnt' && { fusermount3 -u '$mnt' || umount -l '$mnt'; }"
+	"$bin" "$mnt" -f "$@" &
+	UZRAM_PID=$!
+	e2e_cleanup_add "kill $UZRAM_PID 2>/dev/null; wait $UZRAM_PID"
+	t0=$(e2e_now_ms)
+	until e2e_is_mounted "$mnt"; do
+		kill -0 "$UZRAM_PID" 2>/dev/null ||
+			e2e_fail "uzram exited before mounting $mnt"
+		(($(e2e_now_ms) - t0 < ${E2E_MOUNT_TIMEOUT:-10} * 1000)) ||
+			e2e_fail "$mnt not mounted after ${E2E_MOUNT_TIMEOUT:-10} s"
+		sleep 0.05
+	done
+	[[ -e "$mnt/disk.img" ]] || e2e_fail "$mnt/disk.img missing"
+}
+
+# e2e_stop MOUNTPOINT: unmount and require the daemon to exit 0.
+e2e_stop() {
+	local mnt=$1 rc=0
+	fusermount3 -u "$mnt" || e2e_fail "fusermount3 -u $mnt failed"
+	wait "$UZRAM_PID" || rc=$?
+	e2e_cleanup_drop "kill $UZRAM_PID 2>/dev/null; wait $UZRAM_PID"
+	((rc == 0)) || e2e_fail "uzram exited with $rc after unmount"
+}
+
+# e2e_losetup VAR FILE: VAR=a loop device on FILE with direct I/O.
+e2e_losetup() {
+	local dev
+	dev=$(losetup --find --show --direct-io=on "$2") ||
+		e2e_fail "losetup $2 failed"
+	e2e_cleanup_add "losetup -d '$dev'"
+	printf -v "$1" %s "$dev"
+}
+
+e2e_losetup_detach() {
+	losetup -d "$1" || e2e_fail "losetup -d $1 failed"
+	e2e_cleanup_drop "losetup -d '$1'"
+}
+
+e2e_mount() {
+	local dev=$1 dir=$2
+	shift 2
+	e2e_cleanup_add "umount '$dir'"
+	mount "$@" "$dev" "$dir" || e2e_fail "mount $dev $dir failed"
+}
+
+e2e_umount() {
+	umount "$1" || e2e_fail "umount $1 failed"
+	e2e_cleanup_drop "umount '$1'"
+}
+
+# e2e_timed LIMIT_MS WHAT command...: the command must succeed within
+# LIMIT_MS milliseconds.
+e2e_timed() {
+	local limit=$1 what=$2 t0 dt
+	shift 2
+	t0=$(e2e_now_ms)
+	"$@" || e2e_fail "$what: failed"
+	dt=$(($(e2e_now_ms) - t0))
+	e2e_log "$what: ${dt} ms"
+	((dt < limit)) || e2e_fail "$what took ${dt} ms (limit ${limit} ms)"
+}

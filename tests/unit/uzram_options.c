@@ -1,0 +1,176 @@
+/*
+ * uzram_options.c - the daemon's command line: sizes with suffixes, good
+ * command lines in several spellings, and every kind of bad one, each of
+ * which must fail with one line of text and no newline.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "harness.h"
+#include "uzram.h"
+
+#define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static void test_sizes(void)
+{
+	uint64_t v = 0;
+
+	CHECK_EQ(uzram_parse_size("0", &v), 0);
+	CHECK_EQ(v, 0);
+	CHECK_EQ(uzram_parse_size("4096", &v), 0);
+	CHECK_EQ(v, 4096);
+	CHECK_EQ(uzram_parse_size("1K", &v), 0);
+	CHECK_EQ(v, 1024);
+	CHECK_EQ(uzram_parse_size("3k", &v), 0);
+	CHECK_EQ(v, 3072);
+	CHECK_EQ(uzram_parse_size("64M", &v), 0);
+	CHECK_EQ(v, 64ull << 20);
+	CHECK_EQ(uzram_parse_size("1G", &v), 0);
+	CHECK_EQ(v, 1ull << 30);
+	CHECK_EQ(uzram_parse_size("2t", &v), 0);
+	CHECK_EQ(v, 2ull << 40);
+	CHECK_EQ(uzram_parse_size("18446744073709551615", &v), 0);
+	CHECK(v == UINT64_MAX);
+	CHECK_EQ(uzram_parse_size("16777215T", &v), 0);
+	CHECK(v == 16777215ull << 40);
+
+	v = 77;
+	CHECK_EQ(uzram_parse_size("", &v), -EINVAL);
+	CHECK_EQ(uzram_parse_size("G", &v), -EINVAL);
+	CHECK_EQ(uzram_parse_size("-1", &v), -EINVAL);
+	CHECK_EQ(uzram_parse_size(" 1G", &v), -EINVAL);
+	CHECK_EQ(uzram_parse_size("1.5G", &v), -EINVAL);
+	CHECK_EQ(uzram_parse_size("1GB", &v), -EINVAL);
+	CHECK_EQ(uzram_parse_size("1P", &v), -EINVAL);
+	CHECK_EQ(uzram_parse_size("1G ", &v), -EINVAL);
+	CHECK_EQ(uzram_parse_size("0x10", &v), -EINVAL);
+	CHECK_EQ(uzram_parse_size("18446744073709551616", &v), -ERANGE);
+	CHECK_EQ(uzram_parse_size("16777216T", &v), -ERANGE);
+	CHECK_EQ(uzram_parse_size(NULL, &v), -EINVAL);
+	CHECK_EQ(v, 77); /* untouched on error */
+}
+
+static void test_good(void)
+{
+	struct uzram_options o;
+	char err[UZRAM_ERR_MAX];
+	char *a1[] = {"uzram", "/mnt/z", "--size", "1G"};
+	char *a2[] = {"uzram",
+		      "--size=4M",
+		      "--algo",
+		      "zstd",
+		      "--algo-params",
+		      "level=-3",
+		      "--mem-limit",
+		      "1M",
+		      "--threads=7",
+		      "--mlock",
+		      "--allow-other",
+		      "-f",
+		      "-o",
+		      "ro",
+		      "-oallow_root",
+		      "--",
+		      "-odd-dir"};
+	char *a3[] = {"uzram", "--help"};
+	char *a4[] = {"uzram", "-V"};
+	char *a5[] = {"uzram", "-d", "m", "--size", "1k", "--size", "2k"};
+
+	CHECK_EQ(uzram_options_parse(ARGC(a1), a1, &o, err), 0);
+	CHECK(!strcmp(o.mountpoint, "/mnt/z"));
+	CHECK(o.size == 1ull << 30);
+	CHECK(!strcmp(o.algo, "lz4"));
+	CHECK(o.algo_params == NULL);
+	CHECK_EQ(o.mem_limit, 0);
+	CHECK(o.threads >= 2 && o.threads <= UZRAM_MAX_THREADS);
+	CHECK(!o.foreground && !o.mlock && !o.allow_other && !o.debug);
+	CHECK_EQ(o.nr_fuse_opts, 0);
+	uzram_options_free(&o);
+
+	CHECK_EQ(uzram_options_parse(ARGC(a2), a2, &o, err), 0);
+	CHECK(!strcmp(o.mountpoint, "-odd-dir"));
+	CHECK_EQ(o.size, 4ull << 20);
+	CHECK(!strcmp(o.algo, "zstd"));
+	CHECK(o.algo_params && !strcmp(o.algo_params, "level=-3"));
+	CHECK_EQ(o.mem_limit, 1 << 20);
+	CHECK_EQ(o.threads, 7);
+	CHECK(o.mlock && o.allow_other && o.foreground && !o.debug);
+	REQUIRE(o.nr_fuse_opts == 2);
+	CHECK(!strcmp(o.fuse_opts[0], "ro"));
+	CHECK(!strcmp(o.fuse_opts[1], "allow_root"));
+	uzram_options_free(&o);
+	CHECK(o.fuse_opts == NULL && o.nr_fuse_opts == 0);
+
+	CHECK_EQ(uzram_options_parse(ARGC(a3), a3, &o, err), 0);
+	CHECK(o.help && !o.version);
+	uzram_options_free(&o);
+	CHECK_EQ(uzram_options_parse(ARGC(a4), a4, &o, err), 0);
+	CHECK(o.version && !o.help);
+	uzram_options_free(&o);
+
+	/* -d implies -f; a repeated option: the last one wins */
+	CHECK_EQ(uzram_options_parse(ARGC(a5), a5, &o, err), 0);
+	CHECK(o.debug && o.foreground);
+	CHECK_EQ(o.size, 2048);
+	uzram_options_free(&o);
+}
+
+/* A bad command line: -EINVAL and one line that names the problem. */
+static void check_bad(int argc, char **argv, const char *needle)
+{
+	struct uzram_options o;
+	char err[UZRAM_ERR_MAX];
+	int ret;
+
+	ret = uzram_options_parse(argc, argv, &o, err);
+	CHECK_EQ(ret, -EINVAL);
+	CHECK(err[0] != '\0');
+	CHECK(strchr(err, '\n') == NULL);
+	if (!strstr(err, needle)) {
+		fprintf(stderr, "message '%s' lacks '%s'\n", err, needle);
+		CHECK(0);
+	}
+	uzram_options_free(&o);
+}
+
+#define BAD(needle, ...)                                \
+	do {                                            \
+		char *argv_[] = {"uzram", __VA_ARGS__}; \
+		check_bad(ARGC(argv_), argv_, needle);  \
+	} while (0)
+
+static void test_bad(void)
+{
+	BAD("missing MOUNTPOINT", "--size", "1G");
+	BAD("missing --size", "/mnt/z");
+	BAD("not a size", "/mnt/z", "--size", "1X");
+	BAD("not a size", "/mnt/z", "--size", "");
+	BAD("not a size", "/mnt/z", "--size=-5");
+	BAD("too large", "/mnt/z", "--size", "99999999999T");
+	BAD("more than 0", "/mnt/z", "--size", "0");
+	BAD("not a size", "/mnt/z", "--size", "1G", "--mem-limit", "lots");
+	BAD("unknown codec", "/mnt/z", "--size", "1G", "--algo", "lzo");
+	BAD("unknown codec", "/mnt/z", "--size", "1G", "--algo=");
+	BAD("empty", "/mnt/z", "--size", "1G", "--algo-params", "");
+	BAD("unknown option '--bogus'", "/mnt/z", "--size", "1G", "--bogus");
+	BAD("unknown option '--siz'", "/mnt/z", "--siz", "1G");
+	BAD("unknown option '-x'", "/mnt/z", "--size", "1G", "-x");
+	BAD("unknown option '-fd'", "/mnt/z", "--size", "1G", "-fd");
+	BAD("needs a value", "/mnt/z", "--size");
+	BAD("needs a value", "/mnt/z", "--size", "1G", "-o");
+	BAD("takes no value", "/mnt/z", "--size", "1G", "--mlock=yes");
+	BAD("--threads", "/mnt/z", "--size", "1G", "--threads", "0");
+	BAD("--threads", "/mnt/z", "--size", "1G", "--threads", "1025");
+	BAD("--threads", "/mnt/z", "--size", "1G", "--threads", "2x");
+	BAD("--threads", "/mnt/z", "--size", "1G", "--threads", "");
+	BAD("more than one MOUNTPOINT", "/mnt/z", "/mnt/y", "--size", "1G");
+	BAD("MOUNTPOINT is empty", "", "--size", "1G");
+}
+
+int main(void)
+{
+	test_sizes();
+	test_good();
+	test_bad();
+	return harness_finish("uzram_options");
+}
