@@ -1,0 +1,211 @@
+/*
+ * zram_codec.c - codec switch and level changes at run time, the zstd
+ * dictionary, reset and the open count.
+ *
+ * Pages written under one codec or level must read back after the codec or
+ * level changed; each slot must record the codec that wrote it; a zstd
+ * dictionary loaded from a file must be used (a random page equal to the
+ * dictionary compresses to a few bytes instead of being stored huge) and
+ * cannot be swapped while pages need it.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "zram.h"
+#include "zram_internal.h"
+
+#define PAGES 64u
+
+static unsigned char pages[PAGES][ZRAM_PAGE_SIZE];
+static unsigned char rnd[ZRAM_PAGE_SIZE];
+
+static int store(struct zram *z, const char *name, const char *s)
+{
+	return zram_attr_find(name)->store(z, s, strlen(s));
+}
+
+static void page_make(unsigned int i, uint64_t *rs)
+{
+	size_t k;
+
+	for (k = 0; k < ZRAM_PAGE_SIZE; k++)
+		pages[i][k] = (unsigned char)("abcdefgh"[(k / 7 + i) % 8] +
+					      (harness_rand(rs) % 16 == 0));
+}
+
+static void write_pages(struct zram *z, unsigned int from, unsigned int to,
+			uint64_t *rs)
+{
+	unsigned int i;
+
+	for (i = from; i < to; i++) {
+		page_make(i, rs);
+		CHECK_EQ(zram_write(z, pages[i], ZRAM_PAGE_SIZE,
+				    (uint64_t)i * ZRAM_PAGE_SIZE),
+			 ZRAM_PAGE_SIZE);
+	}
+}
+
+static void check_all(struct zram *z, unsigned int n)
+{
+	static unsigned char buf[ZRAM_PAGE_SIZE];
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		CHECK_EQ(zram_read(z, buf, ZRAM_PAGE_SIZE,
+				   (uint64_t)i * ZRAM_PAGE_SIZE),
+			 ZRAM_PAGE_SIZE);
+		CHECK(!memcmp(buf, pages[i], ZRAM_PAGE_SIZE));
+	}
+}
+
+static unsigned int slot_codec(struct zram *z, unsigned int i)
+{
+	return (atomic_load(&z->table[i].flags) & SLOT_CODEC_MASK) >>
+	       SLOT_CODEC_SHIFT;
+}
+
+static uint32_t slot_size(struct zram *z, unsigned int i)
+{
+	return atomic_load(&z->table[i].flags) & SLOT_SIZE_MASK;
+}
+
+static void test_switch(struct zram *z, uint64_t *rs)
+{
+	unsigned int i;
+
+	write_pages(z, 0, 8, rs);
+	CHECK_EQ(store(z, "comp_algorithm", "zstd"), 0);
+	write_pages(z, 8, 16, rs);
+	CHECK_EQ(store(z, "algorithm_params", "level=-20"), 0);
+	write_pages(z, 16, 20, rs);
+	CHECK_EQ(store(z, "algorithm_params", "level=19"), 0);
+	write_pages(z, 20, 24, rs);
+	CHECK_EQ(store(z, "comp_algorithm", "lz4hc"), 0);
+	CHECK_EQ(store(z, "algorithm_params", "level=12"), 0);
+	write_pages(z, 24, 28, rs);
+	CHECK_EQ(store(z, "algorithm_params", "level=1"), 0);
+	write_pages(z, 28, 32, rs);
+	CHECK_EQ(store(z, "comp_algorithm", "lz4"), 0);
+	CHECK_EQ(store(z, "algorithm_params", "level=10"), 0);
+	write_pages(z, 32, 36, rs);
+	for (i = 0; i < 36; i++) {
+		unsigned int want = i < 8    ? ZRAM_CODEC_LZ4
+				    : i < 24 ? ZRAM_CODEC_ZSTD
+				    : i < 32 ? ZRAM_CODEC_LZ4HC
+					     : ZRAM_CODEC_LZ4;
+
+		CHECK_EQ(slot_codec(z, i), want);
+		CHECK(slot_size(z, i) > 0 && slot_size(z, i) < 3000);
+	}
+	/* zstd -20 compresses worse than zstd 19 on the same kind of data */
+	CHECK(slot_size(z, 16) > slot_size(z, 20));
+	check_all(z, 36);
+	/* a partial write re-encodes with the current codec */
+	pages[9][5] ^= 0xff;
+	CHECK_EQ(zram_write(z, &pages[9][5], 1, 9 * ZRAM_PAGE_SIZE + 5), 1);
+	CHECK_EQ(slot_codec(z, 9), ZRAM_CODEC_LZ4);
+	check_all(z, 36);
+}
+
+static void dict_file(char *path, const void *data, size_t len)
+{
+	int fd;
+
+	strcpy(path, "/tmp/zram-dict-XXXXXX");
+	fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	REQUIRE(write(fd, data, len) == (ssize_t)len);
+	close(fd);
+}
+
+static void test_dict(struct zram *z, uint64_t *rs)
+{
+	char path[64], path2[64], cmd[128];
+	struct zram_stats s;
+	size_t k;
+
+	for (k = 0; k < sizeof(rnd); k++)
+		rnd[k] = (unsigned char)(harness_rand(rs) >> 40);
+	dict_file(path, rnd, sizeof(rnd));
+	rnd[0] ^= 1;
+	dict_file(path2, rnd, sizeof(rnd));
+	rnd[0] ^= 1;
+	snprintf(cmd, sizeof(cmd), "algo=zstd dict=%s", path);
+	/* zstd pages 8..23 exist: they need the no-dictionary state */
+	CHECK_EQ(store(z, "algorithm_params", cmd), -EBUSY);
+	CHECK(atomic_load(&z->params[ZRAM_CODEC_ZSTD].dict) == NULL);
+	CHECK_EQ(zram_discard(z, 8 * ZRAM_PAGE_SIZE, 16 * ZRAM_PAGE_SIZE), 0);
+	memset(pages[8], 0, 16 * sizeof(pages[0]));
+	CHECK_EQ(store(z, "algorithm_params", cmd), 0);
+	REQUIRE(atomic_load(&z->params[ZRAM_CODEC_ZSTD].dict) != NULL);
+	CHECK_EQ(store(z, "comp_algorithm", "zstd"), 0);
+	/* the random page equal to the dictionary is now tiny, not huge */
+	memcpy(pages[40], rnd, sizeof(rnd));
+	CHECK_EQ(zram_write(z, rnd, sizeof(rnd), 40 * ZRAM_PAGE_SIZE),
+		 ZRAM_PAGE_SIZE);
+	CHECK(slot_size(z, 40) > 0 && slot_size(z, 40) < 200);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.huge_pages, 0);
+	write_pages(z, 41, 44, rs);
+	check_all(z, 44);
+	/* another dictionary while dict pages exist: refused */
+	snprintf(cmd, sizeof(cmd), "dict=%s", path2);
+	CHECK_EQ(store(z, "algorithm_params", cmd), -EBUSY);
+	/* the same bytes again, and level changes: fine */
+	snprintf(cmd, sizeof(cmd), "dict=%s level=7", path);
+	CHECK_EQ(store(z, "algorithm_params", cmd), 0);
+	CHECK_EQ(atomic_load(&z->params[ZRAM_CODEC_ZSTD].level), 7);
+	CHECK_EQ(store(z, "algorithm_params", "level=-1"), 0);
+	write_pages(z, 44, 48, rs);
+	check_all(z, 48);
+	/* a refused dictionary must not have hurt the pages */
+	CHECK_EQ(zram_read(z, pages[63], ZRAM_PAGE_SIZE, 40 * ZRAM_PAGE_SIZE),
+		 ZRAM_PAGE_SIZE);
+	CHECK(!memcmp(pages[63], rnd, ZRAM_PAGE_SIZE));
+	memset(pages[63], 0, ZRAM_PAGE_SIZE);
+	unlink(path);
+	unlink(path2);
+}
+
+static void test_reset(struct zram *z)
+{
+	static unsigned char buf[ZRAM_PAGE_SIZE], zero[ZRAM_PAGE_SIZE];
+	struct zram_stats s;
+
+	zram_open_get(z);
+	CHECK_EQ(store(z, "reset", "1"), -EBUSY);
+	zram_stats_get(z, &s);
+	CHECK(s.pages_stored > 0);
+	zram_open_put(z);
+	CHECK_EQ(store(z, "reset", "1"), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.pages_stored, 0);
+	CHECK_EQ(s.orig_data_size, 0);
+	CHECK_EQ(s.compr_data_size, 0);
+	CHECK_EQ(s.huge_pages_since, 0);
+	CHECK_EQ(s.num_reads, 0);
+	CHECK_EQ(s.num_writes, 0);
+	CHECK_EQ(s.mem_used_total, 0);
+	CHECK_EQ(s.pages_compacted, 0);
+	CHECK_EQ(zram_read(z, buf, sizeof(buf), 40 * ZRAM_PAGE_SIZE),
+		 ZRAM_PAGE_SIZE);
+	CHECK(!memcmp(buf, zero, sizeof(buf)));
+	CHECK_EQ(atomic_load(&z->params[ZRAM_CODEC_ZSTD].pages), 0);
+}
+
+int main(void)
+{
+	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE};
+	uint64_t rs = harness_seed();
+	struct zram *z;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	test_switch(z, &rs);
+	test_dict(z, &rs);
+	test_reset(z);
+	zram_destroy(z);
+	/* a store created with a dictionary */
+	return harness_finish("zram_codec");
+}
