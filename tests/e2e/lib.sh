@@ -99,11 +99,11 @@ e2e_bin() {
 # e2e_tmpdir VAR: VAR=a new empty directory, removed (with its contents)
 # at exit. Register mounts inside it after this, so they go first.
 e2e_tmpdir() {
-	local d
-	d=$(mktemp -d "${TMPDIR:-/tmp}/uzram-e2e.XXXXXX") ||
+	local e2e_d_ # a name no caller will pass as VAR
+	e2e_d_=$(mktemp -d "${TMPDIR:-/tmp}/uzram-e2e.XXXXXX") ||
 		e2e_fail "mktemp failed"
-	e2e_cleanup_add "rm -rf --one-file-system -- '$d'"
-	printf -v "$1" %s "$d"
+	e2e_cleanup_add "rm -rf --one-file-system -- '$e2e_d_'"
+	printf -v "$1" %s "$e2e_d_"
 }
 
 e2e_now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -148,11 +148,11 @@ e2e_stop() {
 
 # e2e_losetup VAR FILE: VAR=a loop device on FILE with direct I/O.
 e2e_losetup() {
-	local dev
-	dev=$(losetup --find --show --direct-io=on "$2") ||
+	local e2e_dev_ # a name no caller will pass as VAR
+	e2e_dev_=$(losetup --find --show --direct-io=on "$2") ||
 		e2e_fail "losetup $2 failed"
-	e2e_cleanup_add "losetup -d '$dev'"
-	printf -v "$1" %s "$dev"
+	e2e_cleanup_add "losetup -d '$e2e_dev_'"
+	printf -v "$1" %s "$e2e_dev_"
 }
 
 e2e_losetup_detach() {
