@@ -1,0 +1,391 @@
+/*
+ * control.c - the commands that change things: --setup, --reset, --compact
+ * and --mem-limit.
+ *
+ * --setup starts the daemon (which returns once mounted) and attaches a
+ * loop device with direct I/O; if a later step fails, the earlier ones are
+ * undone, so a failed setup leaves nothing behind. --reset refuses while a
+ * loop device of the disk is claimed (mounted, or open O_EXCL), before it
+ * changes anything. External programs (uzram, losetup, fusermount3) are run
+ * with fork/exec, never through a shell.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/loop.h>
+#include <mntent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "uzramctl.h"
+
+int parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGTP";
+	const char *u;
+	uint64_t v;
+	char *end;
+	int shift;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end == '\0') {
+		*out = v;
+		return 0;
+	}
+	u = strchr(units, *end >= 'a' ? *end - 'a' + 'A' : *end);
+	if (!u || !*end)
+		return -EINVAL;
+	shift = 10 * (int)(u - units + 1);
+	end++;
+	if (!strcmp(end, "iB") || !strcmp(end, "B"))
+		end += strlen(end);
+	if (*end || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = v << shift;
+	return 0;
+}
+
+/*
+ * Run @argv; with @out, its stdout (trimmed) goes there. Returns the exit
+ * status, or -1 if it could not run (after printing why).
+ */
+static int cmd_run(char *const argv[], char *out, size_t size)
+{
+	int pipefd[2] = {-1, -1}, status;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (out && pipe2(pipefd, O_CLOEXEC))
+		goto err_sys;
+	pid = fork();
+	if (pid < 0)
+		goto err_close;
+	if (pid == 0) {
+		if (out && dup2(pipefd[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		execvp(argv[0], argv);
+		fprintf(stderr, "uzramctl: %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (out) {
+		close(pipefd[1]);
+		while (len + 1 < size &&
+		       (n = read(pipefd[0], out + len, size - 1 - len)) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				break;
+			len += (size_t)n;
+		}
+		out[len] = '\0';
+		while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
+			out[--len] = '\0';
+		close(pipefd[0]);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			goto err_sys;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+err_close:
+	if (out) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+	}
+err_sys:
+	fprintf(stderr, "uzramctl: %s: %s\n", argv[0], strerror(errno));
+	return -1;
+}
+
+/* The daemon: $UZRAM_BIN, next to us, in our build tree, else on PATH. */
+static void daemon_path(char *out, size_t size)
+{
+	static const char *const rel[] = {"uzram", "../../src/fuse/uzram"};
+	char self[PATH_MAX], *slash;
+	const char *env = getenv("UZRAM_BIN");
+	ssize_t n;
+	size_t i;
+
+	if (env && *env) {
+		snprintf(out, size, "%s", env);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash)
+			*slash = '\0';
+		for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			if (snprintf(out, size, "%s/%s", self, rel[i]) >=
+			    (int)size)
+				continue;
+			if (!access(out, X_OK))
+				return;
+		}
+	}
+	snprintf(out, size, "uzram");
+}
+
+static bool path_is_mount(const char *path)
+{
+	char real[PATH_MAX];
+	struct mntent *m;
+	bool found = false;
+	FILE *f;
+
+	if (!realpath(path, real))
+		return false;
+	f = setmntent("/proc/mounts", "r");
+	if (!f)
+		return false;
+	while (!found && (m = getmntent(f)))
+		found = !strcmp(m->mnt_dir, real);
+	endmntent(f);
+	return found;
+}
+
+static int fuse_unmount(const char *mountpoint)
+{
+	char *argv[] = {"fusermount3", "-u", (char *)mountpoint, NULL};
+	int i, ret = -1;
+
+	/* A loop device that was just detached may hold the file briefly. */
+	for (i = 0; i < 20; i++) {
+		ret = cmd_run(argv, NULL, 0);
+		if (ret == 0 || !path_is_mount(mountpoint))
+			return 0;
+		usleep(100 * 1000);
+	}
+	return ret;
+}
+
+/* Build the daemon's command line from @o; @argv has room for 16. */
+static void setup_argv(const struct setup_opts *o, const char *bin, char **argv)
+{
+	int n = 0;
+
+	argv[n++] = (char *)bin;
+	argv[n++] = (char *)o->mountpoint;
+	argv[n++] = "--size";
+	argv[n++] = (char *)o->size;
+	if (o->algorithm) {
+		argv[n++] = "--algo";
+		argv[n++] = (char *)o->algorithm;
+	}
+	if (o->algo_params) {
+		argv[n++] = "--algo-params";
+		argv[n++] = (char *)o->algo_params;
+	}
+	if (o->mem_limit) {
+		argv[n++] = "--mem-limit";
+		argv[n++] = (char *)o->mem_limit;
+	}
+	if (o->threads) {
+		argv[n++] = "--threads";
+		argv[n++] = (char *)o->threads;
+	}
+	argv[n] = NULL;
+}
+
+static int setup_check(const struct setup_opts *o, bool *create)
+{
+	struct stat st;
+	uint64_t v;
+
+	if (!o->size || parse_size(o->size, &v) || !v) {
+		fprintf(stderr, "uzramctl: --setup needs a valid --size\n");
+		return -1;
+	}
+	if (o->mem_limit && parse_size(o->mem_limit, &v)) {
+		fprintf(stderr, "uzramctl: invalid --mem-limit '%s'\n",
+			o->mem_limit);
+		return -1;
+	}
+	*create = stat(o->mountpoint, &st) && errno == ENOENT;
+	if (!*create && stat(o->mountpoint, &st)) {
+		fprintf(stderr, "uzramctl: %s: %s\n", o->mountpoint,
+			strerror(errno));
+		return -1;
+	}
+	if (!*create && !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "uzramctl: %s: not a directory\n",
+			o->mountpoint);
+		return -1;
+	}
+	if (!*create && path_is_mount(o->mountpoint)) {
+		fprintf(stderr, "uzramctl: %s: already a mount point\n",
+			o->mountpoint);
+		return -1;
+	}
+	return 0;
+}
+
+int ctl_setup(const struct setup_opts *o)
+{
+	char bin[PATH_MAX], dev[128], *argv[16];
+	bool create;
+	struct disk d;
+	int ret;
+
+	if (setup_check(o, &create))
+		return -1;
+	if (create && mkdir(o->mountpoint, 0755)) {
+		fprintf(stderr, "uzramctl: mkdir %s: %s\n", o->mountpoint,
+			strerror(errno));
+		return -1;
+	}
+	daemon_path(bin, sizeof(bin));
+	setup_argv(o, bin, argv);
+	ret = cmd_run(argv, NULL, 0);
+	if (ret) {
+		if (ret > 0)
+			fprintf(stderr,
+				"uzramctl: %s failed (exit status %d)\n", bin,
+				ret);
+		goto err_rmdir;
+	}
+	if (disk_resolve(o->mountpoint, &d))
+		goto err_unmount;
+	{
+		char *lo[] = {"losetup",	"--find", "--show",
+			      "--direct-io=on", d.image,  NULL};
+
+		ret = cmd_run(lo, dev, sizeof(dev));
+	}
+	if (ret || strncmp(dev, "/dev/", 5)) {
+		fprintf(stderr, "uzramctl: losetup %s failed\n", d.image);
+		goto err_unmount;
+	}
+	printf("%s\n", dev);
+	return 0;
+err_unmount:
+	fuse_unmount(o->mountpoint);
+err_rmdir:
+	if (create)
+		rmdir(o->mountpoint);
+	return -1;
+}
+
+/*
+ * Open every loop device of @d exclusively: that fails with EBUSY if one is
+ * mounted or claimed. Returns the count of fds in @fds, or -1 (all closed).
+ */
+static int loops_claim(const struct disk *d, int *fds, char (*devs)[64],
+		       int max)
+{
+	long nums[64];
+	int n, i;
+
+	n = disk_loops(d->image, nums, max < 64 ? max : 64);
+	if (n < 0) {
+		fprintf(stderr, "uzramctl: /sys/block: %s\n", strerror(-n));
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(devs[i], 64, "/dev/loop%ld", nums[i]);
+		fds[i] = open(devs[i], O_RDONLY | O_EXCL | O_CLOEXEC);
+		if (fds[i] >= 0)
+			continue;
+		if (errno == EBUSY)
+			fprintf(stderr,
+				"uzramctl: %s: busy (mounted or in use); "
+				"unmount it before --reset\n",
+				devs[i]);
+		else
+			fprintf(stderr, "uzramctl: %s: %s\n", devs[i],
+				strerror(errno));
+		while (i--)
+			close(fds[i]);
+		return -1;
+	}
+	return n;
+}
+
+int ctl_reset(const char *arg)
+{
+	char devs[64][64];
+	int fds[64], n, i, ret = 0;
+	struct disk d;
+
+	if (disk_resolve(arg, &d))
+		return -1;
+	n = loops_claim(&d, fds, devs, 64);
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (ioctl(fds[i], LOOP_CLR_FD, 0) && errno != ENXIO) {
+			fprintf(stderr, "uzramctl: %s: detach: %s\n", devs[i],
+				strerror(errno));
+			ret = -1;
+		}
+		close(fds[i]);
+	}
+	if (ret)
+		return ret;
+	if (fuse_unmount(d.mountpoint)) {
+		fprintf(stderr,
+			"uzramctl: %s: could not unmount (is %s open?)\n",
+			d.mountpoint, d.image);
+		return -1;
+	}
+	return 0;
+}
+
+static int ctl_write(const char *arg, const char *file, const char *text)
+{
+	char path[PATH_MAX + 32];
+	size_t len = strlen(text);
+	struct disk d;
+	ssize_t n;
+	int fd;
+
+	if (disk_resolve(arg, &d))
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", d.mountpoint, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		goto err;
+	n = write(fd, text, len);
+	if (n != (ssize_t)len) {
+		if (n >= 0)
+			errno = EIO;
+		close(fd);
+		goto err;
+	}
+	if (close(fd))
+		goto err;
+	return 0;
+err:
+	fprintf(stderr, "uzramctl: %s: %s\n", path, strerror(errno));
+	return -1;
+}
+
+int ctl_compact(const char *arg)
+{
+	return ctl_write(arg, "compact", "1\n");
+}
+
+int ctl_mem_limit(const char *arg, const char *size)
+{
+	char text[32];
+	uint64_t v;
+
+	if (parse_size(size, &v)) {
+		fprintf(stderr, "uzramctl: invalid size '%s'\n", size);
+		return -1;
+	}
+	snprintf(text, sizeof(text), "%" PRIu64 "\n", v);
+	return ctl_write(arg, "mem_limit", text);
+}
