@@ -3,13 +3,13 @@
  * and take everything down again in the reverse order.
  *
  * Order, and why:
- * 1. PR_SET_IO_FLUSHER first, before any thread exists, so that every
+ * 1. The mountpoint is checked (an empty directory) and the store is
+ *    created before anything is mounted, so that every mistake is reported
+ *    on the terminal and leaves nothing behind.
+ * 2. PR_SET_IO_FLUSHER after fuse_session_new(), before any thread exists, so that every
  *    worker inherits it: the loop device's writeback of dirty pages under
  *    memory pressure ends up in our workers, and their own allocations must
  *    not recurse into that same writeback (see docs/daemon.md).
- * 2. The mountpoint is checked (an empty directory) and the store is
- *    created before anything is mounted, so that every mistake is reported
- *    on the terminal and leaves nothing behind.
  * 3. fuse_session_mount(), then fuse_daemonize(): the parent exits 0 only
  *    after the mount exists and the child is ready to serve; a failed mount
  *    exits non-zero from the foreground. The store has no threads of its
@@ -189,7 +189,6 @@ int uzram_run(const struct uzram_options *opts)
 	char mnt[PATH_MAX];
 	int ret = 1, served;
 
-	io_flusher_set();
 	if (mountpoint_check(opts->mountpoint, mnt))
 		return 1;
 	if (daemon_setup(&d, opts))
@@ -202,6 +201,7 @@ int uzram_run(const struct uzram_options *opts)
 	se = fuse_session_new(&args, &uzram_ll_ops, sizeof(uzram_ll_ops), &d);
 	if (!se)
 		goto err_free_args;
+	io_flusher_set(); /* after the checks, so each error is one line */
 	if (fuse_set_signal_handlers(se)) {
 		fprintf(stderr, "uzram: cannot install signal handlers\n");
 		goto err_destroy_session;
