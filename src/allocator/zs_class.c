@@ -38,7 +38,7 @@ static void class_setup(struct zs_size_class *class, unsigned int index,
 	unsigned int g;
 
 	memset(class, 0, sizeof(*class));
-	pthread_mutex_init(&class->lock, NULL);
+	zs_mutex_init(&class->lock);
 	class->index = index;
 	class->size = size;
 	class->pages_per_zspage = pages;

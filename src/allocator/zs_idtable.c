@@ -42,7 +42,7 @@ int idtable_init(struct zs_idtable *t, unsigned int entry_size,
 	t->dir = os_map(idtable_dir_bytes(t));
 	if (!t->dir)
 		return -ENOMEM;
-	pthread_mutex_init(&t->lock, NULL);
+	zs_mutex_init(&t->lock);
 	return 0;
 }
 

@@ -122,7 +122,8 @@ static inline void *idtable_entry(struct zs_idtable *t, uint32_t id)
 #define ZS_CHUNK_SHIFT 9 /* 512 pages = 2 MiB per chunk */
 #define ZS_CHUNK_PAGES (1u << ZS_CHUNK_SHIFT)
 #define ZS_MAX_CHUNKS (1u << 16) /* 128 GiB of pages per pool */
-#define ZS_HOT_PAGES_MAX 64	 /* free pages kept resident */
+#define ZS_HOT_PAGES_MAX 256	 /* free pages kept resident, at most */
+#define ZS_HOT_PAGES_KEEP 64	 /* ... and after a trim */
 
 struct zs_page_desc {
 	uint32_t next;	 /* next page of the zspage chain, ZS_PN_NONE */
@@ -222,6 +223,20 @@ struct zs_pool {
 	struct zs_size_class classes[ZS_SIZE_CLASSES];
 	char name[32];
 };
+
+/*
+ * zs_mutex_init - the pool's mutexes guard short critical sections (no
+ * syscall, no copy of object data), so they spin a little before sleeping.
+ */
+static inline void zs_mutex_init(pthread_mutex_t *lock)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+}
 
 /* Locks with a waiter count, so compaction can see it is in the way. */
 void pool_read_lock(struct zs_pool *pool);

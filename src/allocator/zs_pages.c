@@ -10,6 +10,10 @@
  *
  * Free pages go on one of two LIFO lists linked through their descriptors:
  *   hot  - at most ZS_HOT_PAGES_MAX pages kept resident, to absorb churn;
+ *          beyond that all but ZS_HOT_PAGES_KEEP are trimmed in one batch:
+ *          detached under the lock, given back to the OS with the lock
+ *          dropped (one madvise per run of neighbouring pages), then
+ *          put on the cold list;
  *   cold - pages whose memory went back to the OS (MADV_DONTNEED).
  * Never-used pages of the newest chunk are handed out before a new chunk is
  * mapped; they are not resident until first written. So the process's
@@ -35,7 +39,7 @@ int pages_init(struct zs_pages *pages)
 		return -ENOMEM;
 	pages->hot_head = ZS_PN_NONE;
 	pages->cold_head = ZS_PN_NONE;
-	pthread_mutex_init(&pages->lock, NULL);
+	zs_mutex_init(&pages->lock);
 	return 0;
 }
 
@@ -114,20 +118,69 @@ out:
 static void page_put(struct zs_pages *pages, uint32_t pn)
 {
 	struct zs_page_desc *desc = page_desc(pages, pn);
-	unsigned char *addr = page_addr(pages, pn);
 
-	if (pages->nr_hot < ZS_HOT_PAGES_MAX) {
-		desc->zspage = pages->hot_head;
-		pages->hot_head = pn;
-		pages->nr_hot++;
-	} else {
-		os_release(addr, ZS_PAGE_SIZE);
-		desc->zspage = pages->cold_head;
-		pages->cold_head = pn;
-	}
+	desc->zspage = pages->hot_head;
 	desc->next = ZS_PN_NONE;
-	zs_poison(addr, ZS_PAGE_SIZE);
+	pages->hot_head = pn;
+	pages->nr_hot++;
 	pages->nr_free++;
+	zs_poison(page_addr(pages, pn), ZS_PAGE_SIZE);
+}
+
+/*
+ * Locking: pages->lock held. Detach the hot pages beyond ZS_HOT_PAGES_KEEP
+ * into a private list (returned, with its tail in *@tail), or ZS_PN_NONE.
+ */
+static uint32_t hot_trim(struct zs_pages *pages, uint32_t *tail)
+{
+	uint32_t head = pages->hot_head, pn = head;
+	unsigned int n = pages->nr_hot - ZS_HOT_PAGES_KEEP;
+
+	if (pages->nr_hot <= ZS_HOT_PAGES_MAX)
+		return ZS_PN_NONE;
+	while (--n)
+		pn = page_desc(pages, pn)->zspage;
+	pages->hot_head = page_desc(pages, pn)->zspage;
+	page_desc(pages, pn)->zspage = ZS_PN_NONE;
+	pages->nr_hot = ZS_HOT_PAGES_KEEP;
+	*tail = pn;
+	return head;
+}
+
+static void run_release(struct zs_pages *pages, uint32_t lo, uint32_t hi)
+{
+	os_release(page_addr(pages, lo), (size_t)(hi - lo + 1)
+						 << ZS_PAGE_SHIFT);
+}
+
+/*
+ * Give a private list of pages back to the OS, one madvise per run of
+ * neighbours in one chunk, then put it on the cold list.
+ * Locking: pages->lock NOT held (the syscalls run unlocked).
+ */
+static void cold_release(struct zs_pages *pages, uint32_t head, uint32_t tail)
+{
+	uint32_t pn, lo = head, hi = head;
+
+	for (pn = page_desc(pages, head)->zspage; pn != ZS_PN_NONE;
+	     pn = page_desc(pages, pn)->zspage) {
+		bool same_chunk = pn >> ZS_CHUNK_SHIFT == lo >> ZS_CHUNK_SHIFT;
+
+		if (same_chunk && pn == hi + 1) {
+			hi = pn;
+		} else if (same_chunk && pn + 1 == lo) {
+			lo = pn;
+		} else {
+			run_release(pages, lo, hi);
+			lo = pn;
+			hi = pn;
+		}
+	}
+	run_release(pages, lo, hi);
+	pthread_mutex_lock(&pages->lock);
+	page_desc(pages, tail)->zspage = pages->cold_head;
+	pages->cold_head = head;
+	pthread_mutex_unlock(&pages->lock);
 }
 
 /*
@@ -157,12 +210,16 @@ err_put:
 
 void pages_free(struct zs_pages *pages, unsigned int nr, const uint32_t *pns)
 {
+	uint32_t head, tail = ZS_PN_NONE;
 	unsigned int i;
 
 	pthread_mutex_lock(&pages->lock);
 	for (i = 0; i < nr; i++)
 		page_put(pages, pns[i]);
+	head = hot_trim(pages, &tail);
 	pthread_mutex_unlock(&pages->lock);
+	if (head != ZS_PN_NONE)
+		cold_release(pages, head, tail);
 }
 
 /* pages_meta_bytes - the chunk directory (as touched) and descriptors. */
