@@ -6,6 +6,7 @@
 # least the copied tree's 4 KiB blocks (du) less the same-filled pages, and
 # not wildly more (filesystem metadata and journal aside).
 . "$(dirname "$0")/lib.sh"
+trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
 
 SRC=${E2E_EXT4_SRC:-/usr/include}
 

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# discard_returns_memory.sh - memory comes back when data is discarded:
+# 1. ext4 on the loop device, mounted without -o discard: files written
+#    then deleted keep their pages until fstrim, which must give back at
+#    least 90 % of the pool memory they took (notify_free grows).
+# 2. blkdiscard of the whole loop device: orig_data_size 0, pool ~empty.
+# 3. fallocate on disk.img itself (no loop device): --punch-hole frees the
+#    pages it covers (notify_free grows, orig_data_size falls, reads zeros),
+#    --zero-range turns pages into same-filled ones (same_pages grows,
+#    compressed bytes fall, reads zeros); data around both stays intact.
+. "$(dirname "$0")/lib.sh"
+trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
+
+e2e_require_root
+e2e_require_cmd fusermount3 losetup mkfs.ext4 mount umount fstrim \
+	blkdiscard fallocate cmp dd sha256sum
+
+mm() { # mm COLUMN: one mm_stat column, 1-based
+	awk -v c="$1" '{ print $c }' "$mnt/mm_stat"
+}
+io() { # io COLUMN: one io_stat column (4 = notify_free)
+	awk -v c="$1" '{ print $c }' "$mnt/io_stat"
+}
+check() { # check DESCRIPTION TEST...: print it, fail unless it holds
+	local what=$1
+	shift
+	if "$@"; then
+		e2e_log "ok: $what"
+	else
+		e2e_fail "$what"
+	fi
+}
+
+e2e_tmpdir work
+mnt=$work/uzram
+fs=$work/fs
+mkdir "$mnt" "$fs"
+e2e_start "$mnt" --size 512M
+e2e_losetup dev "$mnt/disk.img"
+
+# --- 1. fstrim after deleting files
+mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 \
+	"$dev" || e2e_fail "mkfs.ext4 $dev"
+e2e_mount "$dev" "$fs" -o nodiscard
+sync -f "$fs"
+base=$(mm 3)
+# Some compressible files and some incompressible ones, so that the data
+# outweighs the metadata that stays behind (inodes, journal).
+cp -a /usr/include/linux "$fs/headers" || e2e_fail "cp /usr/include/linux"
+for i in 1 2 3; do
+	head -c 48M /dev/urandom >"$fs/random$i" || e2e_fail "writing random$i"
+done
+sync -f "$fs"
+full=$(mm 3)
+e2e_log "mem_used_total: $base after mkfs, $full with the files"
+check "the files took pool memory ($full > $base + 100 MiB)" \
+	test "$full" -gt $((base + (100 << 20)))
+rm -rf "${fs:?}/headers" "$fs"/random?
+sync -f "$fs"
+deleted=$(mm 3)
+free0=$(io 4)
+fstrim -v "$fs" || e2e_fail "fstrim $fs"
+trimmed=$(mm 3)
+free1=$(io 4)
+e2e_log "mem_used_total: $deleted after rm, $trimmed after fstrim;" \
+	"notify_free $free0 -> $free1"
+check "fstrim gave back >= 90 % of the memory ($trimmed <= $full / 10)" \
+	test $((trimmed * 10)) -le "$full"
+check "notify_free grew by the trimmed pages (>= 100 MiB)" \
+	test $((free1 - free0)) -ge $((100 << 20 >> 12))
+e2e_umount "$fs"
+
+# --- 2. blkdiscard of the whole device
+blkdiscard "$dev" || e2e_fail "blkdiscard $dev"
+e2e_log "after blkdiscard: mm_stat $(cat "$mnt/mm_stat")"
+check "orig_data_size is 0 after blkdiscard" test "$(mm 1)" -eq 0
+check "compr_data_size is 0 after blkdiscard" test "$(mm 2)" -eq 0
+check "mem_used_total ~0 after blkdiscard ($(mm 3) <= 64 KiB)" \
+	test "$(mm 3)" -le 65536
+cmp -s -n $((512 << 20)) "$dev" /dev/zero ||
+	e2e_fail "the device does not read as zeros after blkdiscard"
+e2e_log "ok: the whole device reads as zeros"
+e2e_losetup_detach "$dev"
+
+# --- 3. fallocate straight on disk.img
+# 16 MiB of compressible pages (C headers), none same-filled.
+(find /usr/include -name '*.h' -exec cat {} + 2>/dev/null || :) |
+	head -c 16M >"$work/data"
+check "16 MiB of headers to write" test "$(stat -c %s "$work/data")" -eq $((16 << 20))
+dd if="$work/data" of="$mnt/disk.img" bs=1M conv=notrunc status=none ||
+	e2e_fail "writing 16 MiB to disk.img"
+cp "$work/data" "$work/expect"
+orig0=$(mm 1) compr0=$(mm 2) same0=$(mm 6) free0=$(io 4)
+e2e_log "16 MiB written: mm_stat $(cat "$mnt/mm_stat")"
+check "16 MiB stored" test "$orig0" -eq $((16 << 20))
+
+# Punch 4 MiB at 2 MiB, plus an unaligned hole (zeroes the partial pages).
+fallocate --punch-hole --offset $((2 << 20)) --length $((4 << 20)) \
+	"$mnt/disk.img" || e2e_fail "fallocate --punch-hole on disk.img"
+fallocate --punch-hole --offset $((2 << 20)) --length $((4 << 20)) \
+	"$work/expect"
+orig1=$(mm 1) free1=$(io 4)
+e2e_log "punch-hole 4 MiB: mm_stat $(cat "$mnt/mm_stat"), notify_free $free1"
+check "orig_data_size fell by 4 MiB" test $((orig0 - orig1)) -eq $((4 << 20))
+check "notify_free grew by 1024 pages" test $((free1 - free0)) -eq 1024
+
+# Zero-range 4 MiB at 10 MiB: the pages stay stored, as same-filled ones.
+compr1=$(mm 2)
+fallocate --zero-range --offset $((10 << 20)) --length $((4 << 20)) \
+	"$mnt/disk.img" || e2e_fail "fallocate --zero-range on disk.img"
+fallocate --zero-range --offset $((10 << 20)) --length $((4 << 20)) \
+	"$work/expect"
+e2e_log "zero-range 4 MiB: mm_stat $(cat "$mnt/mm_stat")"
+check "same_pages grew by 1024" test $(($(mm 6) - same0)) -eq 1024
+check "compr_data_size fell ($(mm 2) < $compr1)" test "$(mm 2)" -lt "$compr1"
+check "orig_data_size unchanged by zero-range" test "$(mm 1)" -eq "$orig1"
+
+# An unaligned hole: 3 whole pages freed, the partial ends zeroed.
+free2=$(io 4)
+fallocate --punch-hole --offset $((7 * 4096 + 100)) --length $((4 * 4096)) \
+	"$mnt/disk.img" || e2e_fail "unaligned fallocate --punch-hole"
+fallocate --punch-hole --offset $((7 * 4096 + 100)) --length $((4 * 4096)) \
+	"$work/expect"
+check "unaligned hole freed its 3 whole pages" \
+	test $(($(io 4) - free2)) -eq 3
+
+cmp -n $((16 << 20)) "$mnt/disk.img" "$work/expect" ||
+	e2e_fail "disk.img differs from the expected content after fallocate"
+e2e_log "ok: disk.img reads zeros in the holes and the data around them"
+
+e2e_stop "$mnt"
+e2e_log "PASS"
