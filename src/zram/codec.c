@@ -110,8 +110,7 @@ struct zram_stream *zram_stream_get(struct zram *z)
 
 	if (st)
 		return st;
-	st = aligned_alloc(64, sizeof(*st));
-	if (!st)
+	if (posix_memalign((void **)&st, 64, sizeof(*st)))
 		return NULL;
 	memset(st, 0, offsetof(struct zram_stream, cbuf));
 	st->z = z;

@@ -27,11 +27,12 @@
 struct zram;
 
 struct zram_config {
-	uint64_t disksize;            /* bytes, > 0; rounded up to 4 KiB */
-	const char *algorithm;        /* "lz4" (NULL = lz4), "lz4hc", "zstd" */
-	const char *algorithm_params; /* as the algorithm_params file, or NULL */
-	uint64_t mem_limit;           /* bytes of pool memory, 0 = no limit */
-	unsigned int threads;         /* the caller's worker threads, shown in
+	uint64_t disksize;     /* bytes, > 0; rounded up to 4 KiB */
+	const char *algorithm; /* "lz4" (NULL = lz4), "lz4hc", "zstd" */
+	const char
+		*algorithm_params; /* as the algorithm_params file, or NULL */
+	uint64_t mem_limit;	   /* bytes of pool memory, 0 = no limit */
+	unsigned int threads;	   /* the caller's worker threads, shown in
 				       * stats.json as "threads" (0: unknown) */
 };
 
@@ -92,14 +93,15 @@ void zram_open_put(struct zram *z);
 /* Every counter, by zram's names, copied out by zram_stats_get(). */
 struct zram_stats {
 	/* mm_stat, in its column order */
-	uint64_t orig_data_size;   /* bytes of stored pages (pages_stored * 4K) */
-	uint64_t compr_data_size;  /* bytes of compressed (or raw huge) objects */
-	uint64_t mem_used_total;   /* bytes of pool pages */
-	uint64_t mem_limit;        /* bytes, 0 = none */
-	uint64_t mem_used_max;     /* peak of mem_used_total, bytes */
-	uint64_t same_pages;       /* same-filled pages (no pool memory) */
+	uint64_t orig_data_size; /* bytes of stored pages (pages_stored * 4K) */
+	uint64_t
+		compr_data_size; /* bytes of compressed (or raw huge) objects */
+	uint64_t mem_used_total; /* bytes of pool pages */
+	uint64_t mem_limit;	 /* bytes, 0 = none */
+	uint64_t mem_used_max;	 /* peak of mem_used_total, bytes */
+	uint64_t same_pages;	 /* same-filled pages (no pool memory) */
 	uint64_t pages_compacted;  /* pages freed by compaction, ever */
-	uint64_t huge_pages;       /* pages stored raw now */
+	uint64_t huge_pages;	   /* pages stored raw now */
 	uint64_t huge_pages_since; /* pages stored raw, ever (since reset) */
 	/* io_stat */
 	uint64_t failed_reads;
@@ -113,14 +115,14 @@ struct zram_stats {
 	/* debug_stat */
 	uint64_t miss_free;
 	/* more */
-	uint64_t pages_stored;  /* slots holding data (incl. same-filled) */
-	uint64_t idle_pages;    /* slots marked idle */
-	uint64_t num_reads;     /* pages read */
-	uint64_t num_writes;    /* pages written */
-	uint64_t slot_count;    /* disksize / 4K */
-	uint64_t slot_bytes;    /* bytes per slot table entry */
-	uint64_t table_bytes;   /* slot table memory */
-	uint64_t streams;       /* threads that hold codec contexts now */
+	uint64_t pages_stored; /* slots holding data (incl. same-filled) */
+	uint64_t idle_pages;   /* slots marked idle */
+	uint64_t num_reads;    /* pages read */
+	uint64_t num_writes;   /* pages written */
+	uint64_t slot_count;   /* disksize / 4K */
+	uint64_t slot_bytes;   /* bytes per slot table entry */
+	uint64_t table_bytes;  /* slot table memory */
+	uint64_t streams;      /* threads that hold codec contexts now */
 };
 
 void zram_stats_get(struct zram *z, struct zram_stats *stats);
