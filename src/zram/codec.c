@@ -138,7 +138,7 @@ void *zram_stream_ctx(struct zram_stream *st, unsigned int id)
 
 static int file_read_all(const char *path, void **data, size_t *size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat sb;
 	size_t done = 0;
 	void *buf;
