@@ -127,7 +127,7 @@ static int classes_row(char *buf, size_t size, size_t *pos,
 	t->freeable += c->freeable;
 	return err ? err
 		   : out_printf(buf, size, pos,
-				" %13" PRIu64 " %10" PRIu64 " %10" PRIu64
+				"%13" PRIu64 " %10" PRIu64 " %10" PRIu64
 				" %16u %8" PRIu64 "\n",
 				c->obj_allocated, c->obj_used, c->pages_used,
 				c->pages_per_zspage, c->freeable);
@@ -153,7 +153,7 @@ ssize_t zram_classes_show(struct zram *z, char *buf, size_t size)
 				 t.zspages_by_fullness[g]);
 	if (!err)
 		err = out_printf(buf, size, &pos,
-				 " %13" PRIu64 " %10" PRIu64 " %10" PRIu64
+				 "%13" PRIu64 " %10" PRIu64 " %10" PRIu64
 				 " %16s %8" PRIu64 "\n",
 				 t.obj_allocated, t.obj_used, t.pages_used, "",
 				 t.freeable);
