@@ -1,0 +1,44 @@
+/*
+ * bench.h - zram-bench: store-level throughput of uzram's block store on
+ * real data, next to the raw codecs and (optionally) kernel zram.
+ */
+#ifndef UZRAM_ZRAM_BENCH_H
+#define UZRAM_ZRAM_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAGE 4096u
+
+/* The data set: @count pages, page-aligned, back to back. */
+struct pages {
+	unsigned char *data;
+	size_t count;
+	size_t files;
+};
+
+/* One measured row. */
+struct result {
+	char what[32]; /* "uzram", "raw", "kernel-zram" */
+	char codec[16];
+	int threads;
+	double write_mbs; /* store write / raw compress */
+	double read_mbs;  /* store read / raw decompress */
+	uint64_t orig;	  /* bytes of data stored */
+	uint64_t compr;	  /* compressed bytes */
+	uint64_t mem;	  /* memory used (mem_used_total), 0 for raw */
+	int verified;	  /* read data compared equal */
+};
+
+double now_sec(void);
+/* Run @fn(@arg, thread index) on @threads threads; returns the wall time. */
+double threads_run(int threads, void (*fn)(void *, int), void *arg);
+
+int store_bench(const struct pages *p, const char *codec, int threads,
+		struct result *r);
+int raw_bench(const struct pages *p, const char *codec, int threads,
+	      struct result *r);
+/* Returns 0, 1 if kernel zram is not usable (reason printed), -1 on error. */
+int kzram_bench(const struct pages *p, int threads, struct result *r);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * zram-bench - MB/s of uzram's block store on real data.
+ *
+ *   zram-bench [--dir DIR] [--max-mb N] [--threads N] [--zram] [--json FILE]
+ *
+ * Loads up to --max-mb (default 512) MiB of 4 KiB pages from the files under
+ * DIR (default /usr; a file's last page is zero-padded), then for each codec
+ * (lz4, lz4hc, zstd) and 1..N threads (default 2) measures store writes and
+ * reads (zram_write/zram_read, one page each) next to the raw codec on the
+ * same pages in the same run; the ratio column is store / raw speed. With
+ * --zram, kernel zram on /dev/zram0 (lz4, O_DIRECT 4 KiB) as the anchor.
+ * A benchmark, not a test: it prints numbers.
+ */
+#define _XOPEN_SOURCE 700
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static struct pages *load_target;
+static size_t load_cap;
+
+static int load_file(const char *path, const struct stat *sb, int type,
+		     struct FTW *ftw)
+{
+	struct pages *p = load_target;
+	ssize_t n;
+	int fd;
+
+	(void)ftw;
+	if (type != FTW_F || !S_ISREG(sb->st_mode) || !sb->st_size)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	while (p->count < load_cap) {
+		unsigned char *pg = p->data + p->count * PAGE;
+
+		n = read(fd, pg, PAGE);
+		if (n <= 0)
+			break;
+		memset(pg + n, 0, PAGE - (size_t)n);
+		p->count++;
+	}
+	p->files++;
+	close(fd);
+	return p->count >= load_cap;
+}
+
+static int pages_load(struct pages *p, const char *dir, size_t max_mb)
+{
+	load_cap = max_mb * (1u << 20) / PAGE;
+	p->data = aligned_alloc(PAGE, load_cap * PAGE);
+	if (!p->data)
+		return -1;
+	load_target = p;
+	if (nftw(dir, load_file, 64, FTW_PHYS) < 0 || !p->count)
+		return -1;
+	return 0;
+}
+
+static void row_print(const struct result *r, const struct result *raw)
+{
+	printf("%-12s %-6s %2d %9.1f %9.1f", r->what, r->codec, r->threads,
+	       r->write_mbs, r->read_mbs);
+	if (raw)
+		printf(" %6.2f %6.2f", r->write_mbs / raw->write_mbs,
+		       r->read_mbs / raw->read_mbs);
+	else
+		printf(" %6s %6s", "-", "-");
+	printf(" %6.2f %10.1f %s\n",
+	       r->compr ? (double)r->orig / (double)r->compr : 0.0,
+	       (double)r->mem / (1 << 20), r->verified ? "ok" : "MISMATCH");
+}
+
+static void json_print(FILE *f, const struct result *r, size_t n,
+		       const struct pages *p)
+{
+	size_t i;
+
+	fprintf(f, "{\n  \"pages\": %zu,\n  \"files\": %zu,\n  \"runs\": [\n",
+		p->count, p->files);
+	for (i = 0; i < n; i++)
+		fprintf(f,
+			"    {\"what\": \"%s\", \"codec\": \"%s\", "
+			"\"threads\": %d, \"write_mbs\": %.1f, "
+			"\"read_mbs\": %.1f, \"orig_bytes\": %llu, "
+			"\"compr_bytes\": %llu, \"mem_used_total\": %llu, "
+			"\"verified\": %s}%s\n",
+			r[i].what, r[i].codec, r[i].threads, r[i].write_mbs,
+			r[i].read_mbs, (unsigned long long)r[i].orig,
+			(unsigned long long)r[i].compr,
+			(unsigned long long)r[i].mem,
+			r[i].verified ? "true" : "false", i + 1 < n ? "," : "");
+	fprintf(f, "  ]\n}\n");
+}
+
+static void usage(const char *argv0)
+{
+	fprintf(stderr,
+		"usage: %s [--dir DIR] [--max-mb N] [--threads N] [--zram] "
+		"[--json FILE]\n",
+		argv0);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'd'},
+		{"max-mb", required_argument, NULL, 'm'},
+		{"threads", required_argument, NULL, 't'},
+		{"zram", no_argument, NULL, 'z'},
+		{"json", required_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const codecs[] = {"lz4", "lz4hc", "zstd"};
+	const char *dir = "/usr", *json = NULL;
+	struct result res[64], raw;
+	int c, kz = 0, maxthreads = 2, t, status = 0;
+	size_t n = 0, max_mb = 512, i;
+	struct pages p = {0};
+
+	while ((c = getopt_long(argc, argv, "d:m:t:zj:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'm':
+			max_mb = strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			maxthreads = atoi(optarg);
+			break;
+		case 'z':
+			kz = 1;
+			break;
+		case 'j':
+			json = optarg;
+			break;
+		default:
+			usage(argv[0]);
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (!max_mb || maxthreads < 1 || maxthreads > 16) {
+		usage(argv[0]);
+		return 2;
+	}
+	if (pages_load(&p, dir, max_mb)) {
+		fprintf(stderr, "%s: no data under %s\n", argv[0], dir);
+		return 1;
+	}
+	printf("data: %zu pages (%.1f MiB) from %zu files under %s\n", p.count,
+	       (double)p.count * PAGE / (1 << 20), p.files, dir);
+	printf("%-12s %-6s %2s %9s %9s %6s %6s %6s %10s %s\n", "what", "codec",
+	       "th", "write", "read", "w/raw", "r/raw", "ratio", "mem_MiB",
+	       "data");
+	printf("%-12s %-6s %2s %9s %9s\n", "", "", "", "MB/s", "MB/s");
+	for (i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++) {
+		for (t = 1; t <= maxthreads; t++) {
+			if (raw_bench(&p, codecs[i], t, &raw) ||
+			    store_bench(&p, codecs[i], t, &res[n])) {
+				fprintf(stderr, "%s: run failed\n", codecs[i]);
+				return 1;
+			}
+			row_print(&raw, NULL);
+			row_print(&res[n], &raw);
+			status |= !raw.verified || !res[n].verified;
+			res[n + 1] = raw;
+			n += 2;
+		}
+	}
+	for (t = 1; kz && t <= maxthreads; t++) {
+		int err = kzram_bench(&p, t, &res[n]);
+
+		if (err > 0)
+			break;
+		if (err < 0)
+			return 1;
+		row_print(&res[n], NULL);
+		status |= !res[n].verified;
+		n++;
+	}
+	if (json) {
+		FILE *f = fopen(json, "w");
+
+		if (!f) {
+			perror(json);
+			return 1;
+		}
+		json_print(f, res, n, &p);
+		fclose(f);
+	}
+	free(p.data);
+	return status;
+}
