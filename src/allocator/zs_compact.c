@@ -43,6 +43,8 @@ static uint32_t source_pick(struct zs_pool *pool, struct zs_size_class *class,
 	unsigned int g, tries = 0;
 	uint32_t id;
 
+	zs_assert_pool_write_locked(pool);
+	zs_assert_class_locked(class);
 	for (g = ZS_INUSE_RATIO_10; g <= ZS_INUSE_RATIO_99; g++) {
 		for (id = class->fullness_list[g]; id;
 		     id = zspage_get(pool, id)->next) {

@@ -238,6 +238,35 @@ static inline void zs_mutex_init(pthread_mutex_t *lock)
 	pthread_mutexattr_destroy(&attr);
 }
 
+/*
+ * Debug builds check lock expectations where it is cheap: a try-lock that
+ * fails means the lock is held (by us, the caller claims). Not under TSan,
+ * which would see the failed try-lock of a held mutex as a report.
+ */
+#if !defined(NDEBUG) && !defined(UZRAM_TSAN)
+static inline bool zs_mutex_held(pthread_mutex_t *lock)
+{
+	if (pthread_mutex_trylock(lock))
+		return true;
+	pthread_mutex_unlock(lock);
+	return false;
+}
+
+static inline bool zs_rwlock_write_held(pthread_rwlock_t *lock)
+{
+	if (pthread_rwlock_tryrdlock(lock))
+		return true;
+	pthread_rwlock_unlock(lock);
+	return false;
+}
+#define zs_assert_class_locked(class) assert(zs_mutex_held(&(class)->lock))
+#define zs_assert_pool_write_locked(pool) \
+	assert(zs_rwlock_write_held(&(pool)->lock))
+#else
+#define zs_assert_class_locked(class) ((void)(class))
+#define zs_assert_pool_write_locked(pool) ((void)(pool))
+#endif
+
 /* Locks with a waiter count, so compaction can see it is in the way. */
 void pool_read_lock(struct zs_pool *pool);
 void pool_read_unlock(struct zs_pool *pool);

@@ -250,6 +250,7 @@ void zspage_list_insert(struct zs_pool *pool, struct zs_size_class *class,
 	struct zspage *zspage = zspage_get(pool, id);
 	uint32_t *head = &class->fullness_list[zspage->fullness];
 
+	zs_assert_class_locked(class);
 	zspage->prev = 0;
 	zspage->next = *head;
 	if (*head)
@@ -264,6 +265,7 @@ void zspage_list_remove(struct zs_pool *pool, struct zs_size_class *class,
 {
 	struct zspage *zspage = zspage_get(pool, id);
 
+	zs_assert_class_locked(class);
 	if (zspage->prev)
 		zspage_get(pool, zspage->prev)->next = zspage->next;
 	else
@@ -315,6 +317,7 @@ unsigned int zspage_obj_alloc(struct zs_pool *pool, struct zs_size_class *class,
 	uint32_t pn = zspage_obj_page(pool, class, zspage, idx);
 	unsigned int off = obj_offset(class, idx);
 
+	zs_assert_class_locked(class);
 	assert(idx != ZS_OBJ_END && zspage->inuse < class->objs_per_zspage);
 	if (class->huge) {
 		zspage->freeobj = ZS_OBJ_END;
@@ -344,6 +347,7 @@ void zspage_obj_free(struct zs_pool *pool, struct zs_size_class *class,
 	struct zspage *zspage = zspage_get(pool, zs_id);
 	unsigned int off = obj_offset(class, obj_idx);
 
+	zs_assert_class_locked(class);
 	assert(zspage->inuse > 0);
 	if (class->huge) {
 		zspage->huge_handle = 0;

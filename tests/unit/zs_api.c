@@ -10,6 +10,10 @@
 #include "harness.h"
 #include "zsmalloc.h"
 
+#ifdef UZRAM_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define PAGE ZS_PAGE_SIZE
 
 struct geom {
@@ -303,6 +307,39 @@ static void test_fullness(struct zs_pool *pool)
 	CHECK_EQ(zs_compact(pool), 0);
 }
 
+/*
+ * Under ASan, a freed slot (past its free-list word) and a freed page are
+ * poisoned, so a use after free inside the pool is reported.
+ */
+static void test_poison(struct zs_pool *pool, unsigned char *local)
+{
+#ifdef UZRAM_ASAN
+	zs_handle_t a, b, huge;
+	unsigned char *pa, *ph;
+
+	REQUIRE(zs_malloc(pool, 40, &a) == 0);
+	REQUIRE(zs_malloc(pool, 40, &b) == 0);
+	REQUIRE(zs_malloc(pool, PAGE, &huge) == 0);
+	pa = zs_obj_read_begin(pool, a, local);
+	zs_obj_read_end(pool, a, pa);
+	ph = zs_obj_read_begin(pool, huge, NULL);
+	zs_obj_read_end(pool, huge, ph);
+	CHECK(!__asan_address_is_poisoned(pa));
+	CHECK(!__asan_address_is_poisoned(ph + PAGE - 1));
+	zs_free(pool, a);
+	zs_free(pool, huge);
+	CHECK(__asan_address_is_poisoned(pa));
+	CHECK(__asan_address_is_poisoned(pa + 39));
+	CHECK(__asan_address_is_poisoned(ph));
+	CHECK(__asan_address_is_poisoned(ph + PAGE - 1));
+	zs_free(pool, b);
+#else
+	(void)pool;
+	(void)local;
+	printf("poisoning checked only under ASan\n");
+#endif
+}
+
 int main(void)
 {
 	static unsigned char local[PAGE];
@@ -313,6 +350,7 @@ int main(void)
 	test_sizes(pool, local);
 	test_straddle(pool, local);
 	test_fullness(pool);
+	test_poison(pool, local);
 	zs_destroy_pool(pool);
 	zs_destroy_pool(NULL);
 	return harness_finish("zs_api");
