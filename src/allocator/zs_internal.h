@@ -130,10 +130,15 @@ struct zs_page_desc {
 	uint32_t zspage; /* owning zspage id while allocated; free-list link */
 };
 
+/*
+ * One mapping: this descriptor page, then the chunk's ZS_CHUNK_PAGES pages.
+ */
 struct zs_chunk {
-	unsigned char *base;
 	struct zs_page_desc desc[ZS_CHUNK_PAGES];
 };
+
+_Static_assert(sizeof(struct zs_chunk) == ZS_PAGE_SIZE,
+	       "chunk descriptors fill exactly one page");
 
 struct zs_pages {
 	pthread_mutex_t lock;
@@ -161,7 +166,7 @@ static inline struct zs_chunk *pages_chunk(struct zs_pages *pages, uint32_t pn)
 
 static inline unsigned char *page_addr(struct zs_pages *pages, uint32_t pn)
 {
-	return pages_chunk(pages, pn)->base +
+	return (unsigned char *)pages_chunk(pages, pn) + ZS_PAGE_SIZE +
 	       ((size_t)(pn & (ZS_CHUNK_PAGES - 1)) << ZS_PAGE_SHIFT);
 }
 

@@ -23,6 +23,11 @@ void *os_map(size_t bytes)
 		errno = ENOMEM;
 		return NULL;
 	}
+	/*
+	 * Transparent huge pages would make a 4 KiB write resident 2 MiB and
+	 * split on every release: resident memory must follow the pages used.
+	 */
+	madvise(p, bytes, MADV_NOHUGEPAGE);
 	return p;
 }
 

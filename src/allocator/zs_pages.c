@@ -4,9 +4,9 @@
  * Pages are carved from 2 MiB chunks mapped through the OS layer. A page
  * number (pn) is chunk_index * ZS_CHUNK_PAGES + page_in_chunk; the chunk
  * directory (ZS_MAX_CHUNKS slots, one lazily touched mapping) turns it into
- * an address with two loads and no lock. Each chunk carries the descriptors
- * of its pages (next page of the zspage chain, owning zspage id): 8 bytes a
- * page.
+ * an address with two loads and no lock. Each chunk mapping starts with one
+ * page holding the descriptors of its pages (next page of the zspage chain,
+ * owning zspage id): 8 bytes a page.
  *
  * Free pages go on one of two LIFO lists linked through their descriptors:
  *   hot  - at most ZS_HOT_PAGES_MAX pages kept resident, to absorb churn;
@@ -28,7 +28,8 @@
 
 #include "zs_internal.h"
 
-#define ZS_CHUNK_BYTES ((size_t)ZS_CHUNK_PAGES << ZS_PAGE_SHIFT)
+/* A chunk mapping: its descriptor page, then its pages. */
+#define ZS_CHUNK_BYTES (((size_t)ZS_CHUNK_PAGES + 1) << ZS_PAGE_SHIFT)
 #define ZS_CHUNK_DIR_BYTES ((size_t)ZS_MAX_CHUNKS * sizeof(void *))
 
 int pages_init(struct zs_pages *pages)
@@ -53,8 +54,7 @@ void pages_destroy(struct zs_pages *pages)
 	for (i = 0; i < pages->nr_chunks; i++) {
 		chunk = atomic_load_explicit(&pages->chunks[i],
 					     memory_order_relaxed);
-		os_unmap(chunk->base, ZS_CHUNK_BYTES);
-		os_unmap(chunk, sizeof(*chunk));
+		os_unmap(chunk, ZS_CHUNK_BYTES);
 	}
 	os_unmap(pages->chunks, ZS_CHUNK_DIR_BYTES);
 	pthread_mutex_destroy(&pages->lock);
@@ -68,15 +68,11 @@ static int chunk_add(struct zs_pages *pages)
 
 	if (pages->nr_chunks == ZS_MAX_CHUNKS)
 		return -ENOSPC;
-	chunk = os_map(sizeof(*chunk));
+	chunk = os_map(ZS_CHUNK_BYTES);
 	if (!chunk)
 		return -ENOMEM;
-	chunk->base = os_map(ZS_CHUNK_BYTES);
-	if (!chunk->base) {
-		os_unmap(chunk, sizeof(*chunk));
-		return -ENOMEM;
-	}
-	zs_poison(chunk->base, ZS_CHUNK_BYTES);
+	zs_poison((unsigned char *)chunk + ZS_PAGE_SIZE,
+		  ZS_CHUNK_BYTES - ZS_PAGE_SIZE);
 	atomic_store_explicit(&pages->chunks[pages->nr_chunks], chunk,
 			      memory_order_release);
 	pages->next_fresh = pages->nr_chunks << ZS_CHUNK_SHIFT;
@@ -232,6 +228,5 @@ uint64_t pages_meta_bytes(struct zs_pages *pages)
 	pthread_mutex_unlock(&pages->lock);
 	dir = (chunks * sizeof(void *) + ZS_PAGE_SIZE - 1) &
 	      ~(uint64_t)(ZS_PAGE_SIZE - 1);
-	return dir + chunks * ((sizeof(struct zs_chunk) + ZS_PAGE_SIZE - 1) &
-			       ~(uint64_t)(ZS_PAGE_SIZE - 1));
+	return dir + chunks * sizeof(struct zs_chunk);
 }
