@@ -150,7 +150,14 @@ static size_t class_compact(struct zs_pool *pool, struct zs_size_class *class)
 {
 	uint32_t src, dst = 0, freed = 0;
 	size_t pages_freed = 0;
+	uint64_t freeable;
 
+	/* Most classes have nothing to give: don't stop the world for them. */
+	class_lock(class);
+	freeable = class_freeable(class);
+	class_unlock(class);
+	if (!freeable)
+		return 0;
 	pool_write_lock(pool);
 	class_lock(class);
 	while (class_freeable(class)) {

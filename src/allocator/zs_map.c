@@ -2,7 +2,8 @@
  * zs_map.c - the mapping API: zs_obj_read_begin/end and zs_obj_write.
  *
  * Lock order: pool->lock (read, only to translate the handle) -> zspage lock
- * (read, held for the access). No class lock, no malloc, no per-thread
+ * (read, held for the access). The zspage lock rules are in zs_zspage.c:
+ * readers may sleep holding it; the writer (compaction) only try-locks. No class lock, no malloc, no per-thread
  * buffer: between begin and end the caller holds only the zspage read lock
  * and may sleep; compaction, the only mover, skips a read-locked zspage.
  *

@@ -120,6 +120,8 @@ static void test_geometry(struct zs_pool *pool)
 	CHECK_EQ(st.pages_per_zspage, 8);
 	CHECK_EQ(st.objs_per_zspage, 9);
 	CHECK_EQ(zs_lookup_class_index(pool, 3625), 254);
+	CHECK_EQ(zs_lookup_class_index(pool, 4095), 254);
+	CHECK_EQ(zs_lookup_class_index(pool, 4096), 254);
 	CHECK_EQ(zs_class_stats_get(pool, 226, &st), -ENOENT);
 	CHECK_EQ(zs_class_stats_get(pool, 254, &st), 0);
 	CHECK_EQ(st.pages_per_zspage, 1);
