@@ -23,6 +23,9 @@ static const int fatal_signals[] = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
 				    SIGSEGV, SIGBUS,  SIGABRT};
 #define NR_FATAL (sizeof(fatal_signals) / sizeof(fatal_signals[0]))
 
+/* The open device, closed by the signal handler: reset refuses while open. */
+static volatile sig_atomic_t zram_fd = -1;
+
 /* Async-signal-safe: open + write + close. */
 static int sys_write(const char *attr, const char *val)
 {
@@ -53,6 +56,8 @@ static void zram_reset(void)
 
 static void on_fatal(int sig)
 {
+	if (zram_fd >= 0)
+		close(zram_fd);
 	zram_reset();
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -110,11 +115,13 @@ static int pages_write(const unsigned char *pages, size_t nr)
 
 	if (fd < 0)
 		return -errno;
+	zram_fd = fd;
 	for (i = 0; i < nr && !err; i++)
 		if (pwrite(fd, pages + i * 4096, 4096, (off_t)i * 4096) != 4096)
 			err = -errno ? -errno : -EIO;
 	if (!err && fsync(fd))
 		err = -errno;
+	zram_fd = -1;
 	close(fd);
 	return err;
 }
