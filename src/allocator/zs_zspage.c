@@ -18,12 +18,15 @@
  *   - readers may sleep, block or be preempted while holding it;
  *   - the writer (compaction) holds the pool write lock and the class lock
  *     and only try-locks; it never waits for a reader;
- *   - a reader that finds it write-locked spins ZSPAGE_SPINS times, then
+ *   - a reader that finds it write-locked yields ZSPAGE_SPINS times, then
  *     sleeps on a futex on the lock word, counted in waiters; the writer's
  *     unlock wakes every sleeper if waiters != 0. The seq_cst store of 0 /
  *     load of waiters on the writer side and the seq_cst increment of
  *     waiters / futex check of the lock word on the reader side make sure a
- *     sleeper is always woken.
+ *     sleeper is always woken. (Readers lock under the pool read lock and
+ *     the writer holds the pool write lock, so today a reader waits for a
+ *     preempted compactor on the pool rwlock; the futex path keeps this lock
+ *     sound on its own.)
  */
 #include <errno.h>
 #include <limits.h>
