@@ -21,6 +21,7 @@
  *     SLOT_LOCK_BITS, since a waiter may set SLOT_WAITERS at any time.
  *   - no recursion; never two slots at once.
  */
+#include <assert.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <string.h>
@@ -120,6 +121,9 @@ void slot_flags_update(struct zram_slot *slot, uint32_t clear, uint32_t set)
 {
 	uint32_t old = atomic_load_explicit(&slot->flags, memory_order_relaxed);
 
+	assert(old & SLOT_LOCK);
+	assert(!((clear | set) & SLOT_LOCK_BITS));
+
 	while (!atomic_compare_exchange_weak_explicit(
 		&slot->flags, &old, (old & ~clear) | set, memory_order_relaxed,
 		memory_order_relaxed))
@@ -145,6 +149,7 @@ void slot_touch(struct zram *z, struct zram_slot *slot)
 {
 	uint32_t f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
 
+	assert(f & SLOT_LOCK);
 	if (f & SLOT_IDLE) {
 		slot_flags_update(slot, SLOT_IDLE, 0);
 		atomic_fetch_sub_explicit(&z->stats.idle_pages, 1,
@@ -164,6 +169,7 @@ void slot_free(struct zram *z, struct zram_slot *slot)
 	uint32_t size = f & SLOT_SIZE_MASK;
 	struct zram_counters *s = &z->stats;
 
+	assert(f & SLOT_LOCK);
 	if (!slot_holds_data(f))
 		return;
 	if (f & SLOT_IDLE)
