@@ -57,14 +57,18 @@ int main(void)
 	/* Readers meeting the writer wait, asleep, until it unlocks. */
 	for (i = 0; i < 2; i++)
 		REQUIRE(pthread_create(&t[i], NULL, reader_main, &w[i]) == 0);
-	usleep(300 * 1000);
+	/* Both go to sleep (after a few yields; slow on a loaded machine). */
+	for (i = 0; i < 1000 && atomic_load(&zspage.waiters) < 2; i++)
+		usleep(10 * 1000);
+	CHECK_EQ(atomic_load(&zspage.waiters), 2);
+	usleep(200 * 1000);
 	CHECK_EQ(atomic_load(&w[0].got) + atomic_load(&w[1].got), 0);
 	CHECK_EQ(atomic_load(&zspage.waiters), 2);
 	zspage_write_unlock(&zspage);
 	for (i = 0; i < 2; i++) {
 		pthread_join(t[i], NULL);
 		CHECK_EQ(atomic_load(&w[i].got), 1);
-		/* 300 ms blocked, far less of it on the CPU. */
+		/* 200 ms and more blocked, far less of it on the CPU. */
 		CHECK(w[i].cpu_seconds < 0.1);
 	}
 	CHECK_EQ(atomic_load(&zspage.lock), 0);
