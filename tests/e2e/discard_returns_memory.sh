@@ -68,6 +68,7 @@ check "fstrim gave back >= 90 % of the memory ($trimmed <= $full / 10)" \
 	test $((trimmed * 10)) -le "$full"
 check "notify_free grew by the trimmed pages (>= 100 MiB)" \
 	test $((free1 - free0)) -ge $((100 << 20 >> 12))
+e2e_stats_agree "$mnt"
 e2e_umount "$fs"
 
 # --- 2. blkdiscard of the whole device
@@ -127,6 +128,7 @@ check "unaligned hole freed its 3 whole pages" \
 cmp -n $((16 << 20)) "$mnt/disk.img" "$work/expect" ||
 	e2e_fail "disk.img differs from the expected content after fallocate"
 e2e_log "ok: disk.img reads zeros in the holes and the data around them"
+e2e_stats_agree "$mnt"
 
 e2e_stop "$mnt"
 e2e_log "PASS"

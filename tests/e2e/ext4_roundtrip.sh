@@ -74,6 +74,8 @@ check "orig_data_size $orig >= tree $tree_bytes - same_pages $same * 4K" \
 # plus 64 MiB is far beyond that, and far below a disk full of garbage.
 check "orig_data_size $orig - same pages <= tree * 1.25 + 64 MiB" \
 	test $((orig - same * 4096)) -le $((tree_bytes * 5 / 4 + (64 << 20)))
+e2e_stats_agree "$mnt"
+e2e_log "ok: the classes table agrees with mm_stat and stats.json"
 ratio=$(awk -v o="$orig" -v c="$compr" 'BEGIN { printf "%.2f", o / c }')
 e2e_log "compression ratio (orig/compr) $ratio"
 

@@ -93,6 +93,8 @@ rounds=$(cat "$work/compact.rounds")
 e2e_log "ok: $rounds writes to compact succeeded during the run"
 read -r -a MM <"$mnt/mm_stat"
 e2e_log "pages_compacted ${MM[6]} (informative: depends on timing)"
+e2e_stats_agree "$mnt"
+e2e_log "ok: after rewrites and compaction the classes agree with mm_stat"
 
 e2e_losetup_detach "$dev"
 e2e_stop "$mnt"

@@ -68,6 +68,8 @@ roundtrip() { # roundtrip FSTYPE
 		test "$used" -ge "$compr"
 	check "$type: orig_data_size >= tree - same_pages * 4K" \
 		test "$orig" -ge $((tree - same * 4096))
+	e2e_stats_agree "$mnt"
+	e2e_log "ok: $type: the classes table agrees with mm_stat"
 	e2e_losetup_detach "$dev"
 	e2e_stop "$mnt"
 }
