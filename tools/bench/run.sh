@@ -100,16 +100,16 @@ is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
 # fuse_stop MOUNTPOINT PIDFILE: unmount (retrying while the loop device lets
 # go), then wait for the daemon; kill it only if it will not exit.
 fuse_stop() {
-	local mp=$1 pidfile=$2 i pid=""
+	local mp=$1 pidfile=$2 _ pid=""
 	[ -s "$pidfile" ] && pid=$(cat "$pidfile")
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		is_mounted "$mp" || break
 		fusermount3 -u "$mp" 2>/dev/null && break
 		sleep 0.1
 	done
 	is_mounted "$mp" && fusermount3 -u -z "$mp"
 	[ -n "$pid" ] || return 0
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done
@@ -120,8 +120,8 @@ fuse_stop() {
 # fs_umount DIR: unmount a filesystem we mounted; a loop device that was
 # just detached may hold it for a moment.
 fs_umount() {
-	local i
-	for i in $(seq 50); do
+	local _
+	for _ in $(seq 50); do
 		is_mounted "$1" || return 0
 		umount "$1" 2>/dev/null && return 0
 		sleep 0.1
@@ -139,8 +139,8 @@ pidfile_kill() { if [ -s "$1" ]; then kill_pid "$(cat "$1")"; fi; }
 
 # wait_mounted MOUNTPOINT PID: until MOUNTPOINT is a mount, or PID died.
 wait_mounted() {
-	local i
-	for i in $(seq 200); do
+	local _
+	for _ in $(seq 200); do
 		is_mounted "$1" && return 0
 		kill -0 "$2" 2>/dev/null || die "daemon for $1 exited"
 		sleep 0.05
@@ -166,8 +166,9 @@ uzram_up() {
 	MP=$dir/mnt
 	mkdir -p "$MP"
 	cleanup_push "fuse_stop '$MP' '$dir/pid'"
+	# shellcheck disable=SC2086 # BENCH_UZRAM_ARGS is a word list
 	"$UZRAM_BIN" "$MP" --size "$DISK" --algo "$algo" -f \
-		>"$dir/daemon.log" 2>&1 &
+		${BENCH_UZRAM_ARGS:-} >"$dir/daemon.log" 2>&1 &
 	PID=$!
 	echo "$PID" >"$dir/pid"
 	wait_mounted "$MP" "$PID"
@@ -211,6 +212,7 @@ null_up() {
 	local dir=$1
 	if [ -z "$NULL_BIN" ]; then
 		NULL_BIN=$WORK/null
+		# shellcheck disable=SC2046 # pkg-config prints a word list
 		cc -O2 -o "$NULL_BIN" "$NULL_C" \
 			$(pkg-config --cflags --libs fuse3)
 	fi
@@ -226,7 +228,7 @@ null_up() {
 }
 
 nbdkit_up() {
-	local dir=$1 i
+	local dir=$1 _
 	MP=$dir/nbd.img
 	touch "$MP"
 	cleanup_push "pidfile_kill '$dir/nbdkit.pid'"
@@ -236,7 +238,7 @@ nbdkit_up() {
 	cleanup_push "fuse_stop '$MP' '$dir/nbdfuse.pid'"
 	nbdfuse -P "$dir/nbdfuse.pid" "$MP" --unix "$dir/sock" \
 		>"$dir/nbdfuse.log" 2>&1 &
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		[ -s "$dir/nbdfuse.pid" ] && is_mounted "$MP" && break
 		sleep 0.05
 	done
@@ -301,11 +303,13 @@ for d in ("read", "write"):
 EOF
 }
 
-# compact_loop CTL COUNTFILE: write CTL until killed, then record how many
-# times (run in the background; the TERM trap writes the count).
+# compact_loop CTL COUNTFILE: after 2 s (inside fio's measured window),
+# write CTL until killed, then record how many times (run in the
+# background; the TERM trap writes the count).
 compact_loop() {
 	local n=0
 	trap 'echo "$n" >"$2"; exit 0' TERM
+	sleep 2
 	while echo 1 >"$1" 2>/dev/null; do
 		n=$((n + 1))
 	done
@@ -325,7 +329,13 @@ fio_phase() {
 	fio_run "$t" randread --rw=randread "${rnd[@]}" "${timed[@]}"
 	fio_run "$t" randwrite --rw=randwrite "${rnd[@]}" "${timed[@]}"
 	if [ -n "$CTL" ]; then
-		log "$t: randread while compacting"
+		# Trim half the area's pages at random so that compaction has
+		# half-empty zspages to work on.
+		log "$t: trim half of the area, then randread while compacting"
+		fio --name=fragment --filename="$DEV" --size="$AREA" \
+			--rw=randtrim --bs=4k --ioengine=psync \
+			--io_size=$(($(numfmt --from=iec "$AREA") / 2)) \
+			--output=/dev/null >/dev/null
 		depth=${#CLEANUP[@]}
 		local before=0 cpid
 		[ "$KIND" = uzram ] && before=$(json_get "$MP/stats.json" pages_compacted)
@@ -415,6 +425,7 @@ data=0
 for d in $TREES; do
 	data=$((data + $(du -sb "$d" | cut -f1)))
 done
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "targets: $TARGETS; fio ${RUNTIME}s per run on $AREA; disks $DISK"
 
 for t in $TARGETS; do
@@ -435,7 +446,9 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 python3 "$HERE/report.py" "$RES" "$OUT" \
 	"date=$(date -u '+%Y-%m-%d %H:%M UTC')" "nproc=$(nproc)" "cpu=$cpu" \
 	"kernel=$(uname -r)" "runtime=$RUNTIME" "area=$AREA" "disk=$DISK" \
-	"trees=$TREES" "uzram=$UZRAM_BIN" "fio=$(fio --version)"
+	"trees=$TREES" "uzram=$UZRAM_BIN" "fio=$(fio --version)" \
+	"load_start=$LOAD_START" "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" \
+	"uzram_args=${BENCH_UZRAM_ARGS:-}"
 gnuplot -e "datafile='$OUT/chart.dat'; outfile='$OUT/bench.png'" \
 	"$HERE/chart.gp"
 cat "$OUT/results.md"
