@@ -69,13 +69,15 @@ ssize_t zram_write(struct zram *z, const void *buf, size_t len, uint64_t off);
 /*
  * zram_discard - free every whole page in [@off, @off + @len) and zero the
  * partial pages at its ends. Returns 0, or -EINVAL if the range runs past the
- * end of the disk (nothing changed).
+ * end of the disk (nothing changed). Zeroing a partial end page is a
+ * read-modify-write, so it can also fail as zram_write() does (-ENOSPC at the
+ * memory limit, -ENOMEM, -EIO): whole pages before it are already freed.
  */
 int zram_discard(struct zram *z, uint64_t off, uint64_t len);
 
 /*
  * zram_write_zeroes - make [@off, @off + @len) read as zeros, storing whole
- * pages as same-filled (no pool memory). Returns 0 or -EINVAL as discard.
+ * pages as same-filled (no pool memory). Returns as zram_discard().
  */
 int zram_write_zeroes(struct zram *z, uint64_t off, uint64_t len);
 
