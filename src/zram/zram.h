@@ -27,13 +27,17 @@
 struct zram;
 
 struct zram_config {
-	uint64_t disksize;     /* bytes, > 0; rounded up to 4 KiB */
-	const char *algorithm; /* "lz4" (NULL = lz4), "lz4hc", "zstd" */
-	const char
-		*algorithm_params; /* as the algorithm_params file, or NULL */
-	uint64_t mem_limit;	   /* bytes of pool memory, 0 = no limit */
-	unsigned int threads;	   /* the caller's worker threads, shown in
-				       * stats.json as "threads" (0: unknown) */
+	/* bytes, > 0; rounded up to 4 KiB */
+	uint64_t disksize;
+	/* "lz4" (NULL = lz4), "lz4hc", "zstd" */
+	const char *algorithm;
+	/* as the algorithm_params file, or NULL */
+	const char *algorithm_params;
+	/* bytes of pool memory, 0 = no limit */
+	uint64_t mem_limit;
+	/* the caller's worker threads, shown in stats.json as "threads"
+	 * (0: unknown) */
+	unsigned int threads;
 };
 
 /*
@@ -95,13 +99,14 @@ void zram_open_put(struct zram *z);
 /* Every counter, by zram's names, copied out by zram_stats_get(). */
 struct zram_stats {
 	/* mm_stat, in its column order */
-	uint64_t orig_data_size; /* bytes of stored pages (pages_stored * 4K) */
-	uint64_t
-		compr_data_size; /* bytes of compressed (or raw huge) objects */
-	uint64_t mem_used_total; /* bytes of pool pages */
-	uint64_t mem_limit;	 /* bytes, 0 = none */
-	uint64_t mem_used_max;	 /* peak of mem_used_total, bytes */
-	uint64_t same_pages;	 /* same-filled pages (no pool memory) */
+	/* bytes of stored pages (pages_stored * 4K) */
+	uint64_t orig_data_size;
+	/* bytes of compressed (or raw huge) objects */
+	uint64_t compr_data_size;
+	uint64_t mem_used_total;   /* bytes of pool pages */
+	uint64_t mem_limit;	   /* bytes, 0 = none */
+	uint64_t mem_used_max;	   /* peak of mem_used_total, bytes */
+	uint64_t same_pages;	   /* same-filled pages (no pool memory) */
 	uint64_t pages_compacted;  /* pages freed by compaction, ever */
 	uint64_t huge_pages;	   /* pages stored raw now */
 	uint64_t huge_pages_since; /* pages stored raw, ever (since reset) */
