@@ -135,16 +135,26 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, UZRAM_ATTR_TIMEOUT);
 }
 
+#define SETATTR_TIMES                                                          \
+	(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | \
+	 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
+
 /*
  * Only a size "change" to the current size is allowed on disk.img; any
  * size on an attribute file is accepted and ignored, so that
- * `echo 1 > compact` (O_TRUNC without atomic_o_trunc) works.
+ * `echo 1 > compact` (O_TRUNC without atomic_o_trunc) works. The times
+ * that truncate(2) sets along with the size are ignored; mode, owner and
+ * times on their own are refused.
  */
 static int setattr_check(const struct uzram_daemon *d, fuse_ino_t ino,
 			 const struct stat *attr, int to_set)
 {
-	if (to_set & ~FUSE_SET_ATTR_SIZE)
+	if (to_set & ~(FUSE_SET_ATTR_SIZE | SETATTR_TIMES))
 		return -EPERM;
+	if ((to_set & SETATTR_TIMES) && !(to_set & FUSE_SET_ATTR_SIZE))
+		return -EPERM;
+	if (!(to_set & FUSE_SET_ATTR_SIZE))
+		return 0;
 	if (ino == UZRAM_INO_DISK && (uint64_t)attr->st_size != d->disksize)
 		return -EPERM;
 	if (ino == UZRAM_INO_ROOT)

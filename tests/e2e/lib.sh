@@ -20,7 +20,9 @@
 #   e2e_umount "$dir"                # unmount now (cleanup entry dropped)
 #   e2e_losetup_detach "$dev"        # detach now
 #   e2e_stop "$mnt"                  # fusermount3 -u, wait for the daemon,
-#                                    # fail unless it exits 0
+#                                    # fail unless it exits 0 (to signal the
+#                                    # daemon use SIGTERM: a script's
+#                                    # background jobs ignore SIGINT)
 #   e2e_cleanup_add 'command ...'    # run 'command ...' at exit (LIFO)
 #   e2e_now_ms                       # monotonic-ish milliseconds
 #   e2e_timed LIMIT_MS WHAT cmd...   # run cmd, fail if it fails or takes
