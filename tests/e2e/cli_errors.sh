@@ -116,6 +116,26 @@ wait_gone "$pid" "$free" || e2e_fail "SIGTERM did not end the daemon in 10 s"
 [[ $(mounts_at "$free") -eq 0 ]] || e2e_fail "$free still in /proc/mounts"
 e2e_log "ok: SIGTERM to the daemon (pid $pid) unmounted $free"
 
+# --- good options take effect
+e2e_start "$free" --size 100M --algo lz4hc --algo-params level=9 \
+	--mem-limit 1G --threads 3 --mlock --allow-other -o fsname=uzram
+json() { sed -n "s/^ *\"$1\": *\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$free/stats.json"; }
+[[ $(stat -c %s "$free/disk.img") -eq $((100 << 20)) ]] ||
+	e2e_fail "--size 100M: disk.img is $(stat -c %s "$free/disk.img") bytes"
+[[ $(json algorithm) == lz4hc ]] || e2e_fail "--algo lz4hc: $(json algorithm)"
+grep -qx 'lz4 \[lz4hc\] zstd' "$free/comp_algorithm" ||
+	e2e_fail "comp_algorithm: $(cat "$free/comp_algorithm")"
+[[ $(cat "$free/mem_limit") -eq $((1 << 30)) ]] ||
+	e2e_fail "--mem-limit 1G: mem_limit $(cat "$free/mem_limit")"
+[[ $(json threads) -eq 3 ]] || e2e_fail "--threads 3: threads $(json threads)"
+awk -v m="$free" '$2 == m { print $4 }' /proc/mounts | grep -q allow_other ||
+	e2e_fail "--allow-other: not in the mount options"
+grep -q '^VmLck:.* [1-9][0-9]* kB' "/proc/$UZRAM_PID/status" ||
+	e2e_fail "--mlock: $(grep VmLck "/proc/$UZRAM_PID/status")"
+e2e_log "ok: --size --algo --algo-params --mem-limit --threads --mlock" \
+	"--allow-other take effect ($(grep VmLck "/proc/$UZRAM_PID/status" | tr -s '\t ' ' '))"
+e2e_stop "$free"
+
 # --- foreground: SIGTERM unmounts and the exit status is 0
 e2e_start "$free" --size 64M
 kill -TERM "$UZRAM_PID"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # direct_unaligned.sh - disk.img used directly, no loop device: random
 # pread/pwrite at offsets and lengths that are not multiples of 4096, across
-# page boundaries and up to the end of the disk, mirrored into a reference
-# file on tmpfs and checked against it as it goes, then by cmp of the whole
-# image. Then four processes write interleaved 1000-byte chunks at once, so
-# each page is shared by several writers (read-modify-write must not lose
-# any of them). At the edges: reads past the end are short (0 at or past
-# it), writes at or past the end fail with ENOSPC, a write that crosses the
-# end is cut short at it (or fails whole); truncate to another size and
-# open with O_TRUNC fail, and the size and the data do not change.
+# page boundaries and up to the end of the disk (a few of them megabytes
+# long), mirrored into a reference file on tmpfs and checked against it as
+# it goes, then by cmp of the whole image. Then four processes write
+# interleaved 1000-byte chunks at once, so each page is shared by several
+# writers (read-modify-write must not lose any of them). At the edges:
+# reads past the end are short (0 at or past it), writes at or past the end
+# fail with ENOSPC, a write that crosses the end is cut short at it (or
+# fails whole); truncate to another size and open with O_TRUNC fail, and
+# the size and the data do not change.
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
 
@@ -71,7 +72,10 @@ def pick(rng):
         off = rng.randrange(1, size // PAGE) * PAGE - rng.randrange(1, 300)
     else:  # the last pages of the disk
         off = size - rng.randrange(1, 3 * PAGE)
-    n = rng.randrange(1, 3 * PAGE + 300)
+    if rng.randrange(50):
+        n = rng.randrange(1, 3 * PAGE + 300)
+    else:  # now and then a large one: several FUSE requests
+        n = rng.randrange(1 << 20, 3 << 20)
     return off, min(n, size - off)
 
 
