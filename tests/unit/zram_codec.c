@@ -195,6 +195,35 @@ static void test_reset(struct zram *z)
 	CHECK_EQ(atomic_load(&z->params[ZRAM_CODEC_ZSTD].pages), 0);
 }
 
+/* zram_config.algorithm_params may load the dictionary at creation. */
+static void test_create_dict(uint64_t *rs)
+{
+	struct zram_config cfg = {.disksize = 4 * ZRAM_PAGE_SIZE,
+				  .algorithm = "zstd"};
+	static unsigned char buf[ZRAM_PAGE_SIZE];
+	char path[64], params[128];
+	struct zram *z;
+	size_t k;
+
+	for (k = 0; k < sizeof(rnd); k++)
+		rnd[k] = (unsigned char)(harness_rand(rs) >> 40);
+	dict_file(path, rnd, sizeof(rnd));
+	snprintf(params, sizeof(params), "level=-1 dict=%s\n", path);
+	cfg.algorithm_params = params;
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	CHECK_EQ(zram_write(z, rnd, sizeof(rnd), ZRAM_PAGE_SIZE),
+		 ZRAM_PAGE_SIZE);
+	CHECK(slot_size(z, 1) > 0 && slot_size(z, 1) < 200);
+	CHECK_EQ(zram_read(z, buf, sizeof(buf), ZRAM_PAGE_SIZE),
+		 ZRAM_PAGE_SIZE);
+	CHECK(!memcmp(buf, rnd, sizeof(buf)));
+	zram_destroy(z);
+	/* a bad dictionary path fails the creation */
+	snprintf(params, sizeof(params), "dict=%s.missing", path);
+	CHECK_EQ(zram_create(&cfg, &z), -ENOENT);
+	unlink(path);
+}
+
 int main(void)
 {
 	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE};
@@ -206,6 +235,6 @@ int main(void)
 	test_dict(z, &rs);
 	test_reset(z);
 	zram_destroy(z);
-	/* a store created with a dictionary */
+	test_create_dict(&rs);
 	return harness_finish("zram_codec");
 }
