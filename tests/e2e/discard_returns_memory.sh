@@ -2,8 +2,11 @@
 # discard_returns_memory.sh - memory comes back when data is discarded:
 # 1. ext4 on the loop device, mounted without -o discard: files written
 #    then deleted keep their pages until fstrim, which must give back at
-#    least 90 % of the pool memory they took (notify_free grows).
-# 2. blkdiscard of the whole loop device: orig_data_size 0, pool ~empty.
+#    least 90 % of the pool memory they took (notify_free grows). Mounted
+#    with -o discard, rm and sync alone must do the same.
+# 2. blkdiscard -z (write zeroes) of a range of the loop device frees its
+#    memory and reads zeros; blkdiscard of the whole device leaves
+#    orig_data_size 0 and the pool ~empty.
 # 3. fallocate on disk.img itself (no loop device): --punch-hole frees the
 #    pages it covers (notify_free grows, orig_data_size falls, reads zeros),
 #    --zero-range turns pages into same-filled ones (same_pages grows,
@@ -71,8 +74,37 @@ check "notify_free grew by the trimmed pages (>= 100 MiB)" \
 e2e_stats_agree "$mnt"
 e2e_umount "$fs"
 
-# --- 2. blkdiscard of the whole device
-blkdiscard "$dev" || e2e_fail "blkdiscard $dev"
+# --- 1b. mounted with -o discard: rm alone gives the memory back
+e2e_mount "$dev" "$fs" -o discard
+sync -f "$fs"
+base=$(mm 3)
+head -c 64M /dev/urandom >"$fs/random" || e2e_fail "writing random"
+sync -f "$fs"
+full=$(mm 3)
+rm "$fs/random"
+sync -f "$fs"
+e2e_log "-o discard: mem_used_total $base before, $full with a 64 MiB" \
+	"file, $(mm 3) after rm + sync"
+check "-o discard: rm gave back >= 90 % of the file's memory" \
+	test $(((full - $(mm 3)) * 10)) -ge $(((full - base) * 9))
+e2e_umount "$fs"
+
+# --- 2. blkdiscard -z of part of the device (write zeroes), then of all
+head -c 4M /dev/urandom >"$work/rand4"
+dd if="$work/rand4" of="$dev" bs=1M seek=100 oflag=direct status=none ||
+	e2e_fail "writing 4 MiB to $dev"
+compr0=$(mm 2)
+blkdiscard -f -z -o $((100 << 20)) -l $((4 << 20)) "$dev" ||
+	e2e_fail "blkdiscard -z $dev"
+e2e_log "blkdiscard -z 4 MiB: compr_data_size $compr0 -> $(mm 2)," \
+	"same_pages $(mm 6)"
+check "blkdiscard -z released the 4 MiB (compr_data_size fell >= 4 MiB)" \
+	test $((compr0 - $(mm 2))) -ge $((4 << 20))
+cmp -s -n $((4 << 20)) <(dd if="$dev" bs=1M skip=100 count=4 \
+	iflag=direct status=none) /dev/zero ||
+	e2e_fail "the range does not read as zeros after blkdiscard -z"
+e2e_log "ok: the range reads as zeros"
+blkdiscard -f "$dev" || e2e_fail "blkdiscard $dev"
 e2e_log "after blkdiscard: mm_stat $(cat "$mnt/mm_stat")"
 check "orig_data_size is 0 after blkdiscard" test "$(mm 1)" -eq 0
 check "compr_data_size is 0 after blkdiscard" test "$(mm 2)" -eq 0
