@@ -10,7 +10,7 @@ set style histogram cluster gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set logscale y
-set yrange [1:*]
+set yrange [10:*]
 set ylabel "MB/s"
 set grid ytics
 set key outside right top vertical

@@ -170,7 +170,7 @@ def main():
     lines = [f"Run {meta.get('date', '')}: {meta.get('nproc', '?')} CPUs "
              f"({meta.get('cpu', '?')}), kernel {meta.get('kernel', '?')}, "
              f"{meta.get('fio', '')}; fio {meta.get('runtime', '?')} s per "
-             f"run over {meta.get('area', '?')} of a {meta.get('disk', '?')} "
+             f"run (median of {meta.get('repeat', '1')}) over {meta.get('area', '?')} of a {meta.get('disk', '?')} "
              f"disk; real data: {meta.get('trees', '')}. Load average "
              f"(1/5/15 min) at start {meta.get('load_start', '?')}, at end "
              f"{meta.get('load_end', '?')}"

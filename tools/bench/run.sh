@@ -25,6 +25,8 @@
 #                    UZRAM_BUILD_DIR defaulting to build/release)
 #   BENCH_TARGETS    subset, space separated (default: all six)
 #   BENCH_RUNTIME    seconds per fio run (default 10)
+#   BENCH_REPEAT     runs per figure, the median is kept (default 1)
+#   BENCH_UZRAM_ARGS extra daemon options, e.g. "--threads 4"
 #   BENCH_AREA       bytes fio touches (default 1G); BENCH_DISK disk size (2G)
 #   BENCH_TREES      trees copied in the real-data step
 #                    (default "/usr/include /usr/lib/gcc")
@@ -40,6 +42,7 @@ SRC=$(cd "$HERE/../.." && pwd)
 ALL_TARGETS="uzram-lz4 uzram-zstd zram-lz4 tmpfs-loop fuse-null nbdkit-zstd"
 TARGETS=${BENCH_TARGETS:-$ALL_TARGETS}
 RUNTIME=${BENCH_RUNTIME:-10}
+REPEAT=${BENCH_REPEAT:-1}
 AREA=${BENCH_AREA:-1G}
 DISK=${BENCH_DISK:-2G}
 TREES=${BENCH_TREES:-/usr/include /usr/lib/gcc}
@@ -280,26 +283,33 @@ mem_used() {
 FIO_COMMON=(--direct=1 --ioengine=libaio --buffer_compress_percentage=50
 	--refill_buffers --group_reporting --output-format=json)
 
-# fio_run TARGET NAME fio-args...: run, keep the JSON, record figures.
+# fio_run TARGET NAME fio-args...: run $REPEAT times, keep each JSON,
+# record the median of each figure.
 fio_run() {
-	local t=$1 name=$2 json
+	local t=$1 name=$2 rep jsons=()
 	shift 2
-	json=$OUT/raw/$t.$name.json
-	fio --name="$name" --filename="$DEV" --size="$AREA" "${FIO_COMMON[@]}" \
-		--output="$json" "$@" >/dev/null
-	python3 - "$json" "$t" "$name" >>"$RES" <<'EOF'
-import json, sys
-path, t, name = sys.argv[1:]
-job = json.load(open(path))["jobs"][0]
-for d in ("read", "write"):
-    s = job[d]
-    if s["io_bytes"] == 0:
-        continue
-    pct = s["clat_ns"].get("percentile", {})
-    print(f"{t}\t{name}_mbs\t{s['bw_bytes'] / 1e6:.1f}")
-    print(f"{t}\t{name}_iops\t{s['iops']:.0f}")
-    print(f"{t}\t{name}_p50_us\t{pct.get('50.000000', 0) / 1e3:.1f}")
-    print(f"{t}\t{name}_p99_us\t{pct.get('99.000000', 0) / 1e3:.1f}")
+	for rep in $(seq "$REPEAT"); do
+		jsons+=("$OUT/raw/$t.$name.$rep.json")
+		fio --name="$name" --filename="$DEV" --size="$AREA" \
+			"${FIO_COMMON[@]}" --output="${jsons[-1]}" "$@" >/dev/null
+	done
+	python3 - "$t" "$name" "${jsons[@]}" >>"$RES" <<'EOF'
+import json, statistics, sys
+t, name, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
+figs = {}
+for path in paths:
+    job = json.load(open(path))["jobs"][0]
+    for d in ("read", "write"):
+        s = job[d]
+        if s["io_bytes"] == 0:
+            continue
+        pct = s["clat_ns"].get("percentile", {})
+        for k, v in (("mbs", s["bw_bytes"] / 1e6), ("iops", s["iops"]),
+                     ("p50_us", pct.get("50.000000", 0) / 1e3),
+                     ("p99_us", pct.get("99.000000", 0) / 1e3)):
+            figs.setdefault(k, []).append(v)
+for k, v in figs.items():
+    print(f"{t}\t{name}_{k}\t{statistics.median(v):.1f}")
 EOF
 }
 
@@ -445,7 +455,7 @@ done
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 python3 "$HERE/report.py" "$RES" "$OUT" \
 	"date=$(date -u '+%Y-%m-%d %H:%M UTC')" "nproc=$(nproc)" "cpu=$cpu" \
-	"kernel=$(uname -r)" "runtime=$RUNTIME" "area=$AREA" "disk=$DISK" \
+	"kernel=$(uname -r)" "runtime=$RUNTIME" "repeat=$REPEAT" "area=$AREA" "disk=$DISK" \
 	"trees=$TREES" "uzram=$UZRAM_BIN" "fio=$(fio --version)" \
 	"load_start=$LOAD_START" "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" \
 	"uzram_args=${BENCH_UZRAM_ARGS:-}"
