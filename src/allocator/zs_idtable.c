@@ -10,8 +10,10 @@
  *
  * Invariants: id 0 is never handed out; a block, once mapped, stays mapped
  * until idtable_destroy(), so an id that was ever valid always resolves to
- * readable memory. Known limit: blocks are not returned to the OS while the
- * table lives (the kernel's slab keeps partially used slabs too).
+ * readable memory; every id handed out is below next_unused. When the last
+ * entry is freed the blocks' memory goes back to the OS and ids start again
+ * from 1. Known limit: a table that is not empty keeps the memory of its
+ * peak (the kernel's slab keeps partially used slabs too).
  *
  * Locking: t->lock guards the free list and the bump counter; it is a leaf
  * lock (nothing else is taken under it).
@@ -100,12 +102,30 @@ out_unlock:
 	return err;
 }
 
+/*
+ * Locking: t->lock held. The table is empty: give its memory back to the OS
+ * and start again from id 1. Blocks stay mapped (now reading as zeroes), so
+ * stale ids still resolve.
+ */
+static void idtable_release(struct zs_idtable *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->nr_blocks; i++)
+		os_release(
+			atomic_load_explicit(&t->dir[i], memory_order_relaxed),
+			idtable_block_bytes(t));
+	t->free_head = 0;
+	t->next_unused = 1;
+}
+
 void idtable_free(struct zs_idtable *t, uint32_t id)
 {
 	pthread_mutex_lock(&t->lock);
 	memcpy(idtable_entry(t, id), &t->free_head, sizeof(uint32_t));
 	t->free_head = id;
-	t->in_use--;
+	if (--t->in_use == 0)
+		idtable_release(t);
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -149,7 +149,6 @@ struct zs_pages {
 	uint32_t hot_head;   /* free, still resident */
 	uint32_t cold_head;  /* free, given back to the OS */
 	unsigned int nr_hot;
-	uint64_t nr_free;
 };
 
 int pages_init(struct zs_pages *pages);

@@ -77,7 +77,6 @@ static int chunk_add(struct zs_pages *pages)
 			      memory_order_release);
 	pages->next_fresh = pages->nr_chunks << ZS_CHUNK_SHIFT;
 	pages->nr_chunks++;
-	pages->nr_free += ZS_CHUNK_PAGES;
 	return 0;
 }
 
@@ -105,7 +104,6 @@ static int page_take(struct zs_pages *pages, uint32_t *pn)
 	*pn = *head;
 	*head = page_desc(pages, *pn)->zspage;
 out:
-	pages->nr_free--;
 	zs_unpoison(page_addr(pages, *pn), ZS_PAGE_SIZE);
 	return 0;
 }
@@ -119,7 +117,6 @@ static void page_put(struct zs_pages *pages, uint32_t pn)
 	desc->next = ZS_PN_NONE;
 	pages->hot_head = pn;
 	pages->nr_hot++;
-	pages->nr_free++;
 	zs_poison(page_addr(pages, pn), ZS_PAGE_SIZE);
 }
 
