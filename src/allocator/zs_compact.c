@@ -182,8 +182,10 @@ static size_t class_compact(struct zs_pool *pool, struct zs_size_class *class)
 		pool_write_unlock(pool);
 		freed_release(pool, freed);
 		freed = 0;
-		if (compact_contended(pool, class))
+		if (compact_contended(pool, class)) {
+			pool->compact_backoffs++;
 			sched_yield();
+		}
 		pool_write_lock(pool);
 		class_lock(class);
 		dst = 0;

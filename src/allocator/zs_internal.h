@@ -216,6 +216,7 @@ struct zs_pool {
 	pthread_rwlock_t lock;
 	_Atomic uint32_t lock_waiters; /* threads blocked on lock */
 	_Atomic int compaction_in_progress;
+	uint64_t compact_backoffs; /* lock drops for waiters; compactor only */
 	_Atomic uint64_t pages_allocated;
 	_Atomic uint64_t pages_compacted;
 	_Atomic uint64_t nr_zspages;

@@ -2,7 +2,8 @@
  * zs_compact.c - compaction details that need the private header: a second
  * zs_compact() while one runs returns 0 at once; compaction keeps contents
  * and handles when objects straddle pages on both sides of the move; it
- * frees exactly the freeable pages of a class and no more.
+ * frees exactly the freeable pages of a class and no more; it backs off
+ * (drops its locks) between zspages only when another thread waits.
  */
 #include <pthread.h>
 #include <unistd.h>
@@ -128,9 +129,38 @@ static void test_exact(void)
 	}
 }
 
+/*
+ * Compaction drops its locks between source zspages only when a thread
+ * waits: one 50 %-full destination and 100 one-object sources move with no
+ * drop at all; with a (simulated) waiter it backs off after every source.
+ */
+static void test_backoff(void)
+{
+	static zs_handle_t h[101][256];
+	unsigned int keep[101], z, waiting;
+
+	keep[0] = 128;
+	for (z = 1; z < 101; z++)
+		keep[z] = 1;
+	for (waiting = 0; waiting < 2; waiting++) {
+		struct zs_pool *pool = zs_create_pool("backoff");
+
+		REQUIRE(pool != NULL);
+		pool_fill(pool, h, 101, keep);
+		atomic_store(&pool->lock_waiters, waiting);
+		CHECK_EQ(zs_compact(pool), 100 * 3);
+		atomic_store(&pool->lock_waiters, 0);
+		CHECK_EQ(pool->compact_backoffs, waiting ? 100 : 0);
+		CHECK_EQ(zs_get_total_pages(pool), 3);
+		CHECK_EQ(pool_check(pool, h, 101, keep), 0);
+		zs_destroy_pool(pool);
+	}
+}
+
 int main(void)
 {
 	test_single_compactor();
 	test_exact();
+	test_backoff();
 	return harness_finish("zs_compact");
 }
