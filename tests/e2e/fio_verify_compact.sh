@@ -35,6 +35,7 @@ verify=crc32c
 verify_fatal=1
 verify_backlog=128
 do_verify=1
+verify_state_save=0
 randrepeat=0
 
 [text]
@@ -66,7 +67,9 @@ COMPACTOR=$!
 
 t0=$(e2e_now_ms)
 rc=0
-timeout 300 fio --output="$work/fio.out" "$work/verify.fio" || rc=$?
+# (in $work: whatever fio leaves behind goes away with it)
+(cd "$work" && timeout 300 fio --output="$work/fio.out" "$work/verify.fio") ||
+	rc=$?
 dt=$(($(e2e_now_ms) - t0))
 touch "$work/stop"
 wait "$COMPACTOR" || e2e_fail "the compaction loop ended with an error"
