@@ -27,6 +27,8 @@ struct result {
 	uint64_t orig;	  /* bytes of data stored */
 	uint64_t compr;	  /* compressed bytes */
 	uint64_t mem;	  /* memory used (mem_used_total), 0 for raw */
+	uint64_t same;	  /* same-filled pages (store: not compressed) */
+	uint64_t huge;	  /* pages stored raw */
 	int verified;	  /* read data compared equal */
 };
 

@@ -132,12 +132,14 @@ static int kz_measure(struct kz_run *r, struct result *res)
 	t = threads_run(r->threads, kz_read, r);
 	res->read_mbs = (double)r->p->count * PAGE / 1e6 / t;
 	if (sys_read("mm_stat", line, sizeof(line)) ||
-	    sscanf(line, "%llu %llu %llu %llu %llu", &mm[0], &mm[1], &mm[2],
-		   &mm[3], &mm[4]) != 5)
+	    sscanf(line, "%llu %llu %llu %llu %llu %llu %llu %llu", &mm[0],
+		   &mm[1], &mm[2], &mm[3], &mm[4], &mm[5], &mm[6], &mm[7]) != 8)
 		return -EIO;
 	res->orig = mm[0];
 	res->compr = mm[1];
 	res->mem = mm[2];
+	res->same = mm[5];
+	res->huge = mm[7];
 	res->verified = !r->errors;
 	return 0;
 }

@@ -77,9 +77,10 @@ static void row_print(const struct result *r, const struct result *raw)
 		       r->read_mbs / raw->read_mbs);
 	else
 		printf(" %6s %6s", "-", "-");
-	printf(" %6.2f %10.1f %s\n",
+	printf(" %6.2f %10.1f %7llu %7llu %s\n",
 	       r->compr ? (double)r->orig / (double)r->compr : 0.0,
-	       (double)r->mem / (1 << 20), r->verified ? "ok" : "MISMATCH");
+	       (double)r->mem / (1 << 20), (unsigned long long)r->same,
+	       (unsigned long long)r->huge, r->verified ? "ok" : "MISMATCH");
 }
 
 static void json_print(FILE *f, const struct result *r, size_t n,
@@ -95,11 +96,14 @@ static void json_print(FILE *f, const struct result *r, size_t n,
 			"\"threads\": %d, \"write_mbs\": %.1f, "
 			"\"read_mbs\": %.1f, \"orig_bytes\": %llu, "
 			"\"compr_bytes\": %llu, \"mem_used_total\": %llu, "
+			"\"same_pages\": %llu, \"huge_pages\": %llu, "
 			"\"verified\": %s}%s\n",
 			r[i].what, r[i].codec, r[i].threads, r[i].write_mbs,
 			r[i].read_mbs, (unsigned long long)r[i].orig,
 			(unsigned long long)r[i].compr,
 			(unsigned long long)r[i].mem,
+			(unsigned long long)r[i].same,
+			(unsigned long long)r[i].huge,
 			r[i].verified ? "true" : "false", i + 1 < n ? "," : "");
 	fprintf(f, "  ]\n}\n");
 }
@@ -213,9 +217,9 @@ int main(int argc, char **argv)
 	printf("data: %zu pages (%.1f MiB) from %zu files under %s\n", p.count,
 	       (double)p.count * PAGE / (1 << 20), p.files, dir);
 	load_print();
-	printf("%-12s %-6s %2s %9s %9s %6s %6s %6s %10s %s\n", "what", "codec",
-	       "th", "write", "read", "w/raw", "r/raw", "ratio", "mem_MiB",
-	       "data");
+	printf("%-12s %-6s %2s %9s %9s %6s %6s %6s %10s %7s %7s %s\n", "what",
+	       "codec", "th", "write", "read", "w/raw", "r/raw", "ratio",
+	       "mem_MiB", "same", "huge", "data");
 	printf("%-12s %-6s %2s %9s %9s\n", "", "", "", "MB/s", "MB/s");
 	for (i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++) {
 		for (t = 1; t <= maxthreads; t++) {

@@ -128,6 +128,8 @@ int store_bench(const struct pages *p, const char *codec, int threads,
 	r->orig = st.orig_data_size;
 	r->compr = st.compr_data_size;
 	r->mem = st.mem_used_total;
+	r->same = st.same_pages;
+	r->huge = st.huge_pages;
 	r->verified = !s.errors && !s.mismatches;
 	zram_destroy(s.z);
 	return 0;
