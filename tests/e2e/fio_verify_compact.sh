@@ -6,8 +6,11 @@
 # crc32c both while writing (verify_backlog) and after each pass. Two jobs
 # write very compressible blocks (small objects, many per zspage), one
 # random ones (huge pages). Meanwhile a background loop writes `1` to
-# compact without pause. Any verify error, any failed write to compact, or
-# a non-zero fio exit fails the test.
+# compact without pause, and another switches comp_algorithm between lz4,
+# zstd and lz4hc (so the pages on disk end up written by all three), marks
+# every page idle and reads the stat files. Any verify error, any failed
+# control write or stat read, or a non-zero fio exit fails the test; at the
+# end the classes table must agree with mm_stat.
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
 
@@ -61,29 +64,52 @@ compactor() {
 	done
 	echo "$n" >"$work/compact.rounds"
 }
-e2e_cleanup_add "touch '$work/stop'; kill \$COMPACTOR 2>/dev/null; wait \$COMPACTOR"
+# The churner: codec switches, idle marking and stat reads, likewise.
+churner() {
+	local n=0 algo
+	while [[ ! -e "$work/stop" ]]; do
+		for algo in zstd lz4hc lz4; do
+			if ! { echo $algo >"$mnt/comp_algorithm" &&
+				echo all >"$mnt/idle" &&
+				cat "$mnt/mm_stat" "$mnt/classes" \
+					"$mnt/stats.json" >/dev/null; }; then
+				echo "churn failed after $n rounds" >"$work/churn.err"
+				break 2
+			fi
+			sleep 0.02
+		done
+		n=$((n + 1))
+	done
+	echo "$n" >"$work/churn.rounds"
+}
+e2e_cleanup_add "touch '$work/stop'; kill \$COMPACTOR \$CHURNER 2>/dev/null; wait \$COMPACTOR \$CHURNER"
 compactor &
 COMPACTOR=$!
+churner &
+CHURNER=$!
 
 t0=$(e2e_now_ms)
 rc=0
 # (in $work: whatever fio leaves behind goes away with it)
-(cd "$work" && timeout 300 fio --output="$work/fio.out" "$work/verify.fio") ||
-	rc=$?
+# (verify errors go to stderr, the report to --output: keep both)
+(cd "$work" && timeout 300 fio --output="$work/fio.out" "$work/verify.fio" \
+	2>"$work/fio.err") || rc=$?
 dt=$(($(e2e_now_ms) - t0))
 touch "$work/stop"
 wait "$COMPACTOR" || e2e_fail "the compaction loop ended with an error"
+wait "$CHURNER" || e2e_fail "the churn loop ended with an error"
 
 grep -E 'err=|WRITE:|READ:' "$work/fio.out" >&2 || :
 e2e_log "fio ran ${dt} ms, exit $rc; compaction rounds" \
 	"$(cat "$work/compact.rounds"); mm_stat: $(cat "$mnt/mm_stat")"
-if grep -Ein 'verify|bad magic|crc|mismatch' "$work/fio.out" >"$work/bad"; then
+if grep -Eni 'verify|bad magic|crc|mismatch' "$work/fio.out" "$work/fio.err" \
+	>"$work/bad"; then
 	cat "$work/bad" >&2
 	e2e_fail "fio reported verify errors"
 fi
 e2e_log "ok: fio output shows no verify error"
 ((rc == 0)) || {
-	cat "$work/fio.out" >&2
+	cat "$work/fio.out" "$work/fio.err" >&2
 	e2e_fail "fio exited with $rc"
 }
 e2e_log "ok: fio exited 0"
@@ -94,6 +120,10 @@ fi
 rounds=$(cat "$work/compact.rounds")
 ((rounds > 0)) || e2e_fail "compaction never ran"
 e2e_log "ok: $rounds writes to compact succeeded during the run"
+[[ ! -e "$work/churn.err" ]] || e2e_fail "$(cat "$work/churn.err")"
+rounds=$(cat "$work/churn.rounds")
+((rounds > 0)) || e2e_fail "the churn loop never completed a round"
+e2e_log "ok: $rounds rounds of codec switches, idle all and stat reads"
 read -r -a MM <"$mnt/mm_stat"
 e2e_log "pages_compacted ${MM[6]} (informative: depends on timing)"
 e2e_stats_agree "$mnt"
