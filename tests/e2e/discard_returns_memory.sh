@@ -6,7 +6,8 @@
 #    with -o discard, rm and sync alone must do the same.
 # 2. blkdiscard -z (write zeroes) of a range of the loop device frees its
 #    memory and reads zeros; blkdiscard of the whole device leaves
-#    orig_data_size 0 and the pool ~empty.
+#    orig_data_size 0, the pool ~empty, and the daemon's resident memory
+#    back near where it started (the OS gets the pages back).
 # 3. fallocate on disk.img itself (no loop device): --punch-hole frees the
 #    pages it covers (notify_free grows, orig_data_size falls, reads zeros),
 #    --zero-range turns pages into same-filled ones (same_pages grows,
@@ -39,6 +40,8 @@ mnt=$work/uzram
 fs=$work/fs
 mkdir "$mnt" "$fs"
 e2e_start "$mnt" --size 512M
+rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$UZRAM_PID/status"; }
+rss0=$(rss)
 e2e_losetup dev "$mnt/disk.img"
 
 # --- 1. fstrim after deleting files
@@ -55,6 +58,7 @@ for i in 1 2 3; do
 done
 sync -f "$fs"
 full=$(mm 3)
+rss_full=$(rss)
 e2e_log "mem_used_total: $base after mkfs, $full with the files"
 check "the files took pool memory ($full > $base + 100 MiB)" \
 	test "$full" -gt $((base + (100 << 20)))
@@ -111,6 +115,12 @@ cmp -s -n $((4 << 20)) <(dd if="$dev" bs=1M skip=100 count=4 \
 	e2e_fail "the range does not read as zeros after blkdiscard -z"
 e2e_log "ok: the range reads as zeros"
 blkdiscard -f "$dev" || e2e_fail "blkdiscard $dev"
+e2e_log "daemon RSS: $rss0 at start, $rss_full with the files, $(rss) now"
+check "the daemon's RSS held the pool ($rss_full >= $full)" \
+	test "$rss_full" -ge "$full"
+# Left over: the touched slot table (2 MiB here), per-thread buffers.
+check "the daemon's RSS fell back to within 16 MiB of its start" \
+	test "$(rss)" -le $((rss0 + (16 << 20)))
 e2e_log "after blkdiscard: mm_stat $(cat "$mnt/mm_stat")"
 check "orig_data_size is 0 after blkdiscard" test "$(mm 1)" -eq 0
 check "compr_data_size is 0 after blkdiscard" test "$(mm 2)" -eq 0
