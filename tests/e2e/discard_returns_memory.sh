@@ -81,22 +81,22 @@ e2e_umount "$fs"
 # --- 1b. mounted with -o discard: rm alone gives the memory back
 e2e_mount "$dev" "$fs" -o discard
 sync -f "$fs"
-base=$(mm 3)
+base_d=$(mm 3)
 head -c 64M /dev/urandom >"$fs/random" || e2e_fail "writing random"
 sync -f "$fs"
-full=$(mm 3)
+full_d=$(mm 3)
 rm "$fs/random"
 sync -f "$fs"
 # ext4 sends online discards after the journal commit, asynchronously:
 # give them up to 10 s to land.
 for ((i = 0; i < 200; i++)); do
-	(((full - $(mm 3)) * 10 >= (full - base) * 9)) && break
+	(((full_d - $(mm 3)) * 10 >= (full_d - base_d) * 9)) && break
 	sleep 0.05
 done
-e2e_log "-o discard: mem_used_total $base before, $full with a 64 MiB" \
+e2e_log "-o discard: mem_used_total $base_d before, $full_d with a 64 MiB" \
 	"file, $(mm 3) $((i * 50)) ms after rm + sync"
 check "-o discard: rm gave back >= 90 % of the file's memory" \
-	test $(((full - $(mm 3)) * 10)) -ge $(((full - base) * 9))
+	test $(((full_d - $(mm 3)) * 10)) -ge $(((full_d - base_d) * 9))
 e2e_umount "$fs"
 
 # --- 2. blkdiscard -z of part of the device (write zeroes), then of all
