@@ -129,16 +129,23 @@ void idtable_free(struct zs_idtable *t, uint32_t id)
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* idtable_bytes - memory the table holds: its blocks and its directory. */
+static uint64_t page_round(uint64_t bytes)
+{
+	return (bytes + ZS_PAGE_SIZE - 1) & ~(uint64_t)(ZS_PAGE_SIZE - 1);
+}
+
+/*
+ * idtable_bytes - memory the table holds: the entries touched since it was
+ * last empty (every id handed out lies below next_unused) and the
+ * directory, each as far as it was written.
+ */
 uint64_t idtable_bytes(struct zs_idtable *t)
 {
 	uint64_t bytes, dir;
 
 	pthread_mutex_lock(&t->lock);
-	bytes = (uint64_t)t->nr_blocks * idtable_block_bytes(t);
+	bytes = (uint64_t)t->next_unused * t->entry_size;
 	dir = (uint64_t)t->nr_blocks * sizeof(*t->dir);
 	pthread_mutex_unlock(&t->lock);
-	/* The directory is resident only as far as it was written. */
-	return bytes +
-	       ((dir + ZS_PAGE_SIZE - 1) & ~(uint64_t)(ZS_PAGE_SIZE - 1));
+	return page_round(bytes) + page_round(dir);
 }

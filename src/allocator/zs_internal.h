@@ -197,6 +197,8 @@ struct zspage {
 	uint32_t huge_handle; /* huge zspages: the object's handle */
 };
 
+#define ZS_HANDLE_CACHE 30 /* free handle ids a class keeps */
+
 struct zs_size_class {
 	pthread_mutex_t lock;
 	_Atomic uint32_t lock_waiters; /* threads blocked on lock */
@@ -210,6 +212,9 @@ struct zs_size_class {
 	uint64_t nr_by_fullness[ZS_NR_FULLNESS];
 	uint64_t objs_allocated;
 	uint64_t objs_inuse;
+	/* handle ids freed in this class, reused first (no table lock) */
+	unsigned int nr_cached;
+	uint32_t handle_cache[ZS_HANDLE_CACHE];
 };
 
 struct zs_pool {

@@ -8,7 +8,9 @@
  *   class->lock    the class's fullness lists, counters and its zspages'
  *                  inuse/freeobj/free lists
  * zs_malloc takes no pool lock (it translates no handle); new zspages are
- * made with no lock held. pool_read_lock() and class_lock() count threads
+ * made with no lock held. Freed handle ids are kept per class (up to
+ * ZS_HANDLE_CACHE, under the class lock) for the class's next allocations,
+ * so the handle table's lock is rarely taken. pool_read_lock() and class_lock() count threads
  * that had to wait, so compaction can tell it is in the way and back off
  * (pthread has no rwlock_is_contended()).
  */
@@ -138,6 +140,45 @@ void zspage_detach(struct zs_pool *pool, struct zs_size_class *class,
 	class->objs_allocated -= class->objs_per_zspage;
 }
 
+/*
+ * Locking: class lock held; may drop and retake it. A handle id from the
+ * class's cache, else from the handle table. Returns 0 or -ENOMEM.
+ */
+static int class_handle_get(struct zs_pool *pool, struct zs_size_class *class,
+			    uint32_t *h)
+{
+	int err;
+
+	if (class->nr_cached) {
+		*h = class->handle_cache[--class->nr_cached];
+		return 0;
+	}
+	class_unlock(class);
+	err = idtable_alloc(&pool->handles, h);
+	class_lock(class);
+	return err ? -ENOMEM : 0;
+}
+
+/*
+ * Locking: class lock held (the handle table's lock nests inside it).
+ * Keep a freed handle id for the class's next allocation; a class that
+ * holds no object gives its cache back so an empty table can release its
+ * memory.
+ */
+static void class_handle_put(struct zs_pool *pool, struct zs_size_class *class,
+			     uint32_t h)
+{
+	if (class->objs_inuse && class->nr_cached < ZS_HANDLE_CACHE) {
+		class->handle_cache[class->nr_cached++] = h;
+		return;
+	}
+	idtable_free(&pool->handles, h);
+	if (!class->objs_inuse)
+		while (class->nr_cached)
+			idtable_free(&pool->handles,
+				     class->handle_cache[--class->nr_cached]);
+}
+
 int zs_malloc(struct zs_pool *pool, size_t size, zs_handle_t *handle)
 {
 	struct zs_size_class *class;
@@ -149,17 +190,17 @@ int zs_malloc(struct zs_pool *pool, size_t size, zs_handle_t *handle)
 	if (size > ZS_MAX_ALLOC_SIZE)
 		return -ENOSPC;
 	class = pool->size_class[class_index_of(size + ZS_HANDLE_SIZE)];
-	err = idtable_alloc(&pool->handles, &h);
-	if (err)
-		return err == -ENOSPC ? -ENOMEM : err;
 	class_lock(class);
+	err = class_handle_get(pool, class, &h);
+	if (err)
+		goto out_unlock;
 	zid = zspage_find_fullest(pool, class);
 	if (!zid) {
 		class_unlock(class);
 		err = zspage_create(pool, class, &zid);
-		if (err)
-			goto err_free_handle;
 		class_lock(class);
+		if (err)
+			goto err_put_handle;
 		zspage_attach(pool, class, zid);
 	}
 	zspage_obj_alloc(pool, class, zid, h);
@@ -167,9 +208,12 @@ int zs_malloc(struct zs_pool *pool, size_t size, zs_handle_t *handle)
 	*handle = h;
 	return 0;
 
-err_free_handle:
-	idtable_free(&pool->handles, h);
-	return err == -ENOSPC ? -ENOMEM : err;
+err_put_handle:
+	class_handle_put(pool, class, h);
+	err = err == -ENOSPC ? -ENOMEM : err;
+out_unlock:
+	class_unlock(class);
+	return err;
 }
 
 void zs_free(struct zs_pool *pool, zs_handle_t handle)
@@ -194,10 +238,10 @@ void zs_free(struct zs_pool *pool, zs_handle_t handle)
 	empty = zspage->inuse == 0;
 	if (empty)
 		zspage_detach(pool, class, zid);
+	class_handle_put(pool, class, (uint32_t)handle);
 	class_unlock(class);
 	if (empty)
 		zspage_destroy(pool, zid);
-	idtable_free(&pool->handles, (uint32_t)handle);
 }
 
 size_t zs_get_total_pages(struct zs_pool *pool)

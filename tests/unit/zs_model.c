@@ -118,6 +118,7 @@ static void op_random(struct zs_pool *pool, uint64_t *rng, uint64_t *live)
 int main(void)
 {
 	uint64_t rng = harness_seed(), live = 0, ops, i, compacted = 0;
+	uint64_t meta_peak;
 	struct zs_pool *pool = zs_create_pool("model");
 	struct zs_pool_stats st;
 	long rss_start, rss_peak = 0, rss_end;
@@ -153,6 +154,7 @@ int main(void)
 	       compacted, st.metadata_bytes);
 	CHECK(compacted > 0);
 	CHECK_EQ(st.pages_compacted, compacted);
+	meta_peak = st.metadata_bytes;
 	CHECK_EQ(check_all(pool), 0);
 	for (i = 0; i < NR_SLOTS; i++) {
 		zs_free(pool, slots[i].handle);
@@ -164,6 +166,10 @@ int main(void)
 	CHECK_EQ(st.objs_used, 0);
 	CHECK_EQ(st.objs_allocated, 0);
 	CHECK_EQ(st.zspages, 0);
+	/* Empty handle and zspage tables gave their memory back. */
+	printf("metadata: %" PRIu64 " B live, %" PRIu64 " B empty\n", meta_peak,
+	       st.metadata_bytes);
+	CHECK(st.metadata_bytes < meta_peak / 2);
 	rss_end = rss_kib();
 	printf("rss: start %ld KiB, peak %ld KiB, end %ld KiB\n", rss_start,
 	       rss_peak, rss_end);
