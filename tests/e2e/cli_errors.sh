@@ -3,13 +3,14 @@
 # sizes, an unknown codec or option, bad codec parameters, a missing
 # mountpoint) each exit non-zero with exactly one clear line on stderr and
 # leave no mount behind; a busy mount keeps working. --help and --version
-# exit 0. In daemon mode (no -f) uzram returns only once the mount is live;
+# exit 0. Good options take effect (--allow-other: other users get in, file
+# modes apply). In daemon mode (no -f) uzram returns only once it is live;
 # SIGTERM to the daemon unmounts cleanly, in daemon mode and with -f.
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
 
 e2e_require_root
-e2e_require_cmd fusermount3 timeout
+e2e_require_cmd fusermount3 timeout setpriv
 
 bin=$(e2e_bin)
 [[ -x "$bin" ]] || e2e_fail "no uzram binary at '$bin' (set UZRAM_BIN)"
@@ -134,10 +135,29 @@ grep -q '^VmLck:.* [1-9][0-9]* kB' "/proc/$UZRAM_PID/status" ||
 	e2e_fail "--mlock: $(grep VmLck "/proc/$UZRAM_PID/status")"
 e2e_log "ok: --size --algo --algo-params --mem-limit --threads --mlock" \
 	"--allow-other take effect ($(grep VmLck "/proc/$UZRAM_PID/status" | tr -s '\t ' ' '))"
+# --allow-other lets other users in, and the file modes still apply.
+chmod 755 "$work"
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+as_nobody cat "$free/mm_stat" >/dev/null ||
+	e2e_fail "--allow-other: nobody cannot read mm_stat (0444)"
+if as_nobody head -c 1 "$free/disk.img" >/dev/null 2>&1; then
+	e2e_fail "--allow-other: nobody can read disk.img (0600)"
+fi
+if as_nobody sh -c "echo zstd > '$free/comp_algorithm'" 2>/dev/null; then
+	e2e_fail "--allow-other: nobody can write comp_algorithm (0644)"
+fi
+grep -qx 'lz4 \[lz4hc\] zstd' "$free/comp_algorithm" ||
+	e2e_fail "comp_algorithm changed: $(cat "$free/comp_algorithm")"
+e2e_log "ok: --allow-other: another user reads mm_stat, but cannot open" \
+	"disk.img or write comp_algorithm"
 e2e_stop "$free"
 
 # --- foreground: SIGTERM unmounts and the exit status is 0
 e2e_start "$free" --size 64M
+if as_nobody cat "$free/mm_stat" >/dev/null 2>&1; then
+	e2e_fail "without --allow-other another user can read mm_stat"
+fi
+e2e_log "ok: without --allow-other another user is kept out"
 kill -TERM "$UZRAM_PID"
 rc=0
 timeout 10 tail --pid="$UZRAM_PID" -f /dev/null || e2e_fail "uzram -f ignored SIGTERM"
