@@ -187,6 +187,37 @@ EOF
 e2e_log "ok: the remaining pages read back right after compaction"
 e2e_stats_agree "$mnt"
 e2e_log "ok: after compaction the classes table agrees with mm_stat"
+# stats.json is valid JSON and names the same counters as the stat lines.
+"$PY" - "$mnt" <<'EOF' || e2e_fail "stats.json disagrees with the stat files"
+import json, sys
+m = sys.argv[1]
+j = json.load(open(m + "/stats.json"))
+cols = {
+    "mm_stat": "orig_data_size compr_data_size mem_used_total mem_limit "
+               "mem_used_max same_pages pages_compacted huge_pages "
+               "huge_pages_since",
+    "io_stat": "failed_reads failed_writes invalid_io notify_free",
+    "bd_stat": "bd_count bd_reads bd_writes",
+}
+bad = 0
+for f, names in cols.items():
+    vals = open(m + "/" + f).read().split()
+    for name, v in zip(names.split(), vals):
+        if j.get(name) != int(v):
+            print("%s: %s is %s, stats.json says %r" % (f, name, v, j.get(name)))
+            bad += 1
+if j["orig_data_size"] != j["pages_stored"] * 4096:
+    print("orig_data_size != pages_stored * 4096")
+    bad += 1
+ratio = j["orig_data_size"] / j["compr_data_size"]
+if abs(j["compression_ratio"] - ratio) > 0.01:
+    print("compression_ratio %r, orig/compr %.3f" % (j["compression_ratio"], ratio))
+    bad += 1
+print("stats.json: %d counters, compression_ratio %.3f, memory_ratio %.3f"
+      % (len(j), j["compression_ratio"], j["memory_ratio"]))
+sys.exit(1 if bad else 0)
+EOF
+e2e_log "ok: stats.json parses and agrees with mm_stat, io_stat, bd_stat"
 
 # --- idle
 check "no idle pages yet" test "$(json idle_pages)" -eq 0
