@@ -8,7 +8,8 @@
 #   mem_used_max    keeps the peak; `0` resets it to the current usage
 #   compact         after freeing every other page, raises pages_compacted
 #                   and lowers mem_used_total
-#   idle            `all` -> stats.json idle_pages > 0; reads clear it
+#   idle            `all` -> stats.json idle_pages > 0; reads clear it;
+#                   `2` marks exactly the pages not read for 2 s
 #   reset           EBUSY while disk.img is open; after close it drops the
 #                   data and zeroes the counters
 # Bad values (a table) each get EINVAL and change no stat file and no data.
@@ -231,6 +232,14 @@ check "idle pages <= stored pages - same pages" \
 region_sum 64 8 >/dev/null
 check "reading 8 MiB clears idle ($(json idle_pages) < $idle)" \
 	test "$(json idle_pages)" -lt "$idle"
+# idle N: pages not accessed for N seconds are idle, the others are not.
+sleep 2.5
+region_sum 48 8 >/dev/null # 2048 pages of text, accessed just now
+ctl_ok idle '2
+'
+want=$(($(json pages_stored) - $(mm 6) - 2048))
+check "idle 2: idle_pages $(json idle_pages) = all but the 2048 read ($want)" \
+	test "$(json idle_pages)" -eq "$want"
 
 # --- bad values: EINVAL, nothing changes
 snapshot() { (cd "$mnt" && tail -n +1 $STATS); }
