@@ -3,9 +3,10 @@
  *
  * Lock order: pool->lock (read, only to translate the handle) -> zspage lock
  * (read, held for the access). The zspage lock rules are in zs_zspage.c:
- * readers may sleep holding it; the writer (compaction) only try-locks. No class lock, no malloc, no per-thread
- * buffer: between begin and end the caller holds only the zspage read lock
- * and may sleep; compaction, the only mover, skips a read-locked zspage.
+ * readers may sleep holding it; the writer (compaction) only try-locks.
+ * No class lock, no malloc, no per-thread buffer: between begin and end the
+ * caller holds only the zspage read lock and may sleep; compaction, the
+ * only mover, skips a read-locked zspage.
  *
  * An object that lies in one page is returned in place (zero copies); one
  * that straddles two pages is copied whole (its slot, header included) into

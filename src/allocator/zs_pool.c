@@ -10,9 +10,9 @@
  * zs_malloc takes no pool lock (it translates no handle); new zspages are
  * made with no lock held. Freed handle ids are kept per class (up to
  * ZS_HANDLE_CACHE, under the class lock) for the class's next allocations,
- * so the handle table's lock is rarely taken. pool_read_lock() and class_lock() count threads
- * that had to wait, so compaction can tell it is in the way and back off
- * (pthread has no rwlock_is_contended()).
+ * so the handle table's lock is rarely taken. pool_read_lock() and
+ * class_lock() count threads that had to wait, so compaction can tell it is
+ * in the way and back off (pthread has no rwlock_is_contended()).
  */
 #include <errno.h>
 #include <string.h>
