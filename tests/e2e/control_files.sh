@@ -23,8 +23,8 @@ e2e_require_cmd fusermount3 python3 dd fallocate sha256sum cmp
 # The system python starts faster than a pyenv shim (many short runs).
 PY=$(command -v /usr/bin/python3 || command -v python3)
 
-STATS="mm_stat io_stat bd_stat debug_stat classes stats.json comp_algorithm
-mem_limit mem_used_max disksize"
+STATS=(mm_stat io_stat bd_stat debug_stat classes stats.json comp_algorithm
+	mem_limit mem_used_max disksize)
 
 mm() { awk -v c="$1" '{ print $c }' "$mnt/mm_stat"; }
 io() { awk -v c="$1" '{ print $c }' "$mnt/io_stat"; }
@@ -242,7 +242,7 @@ check "idle 2: idle_pages $(json idle_pages) = all but the 2048 read ($want)" \
 	test "$(json idle_pages)" -eq "$want"
 
 # --- bad values: EINVAL, nothing changes
-snapshot() { (cd "$mnt" && tail -n +1 $STATS); }
+snapshot() { (cd "$mnt" && tail -n +1 "${STATS[@]}"); }
 before_all=$(region_sum 0 256)
 bad=(
 	mem_limit '\n' mem_limit 'abc' mem_limit '-1\n' mem_limit '12Q\n'
@@ -350,7 +350,8 @@ check "the data written before is still intact" \
 
 # --- every stat file reads the same through tail (which trusts st_size)
 # as through a pipe, even when it is longer than 4 KiB (classes).
-for f in $STATS; do
+# shellcheck disable=SC2002 # through a pipe on purpose: no st_size there
+for f in "${STATS[@]}"; do
 	[[ $(tail -n 2 "$mnt/$f") == "$(cat "$mnt/$f" | tail -n 2)" ]] ||
 		e2e_fail "tail -n 2 $f does not show its last lines:" \
 			"st_size $(stat -c %s "$mnt/$f"), content" \
