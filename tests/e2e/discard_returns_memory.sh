@@ -12,12 +12,16 @@
 #    pages it covers (notify_free grows, orig_data_size falls, reads zeros),
 #    --zero-range turns pages into same-filled ones (same_pages grows,
 #    compressed bytes fall, reads zeros); data around both stays intact.
+# 4. Same-filled pages (one byte, or one 8-byte word, repeated) are counted
+#    in same_pages and take no pool memory; a page that differs in its last
+#    byte is stored; all read back.
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
 
 e2e_require_root
 e2e_require_cmd fusermount3 losetup mkfs.ext4 mount umount fstrim \
-	blkdiscard fallocate cmp dd sha256sum
+	blkdiscard fallocate cmp dd python3
+PY=$(command -v /usr/bin/python3 || command -v python3)
 
 mm() { # mm COLUMN: one mm_stat column, 1-based
 	awk -v c="$1" '{ print $c }' "$mnt/mm_stat"
@@ -176,6 +180,31 @@ check "unaligned hole freed its 3 whole pages" \
 cmp -n $((16 << 20)) "$mnt/disk.img" "$work/expect" ||
 	e2e_fail "disk.img differs from the expected content after fallocate"
 e2e_log "ok: disk.img reads zeros in the holes and the data around them"
+e2e_stats_agree "$mnt"
+
+# --- 4. same-filled pages take no pool memory: 256 pages of one byte, 256
+# of one 8-byte word repeated (4 KiB-aligned); then 256 pages that differ
+# from a same-filled page only in their last byte, which must be stored.
+"$PY" - "$work/same" <<'EOF'
+import sys
+out = open(sys.argv[1], "wb")
+out.write(b"\x5a" * 4096 * 256)
+out.write(b"uzram-8B" * 512 * 256)
+out.write((b"\x5a" * 4095 + b"\x5b") * 256)
+EOF
+same0=$(mm 6) used0=$(mm 3) orig0=$(mm 1)
+dd if="$work/same" of="$mnt/disk.img" bs=1M seek=32 conv=notrunc \
+	status=none || e2e_fail "writing the same-filled pages"
+e2e_log "same-filled pages written: mm_stat $(cat "$mnt/mm_stat")"
+check "512 same-filled pages counted (same_pages +$(($(mm 6) - same0)))" \
+	test $(($(mm 6) - same0)) -eq 512
+check "orig_data_size grew by all 768 pages" \
+	test $(($(mm 1) - orig0)) -eq $((768 * 4096))
+check "the 256 almost-same pages took pool memory, < 64 KiB" \
+	test $(($(mm 3) - used0)) -gt 0 -a $(($(mm 3) - used0)) -le 65536
+cmp -n $((768 * 4096)) <(dd if="$mnt/disk.img" bs=1M skip=32 count=3 \
+	status=none) "$work/same" || e2e_fail "same-filled pages read back wrong"
+e2e_log "ok: same-filled and almost-same pages read back"
 e2e_stats_agree "$mnt"
 
 e2e_stop "$mnt"
