@@ -250,7 +250,7 @@ int ctl_setup(const struct setup_opts *o)
 	setup_argv(o, bin, argv);
 	ret = cmd_run(argv, NULL, 0);
 	if (ret) {
-		if (ret > 0)
+		if (ret > 0 && ret != 127) /* 127: exec failed, said so */
 			fprintf(stderr,
 				"uzramctl: %s failed (exit status %d)\n", bin,
 				ret);
