@@ -8,8 +8,10 @@
 # writers (read-modify-write must not lose any of them). At the edges:
 # reads past the end are short (0 at or past it), writes at or past the end
 # fail with ENOSPC, a write that crosses the end is cut short at it (or
-# fails whole); truncate to another size and open with O_TRUNC fail, and
-# the size and the data do not change.
+# fails whole); a hole punched across the end zeroes up to it; fallocate
+# past the end fails with ENOSPC, collapse-range with EOPNOTSUPP; truncate
+# to another size and open with O_TRUNC fail (EPERM); the size and the
+# data do not change.
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
 
@@ -34,7 +36,7 @@ truncate -s "$SIZE" "$ref/disk.ref"
 e2e_log "seed $SEED (rerun with E2E_SEED=$SEED), $OPS random ops"
 
 "$PY" - "$mnt/disk.img" "$ref/disk.ref" "$SEED" "$OPS" <<'EOF'
-import errno, os, random, sys
+import ctypes, errno, os, random, sys
 
 img, ref, seed, ops = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 PAGE = 4096
@@ -173,6 +175,28 @@ except OSError as e:
     if e.errno != errno.ENOSPC:
         fail("write crossing the end: %s" % os.strerror(e.errno))
     print("ok: a write crossing the end fails whole with ENOSPC")
+# fallocate at the edges (a punched hole reads as zeros in the reference).
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long,
+                           ctypes.c_long]
+KEEP, PUNCH, COLLAPSE = 0x01, 0x02, 0x08
+
+
+def falloc(mode, off, n):
+    if libc.fallocate(fd, mode, off, n):
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return 0
+
+
+off = size - 3 * PAGE - 123
+falloc(PUNCH | KEEP, off, 8 * PAGE)
+os.pwrite(rf, bytes(size - off), off)
+print("ok: a hole punched across the end zeroes up to the end")
+expect_errno("fallocate past the end", errno.ENOSPC, falloc, 0, size - PAGE,
+             2 * PAGE)
+expect_errno("fallocate collapse-range", errno.EOPNOTSUPP, falloc, COLLAPSE,
+             0, PAGE)
 for new in (0, size // 2, size - 1, size + 4096):
     expect_errno("ftruncate to %d" % new, errno.EPERM, os.ftruncate, fd, new)
 expect_errno("open with O_TRUNC", errno.EPERM, os.open, img,
