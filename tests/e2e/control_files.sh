@@ -14,7 +14,8 @@
 #                   data and zeroes the counters
 # Bad values (a table) each get EINVAL and change no stat file and no data.
 # A memory limit reached makes writes fail with ENOSPC; data written before
-# stays intact.
+# stays intact; with 4 writers at the limit every page is either written
+# whole or left as it was, and failed_writes counts the refused ones.
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
 
@@ -347,6 +348,96 @@ check "without the limit the write succeeds and reads back" \
 	test "$(region_sum 16 16)" = "$(sha256sum <"$work/more" | cut -d' ' -f1)"
 check "the data written before is still intact" \
 	test "$(region_sum 0 4)" = "$first_sum"
+
+# --- the limit hit by 4 writers at once: 4096 compressible pages (A), then
+# the limit, then every page overwritten with random data (B) by 4
+# processes, page by page. Each page must read back whole as B if its write
+# succeeded and whole as A if it failed with ENOSPC: no torn pages; and
+# failed_writes must grow by the refused pages.
+"$PY" - "$mnt" <<'EOF' || e2e_fail "pages wrong after writes at the limit"
+import errno, os, random, sys
+mnt = sys.argv[1]
+BASE, PAGES, WRITERS = 64 << 20, 4096, 4
+fd = os.open(mnt + "/disk.img", os.O_RDWR)
+
+
+def page_a(i):
+    return (b"page %08d of text A. " % i * 200)[:4096]
+
+
+def page_b(i):
+    return random.Random(i).randbytes(4096)
+
+
+def set_limit(v):
+    with open(mnt + "/mem_limit", "w") as f:
+        f.write(str(v))
+
+
+for i in range(PAGES):
+    os.pwrite(fd, page_a(i), BASE + i * 4096)
+used = int(open(mnt + "/mm_stat").read().split()[2])
+failed0 = int(open(mnt + "/io_stat").read().split()[1])
+set_limit(used + (4 << 20))  # room for about 1000 of the 4096 B pages
+# Each writer reports one byte per page through a pipe: 1 written,
+# 2 refused with ENOSPC, 3 any other error.
+readers = []
+for k in range(WRITERS):
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.close(r)
+        res = bytearray()
+        for i in range(k, PAGES, WRITERS):
+            try:
+                os.pwrite(fd, page_b(i), BASE + i * 4096)
+                res.append(1)
+            except OSError as e:
+                res.append(2 if e.errno == errno.ENOSPC else 3)
+        os.write(w, res)
+        os._exit(0)
+    os.close(w)
+    readers.append(r)
+results = []
+for r in readers:
+    res = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        res += chunk
+    results.append(res)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+set_limit(0)
+counts = [0, 0, 0, 0]
+bad = 0
+for k in range(WRITERS):
+    for j, i in enumerate(range(k, PAGES, WRITERS)):
+        r = results[k][j] if j < len(results[k]) else 3
+        counts[r] += 1
+        got = os.pread(fd, 4096, BASE + i * 4096)
+        want = page_b(i) if r == 1 else page_a(i)
+        if r == 3 or got != want:
+            bad += 1
+            if bad <= 5:
+                print("page %d: write result %d, content %s" % (
+                    i, r, "A" if got == page_a(i) else
+                    "B" if got == page_b(i) else "torn"))
+print("4 writers at the limit: %d pages written, %d refused with ENOSPC, "
+      "%d other errors, %d wrong" % (counts[1], counts[2], counts[3], bad))
+if counts[1] == 0 or counts[2] == 0:
+    print("expected both written and refused pages")
+    bad += 1
+failed = int(open(mnt + "/io_stat").read().split()[1]) - failed0
+if failed != counts[2]:
+    print("io_stat failed_writes grew by %d, not %d" % (failed, counts[2]))
+    bad += 1
+sys.exit(1 if bad else 0)
+EOF
+e2e_log "ok: at the limit each page is either written whole or left as it was"
 
 # --- every stat file reads the same through tail (which trusts st_size)
 # as through a pipe, even when it is longer than 4 KiB (classes).
