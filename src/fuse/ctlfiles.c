@@ -89,18 +89,34 @@ void uzram_ctl_open(fuse_req_t req, struct uzram_daemon *d,
 		free(cf); /* open(2) was interrupted: no release will come */
 }
 
-void uzram_ctl_read(fuse_req_t req, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+/*
+ * The reply goes out from the worker's own buffer, not from the snapshot:
+ * the reader's read(2) returns while our writev(2) to /dev/fuse is still
+ * in progress, so a close(2) and our release of the snapshot may overlap
+ * the end of that writev. The kernel has copied the data by then, but a
+ * copy (at most ZRAM_ATTR_SHOW_MAX, off the hot path) keeps every byte we
+ * hand to writev ours until it returns, which ThreadSanitizer can verify.
+ */
+void uzram_ctl_read(fuse_req_t req, struct uzram_daemon *d, size_t size,
+		    off_t off, struct fuse_file_info *fi)
 {
 	const struct ctl_file *cf = (const struct ctl_file *)(uintptr_t)fi->fh;
+	char *buf = uzram_worker_buf(d);
 
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
 	if (off < 0 || (uint64_t)off >= cf->len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
 	if (size > cf->len - (size_t)off)
 		size = cf->len - (size_t)off;
-	fuse_reply_buf(req, cf->snap + off, size);
+	if (size > d->buf_size)
+		size = d->buf_size;
+	memcpy(buf, cf->snap + off, size);
+	fuse_reply_buf(req, buf, size);
 }
 
 void uzram_ctl_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,

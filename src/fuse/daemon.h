@@ -51,6 +51,12 @@ struct uzram_daemon {
 extern const struct fuse_lowlevel_ops uzram_ll_ops;
 
 /*
+ * uzram_worker_buf - the calling worker's reply buffer (d->buf_size bytes),
+ * allocated on its first use (ops.c). Returns NULL if out of memory.
+ */
+char *uzram_worker_buf(struct uzram_daemon *d);
+
+/*
  * The control and stat files (ctlfiles.c): open takes a fresh show()
  * snapshot for readers, write passes each write whole to store(), release
  * frees the snapshot. @attr is d->attrs[i] for inode UZRAM_INO_ATTR0 + i.
@@ -58,8 +64,8 @@ extern const struct fuse_lowlevel_ops uzram_ll_ops;
  */
 void uzram_ctl_open(fuse_req_t req, struct uzram_daemon *d,
 		    const struct zram_attr *attr, struct fuse_file_info *fi);
-void uzram_ctl_read(fuse_req_t req, size_t size, off_t off,
-		    struct fuse_file_info *fi);
+void uzram_ctl_read(fuse_req_t req, struct uzram_daemon *d, size_t size,
+		    off_t off, struct fuse_file_info *fi);
 void uzram_ctl_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
 		     size_t size, struct fuse_file_info *fi);
 void uzram_ctl_release(fuse_req_t req, struct fuse_file_info *fi);

@@ -278,8 +278,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	}
 }
 
-/* This worker's read buffer, allocated on its first read. */
-static char *worker_buf(struct uzram_daemon *d)
+char *uzram_worker_buf(struct uzram_daemon *d)
 {
 	char *buf = pthread_getspecific(d->buf_key);
 
@@ -296,7 +295,7 @@ static char *worker_buf(struct uzram_daemon *d)
 static void disk_read(fuse_req_t req, struct uzram_daemon *d, size_t size,
 		      off_t off)
 {
-	char *buf = worker_buf(d);
+	char *buf = uzram_worker_buf(d);
 	ssize_t n;
 
 	if (!buf) {
@@ -322,7 +321,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (ino == UZRAM_INO_DISK)
 		disk_read(req, req_daemon(req), size, off);
 	else
-		uzram_ctl_read(req, size, off, fi);
+		uzram_ctl_read(req, req_daemon(req), size, off, fi);
 }
 
 static void disk_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
