@@ -96,7 +96,16 @@ e2e_start "$mnt" --size 256M
 [[ $(stat -c %s "$work/text") -eq $((8 << 20)) ]] || e2e_fail "no 8 MiB text"
 text_sum=$(sha256sum <"$work/text" | cut -d' ' -f1)
 
-# --- disksize
+# --- the stat lines' shapes, as zram's
+fields() { # fields FILE: "N" if FILE is one line of N numbers, else "bad"
+	awk 'NR > 1 { bad = 1 } { for (i = 1; i <= NF; i++) if ($i !~ /^[0-9]+$/)
+		bad = 1 } END { print bad ? "bad" : NF }' "$mnt/$1"
+}
+check "mm_stat is one line of 9 numbers" test "$(fields mm_stat)" = 9
+check "io_stat is one line of 4 numbers" test "$(fields io_stat)" = 4
+check "bd_stat is one line of 3 numbers" test "$(fields bd_stat)" = 3
+check "debug_stat starts with 'version: 1'" \
+	test "$(head -n 1 "$mnt/debug_stat")" = "version: 1"
 check "disksize shows 256M" test "$(cat "$mnt/disksize")" -eq $((256 << 20))
 
 # --- comp_algorithm and algorithm_params
