@@ -5,7 +5,8 @@
 # leave no mount behind; a busy mount keeps working. --help and --version
 # exit 0. Good options take effect (--allow-other: other users get in, file
 # modes apply). In daemon mode (no -f) uzram returns only once it is live;
-# SIGTERM to the daemon unmounts cleanly, in daemon mode and with -f.
+# SIGTERM to the daemon unmounts cleanly, in daemon mode and with -f. Ten
+# quick mount/unmount cycles each end with exit status 0.
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
 
@@ -151,6 +152,16 @@ grep -qx 'lz4 \[lz4hc\] zstd' "$free/comp_algorithm" ||
 e2e_log "ok: --allow-other: another user reads mm_stat, but cannot open" \
 	"disk.img or write comp_algorithm"
 e2e_stop "$free"
+
+# --- ten quick mount, write, read, unmount cycles: each exits 0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	e2e_start "$free" --size 16M
+	echo "cycle $i" | dd of="$free/disk.img" conv=notrunc status=none
+	[[ $(head -n 1 "$free/disk.img") == "cycle $i" ]] ||
+		e2e_fail "cycle $i: disk.img reads back wrong"
+	e2e_stop "$free"
+done
+e2e_log "ok: 10 mount/write/read/unmount cycles, each daemon exited 0"
 
 # --- foreground: SIGTERM unmounts and the exit status is 0
 e2e_start "$free" --size 64M
