@@ -19,6 +19,7 @@
 #define SYS "/sys/block/zram0/"
 
 static volatile sig_atomic_t kzram_armed;
+static volatile sig_atomic_t kzram_fd = -1; /* open device, closed first */
 
 static int sys_write(const char *name, const char *val)
 {
@@ -60,6 +61,11 @@ static void kzram_reset(void)
 
 	if (!kzram_armed)
 		return;
+	/* zram refuses reset while the device is open */
+	if (kzram_fd >= 0) {
+		close(kzram_fd);
+		kzram_fd = -1;
+	}
 	fd = open(SYS "reset", O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		if (write(fd, "1", 1) == 1)
@@ -175,7 +181,9 @@ int kzram_bench(const struct pages *p, int threads, struct result *res)
 		err = -errno;
 		goto out_reset;
 	}
+	kzram_fd = r.fd;
 	err = kz_measure(&r, res);
+	kzram_fd = -1;
 	close(r.fd);
 out_reset:
 	kzram_reset();
