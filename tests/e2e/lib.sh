@@ -210,3 +210,10 @@ e2e_stats_agree() {
 	((compr <= room)) ||
 		e2e_fail "compr_data_size $compr > the objects' class sizes $room"
 }
+
+# e2e_sanitized: true if the daemon is built with ASan or TSan, whose
+# runtimes change what memory figures mean (quarantine, shadow; mlockall
+# is a no-op under ASan). (Appended by the e2e test helper.)
+e2e_sanitized() {
+	ldd "$(e2e_bin)" 2>/dev/null | grep -Eq 'lib(a|t)san'
+}
