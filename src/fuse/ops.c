@@ -74,7 +74,12 @@ static int ino_stat(const struct uzram_daemon *d, fuse_ino_t ino,
 		st->st_blocks = (blkcnt_t)(d->disksize / 512);
 	} else if (attr) {
 		st->st_mode = S_IFREG | (attr->mode & 0777);
-		st->st_size = ZRAM_PAGE_SIZE; /* as sysfs: unknown until read */
+		/*
+		 * Size 0, as procfs: the length is known only once show()
+		 * runs at open, and tools that trust st_size (tail, less)
+		 * then read to EOF instead of stopping at a made-up size.
+		 */
+		st->st_size = 0;
 	} else {
 		return -ENOENT;
 	}
