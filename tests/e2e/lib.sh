@@ -189,15 +189,17 @@ e2e_timed() {
 # e2e_stats_agree MOUNTPOINT: with no I/O running, the allocator's classes
 # table must agree with mm_stat and stats.json: pages_used summed over the
 # classes is mem_used_total in pages; obj_used summed is the stored pages
-# that are not same-filled (one object each); compr_data_size is at most
-# the objects' class sizes summed. Prints the figures; fails otherwise.
+# that are not same-filled (one object each); the 4096-byte class holds
+# the huge pages; compr_data_size is at most the objects' class sizes
+# summed. Prints the figures; fails otherwise.
 # (Appended by the e2e test helper.)
 e2e_stats_agree() {
-	local mnt=$1 objs pages room stored used compr same
-	read -r objs pages room < <(awk 'NR > 1 && $1 ~ /^[0-9]+$/ {
-		o += $(NF - 3); p += $(NF - 2); r += $(NF - 3) * $2 }
-		END { print o + 0, p + 0, r + 0 }' "$mnt/classes")
-	read -r _ compr used _ _ same _ <"$mnt/mm_stat"
+	local mnt=$1 objs pages room raw stored used compr same huge
+	read -r objs pages room raw < <(awk 'NR > 1 && $1 ~ /^[0-9]+$/ {
+		o += $(NF - 3); p += $(NF - 2); r += $(NF - 3) * $2
+		if ($2 == 4096) h = $(NF - 3) }
+		END { print o + 0, p + 0, r + 0, h + 0 }' "$mnt/classes")
+	read -r _ compr used _ _ same _ huge _ <"$mnt/mm_stat"
 	stored=$(sed -n 's/^ *"pages_stored": *\([0-9]*\),*$/\1/p' \
 		"$mnt/stats.json")
 	e2e_log "classes: $objs objects in $pages pages, room $room bytes;" \
@@ -209,6 +211,8 @@ e2e_stats_agree() {
 		e2e_fail "classes obj_used $objs != pages_stored $stored - same $same"
 	((compr <= room)) ||
 		e2e_fail "compr_data_size $compr > the objects' class sizes $room"
+	((raw == huge)) ||
+		e2e_fail "the 4096-byte class holds $raw objects, huge_pages $huge"
 }
 
 # e2e_sanitized: true if the daemon is built with ASan or TSan, whose
