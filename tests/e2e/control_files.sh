@@ -447,6 +447,8 @@ if failed != counts[2]:
 sys.exit(1 if bad else 0)
 EOF
 e2e_log "ok: at the limit each page is either written whole or left as it was"
+e2e_stats_agree "$mnt"
+e2e_log "ok: after the refused writes the classes table agrees with mm_stat"
 
 # --- every stat file reads the same through tail (which trusts st_size)
 # as through a pipe, even when it is longer than 4 KiB (classes).
