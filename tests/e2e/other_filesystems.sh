@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # other_filesystems.sh - the ext4 round trip with XFS and Btrfs: for each, a
-# fresh 512 MiB uzram, losetup (XFS with --direct-io=on, Btrfs buffered, as
-# when a user forgets the option), mkfs, mount, copy /usr/include/linux,
-# unmount, mount again, diff -r, the filesystem's own read-only checker,
-# and mm_stat consistent with the data (stored, compressed smaller, pool
-# memory >= compressed bytes, orig_data_size >= the tree's 4 KiB blocks
-# less same-filled pages, the classes table agreeing with mm_stat).
+# fresh 512 MiB uzram (XFS on zstd, Btrfs on lz4hc), losetup (XFS with
+# --direct-io=on, Btrfs buffered, as when a user forgets the option), mkfs,
+# mount, copy /usr/include/linux, unmount, mount again, diff -r, the
+# filesystem's own read-only checker, and mm_stat consistent with the data
+# (stored, compressed smaller, pool memory >= compressed bytes,
+# orig_data_size >= the tree's 4 KiB blocks less same-filled pages, the
+# classes table agreeing with mm_stat).
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
 
@@ -32,10 +33,10 @@ check() { # check DESCRIPTION TEST...: print it, fail unless it holds
 
 e2e_tmpdir work
 
-roundtrip() { # roundtrip FSTYPE DIRECT_IO(on|off)
+roundtrip() { # roundtrip FSTYPE DIRECT_IO(on|off) ALGO
 	local type=$1 mnt=$work/$1.uzram fs=$work/$1.fs dev tree orig compr used same
 	mkdir "$mnt" "$fs"
-	e2e_start "$mnt" --size 512M
+	e2e_start "$mnt" --size 512M --algo "$3"
 	if [[ $2 == on ]]; then
 		e2e_losetup dev "$mnt/disk.img"
 	else # as a user who forgets --direct-io: the loop's page cache
@@ -43,7 +44,7 @@ roundtrip() { # roundtrip FSTYPE DIRECT_IO(on|off)
 			e2e_fail "losetup $mnt/disk.img"
 		e2e_cleanup_add "losetup -d '$dev'"
 	fi
-	e2e_log "$type on $dev, direct I/O" \
+	e2e_log "$type on $dev, --algo $3, direct I/O" \
 		"$(losetup --list --noheadings -O DIO "$dev")"
 	case $type in
 	xfs) mkfs.xfs -q -f "$dev" ;;
@@ -83,6 +84,6 @@ roundtrip() { # roundtrip FSTYPE DIRECT_IO(on|off)
 	e2e_stop "$mnt"
 }
 
-roundtrip xfs on
-roundtrip btrfs off
+roundtrip xfs on zstd
+roundtrip btrfs off lz4hc
 e2e_log "PASS"
