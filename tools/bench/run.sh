@@ -179,23 +179,55 @@ uzram_up() {
 	loop_attach "$MP/disk.img"
 }
 
+# /dev/zram0 is claimed once for the zram target (both of its phases), so
+# nobody else can take it in between; it is released (reset) right after.
 ZRAM_OWNED=0
+ZRAM=/sys/block/zram0
+zram_reset() {
+	local _
+	for _ in $(seq 50); do
+		echo 1 >$ZRAM/reset 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo 1 >$ZRAM/reset
+}
+
 zram_release() {
 	[ $ZRAM_OWNED = 1 ] || return 0
-	echo 1 >/sys/block/zram0/reset
+	zram_reset
 	ZRAM_OWNED=0
 }
 
-zram_up() {
-	[ -e /sys/block/zram0 ] || die "no /dev/zram0 (modprobe zram)"
-	[ "$(cat /sys/block/zram0/initstate)" = 0 ] ||
-		die "/dev/zram0 is in use (initstate 1); not touching it"
+# zram_init: set up a fresh lz4 disk (claims the device: initstate 1).
+zram_init() {
+	echo lz4 >$ZRAM/comp_algorithm
+	echo "$DISK" >$ZRAM/disksize
+}
+
+# zram_claim: wait (BENCH_ZRAM_WAIT s, default 120) for an unused
+# /dev/zram0 (initstate 0), then take it; it stays ours until zram_release.
+zram_claim() {
+	local waited=0
+	[ -e $ZRAM ] || die "no /dev/zram0 (modprobe zram)"
+	while [ "$(cat $ZRAM/initstate)" != 0 ]; do
+		((waited < ${BENCH_ZRAM_WAIT:-120})) ||
+			die "/dev/zram0 is in use (initstate 1); not touching it"
+		((waited % 30)) || log "waiting for /dev/zram0 (in use by someone else)"
+		sleep 1
+		waited=$((waited + 1))
+	done
 	ZRAM_OWNED=1
 	cleanup_push zram_release
-	echo 1 >/sys/block/zram0/reset
-	echo lz4 >/sys/block/zram0/comp_algorithm
-	echo "$DISK" >/sys/block/zram0/disksize
-	KIND=zram DEV=/dev/zram0 CTL=/sys/block/zram0/compact
+	zram_reset
+	zram_init
+}
+
+# zram_up: a fresh disk on the claimed device (reset, then set up again).
+zram_up() {
+	[ $ZRAM_OWNED = 1 ] || die "zram_up without zram_claim"
+	zram_reset
+	zram_init
+	KIND=zram DEV=/dev/zram0 CTL=$ZRAM/compact
 }
 
 tmpfs_up() {
@@ -439,6 +471,7 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "targets: $TARGETS; fio ${RUNTIME}s per run on $AREA; disks $DISK"
 
 for t in $TARGETS; do
+	if [ "$t" = zram-lz4 ]; then zram_claim; fi
 	depth=${#CLEANUP[@]}
 	target_up "$t" fio
 	log "$t: $DEV"
@@ -450,6 +483,7 @@ for t in $TARGETS; do
 		realdata_phase "$t"
 		cleanup_run "$depth"
 	fi
+	if [ "$t" = zram-lz4 ]; then zram_release; fi
 done
 
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
