@@ -342,11 +342,8 @@ static void disk_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
 		fuse_reply_write(req, 0);
 		return;
 	}
-	if ((uint64_t)off >= d->disksize) {
-		fuse_reply_err(req, ENOSPC);
-		return;
-	}
-	if (size > d->disksize - (uint64_t)off)
+	/* at or past the end: the store refuses it and counts invalid_io */
+	if ((uint64_t)off < d->disksize && size > d->disksize - (uint64_t)off)
 		size = (size_t)(d->disksize - (uint64_t)off);
 	n = zram_write(d->zram, buf, size, (uint64_t)off);
 	if (n < 0)

@@ -161,9 +161,16 @@ for off in (size, size + 1, size + 5000, size * 4):
         fail("read at %d (end + %d) returned %d bytes" % (off, off - size,
                                                           len(got)))
 print("ok: reads at and past the end return 0 bytes")
+io_stat = os.path.join(os.path.dirname(img), "io_stat")
+invalid_before = int(open(io_stat).read().split()[2])
 for off in (size, size + 1, size + 4096, size * 2):
     expect_errno("write at end + %d" % (off - size), errno.ENOSPC, os.pwrite,
                  fd, b"x" * 100, off)
+invalid_after = int(open(io_stat).read().split()[2])
+if invalid_after != invalid_before + 4:
+    fail("io_stat invalid_io went %d -> %d after 4 writes past the end" %
+         (invalid_before, invalid_after))
+print("ok: each write past the end counts in io_stat invalid_io")
 data = b"E" * 100
 try:
     w = os.pwrite(fd, data, size - 10)
