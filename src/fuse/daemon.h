@@ -14,6 +14,7 @@
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -45,6 +46,9 @@ struct uzram_daemon {
 	 */
 	pthread_key_t buf_key;
 	size_t buf_size;
+	struct fuse_session *se; /* for the stop signals (session.c) */
+	/* a stop signal was refused once because disk.img was open */
+	atomic_bool stop_warned;
 };
 
 /* The lowlevel ops table (ops.c). */

@@ -143,6 +143,11 @@ void zram_open_put(struct zram *z)
 	atomic_fetch_sub_explicit(&z->open_count, 1, memory_order_acq_rel);
 }
 
+long zram_open_count(struct zram *z)
+{
+	return atomic_load_explicit(&z->open_count, memory_order_acquire);
+}
+
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
 void zram_stats_get(struct zram *z, struct zram_stats *s)

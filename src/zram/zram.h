@@ -96,6 +96,12 @@ int zram_flush(struct zram *z);
 void zram_open_get(struct zram *z);
 void zram_open_put(struct zram *z);
 
+/*
+ * zram_open_count - the current count. Lock-free, so a signal handler may
+ * call it (the daemon refuses a first SIGTERM while the disk is in use).
+ */
+long zram_open_count(struct zram *z);
+
 /* Every counter, by zram's names, copied out by zram_stats_get(). */
 struct zram_stats {
 	/* mm_stat, in its column order */

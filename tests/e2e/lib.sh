@@ -127,7 +127,7 @@ e2e_start() {
 	e2e_cleanup_add "e2e_is_mounted '$mnt' && { fusermount3 -u '$mnt' || umount -l '$mnt'; }"
 	"$bin" "$mnt" -f "$@" &
 	UZRAM_PID=$!
-	e2e_cleanup_add "kill $UZRAM_PID 2>/dev/null; wait $UZRAM_PID"
+	e2e_cleanup_add "kill $UZRAM_PID 2>/dev/null; sleep 0.2; kill $UZRAM_PID 2>/dev/null; wait $UZRAM_PID"
 	t0=$(e2e_now_ms)
 	until e2e_is_mounted "$mnt"; do
 		kill -0 "$UZRAM_PID" 2>/dev/null ||
@@ -144,7 +144,7 @@ e2e_stop() {
 	local mnt=$1 rc=0
 	fusermount3 -u "$mnt" || e2e_fail "fusermount3 -u $mnt failed"
 	wait "$UZRAM_PID" || rc=$?
-	e2e_cleanup_drop "kill $UZRAM_PID 2>/dev/null; wait $UZRAM_PID"
+	e2e_cleanup_drop "kill $UZRAM_PID 2>/dev/null; sleep 0.2; kill $UZRAM_PID 2>/dev/null; wait $UZRAM_PID"
 	((rc == 0)) || e2e_fail "uzram exited with $rc after unmount"
 }
 
