@@ -24,37 +24,37 @@ static unsigned long harness_failed;
 	do {                                                                   \
 		if (cond) {                                                    \
 			harness_passed++;                                      \
-		} else {                                               \
+		} else {                                                       \
 			harness_failed++;                                      \
 			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
 				__LINE__, #cond);                              \
 		}                                                              \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                         \
-	do {                                                                   \
-		long long check_a_ = (long long)(a);                           \
-		long long check_b_ = (long long)(b);                           \
-		if (check_a_ == check_b_) {                                    \
-			harness_passed++;                                      \
-		} else {                                                       \
-			harness_failed++;                                      \
-			fprintf(stderr,                                        \
-				"%s:%d: CHECK_EQ failed: %s == %s (%lld != "   \
-				"%lld)\n",                                     \
-				__FILE__, __LINE__, #a, #b, check_a_,          \
-				check_b_);                                     \
-		}                                                              \
+#define CHECK_EQ(a, b)                                                       \
+	do {                                                                 \
+		long long check_a_ = (long long)(a);                         \
+		long long check_b_ = (long long)(b);                         \
+		if (check_a_ == check_b_) {                                  \
+			harness_passed++;                                    \
+		} else {                                                     \
+			harness_failed++;                                    \
+			fprintf(stderr,                                      \
+				"%s:%d: CHECK_EQ failed: %s == %s (%lld != " \
+				"%lld)\n",                                   \
+				__FILE__, __LINE__, #a, #b, check_a_,        \
+				check_b_);                                   \
+		}                                                            \
 	} while (0)
 
-#define REQUIRE(cond)                                                          \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: REQUIRE failed: %s\n",         \
-				__FILE__, __LINE__, #cond);                    \
-			abort();                                               \
-		}                                                              \
-		harness_passed++;                                              \
+#define REQUIRE(cond)                                                  \
+	do {                                                           \
+		if (!(cond)) {                                         \
+			fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", \
+				__FILE__, __LINE__, #cond);            \
+			abort();                                       \
+		}                                                      \
+		harness_passed++;                                      \
 	} while (0)
 
 static inline int harness_finish(const char *name)
