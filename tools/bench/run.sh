@@ -27,6 +27,8 @@
 #   BENCH_RUNTIME    seconds per fio run (default 10)
 #   BENCH_REPEAT     runs per figure, the median is kept (default 1)
 #   BENCH_UZRAM_ARGS extra daemon options, e.g. "--threads 4"
+#   BENCH_COMPACT_SLEEP  seconds between two compactions (default 0: a
+#                    tight loop)
 #   BENCH_AREA       bytes fio touches (default 1G); BENCH_DISK disk size (2G)
 #   BENCH_TREES      trees copied in the real-data step
 #                    (default "/usr/include /usr/lib/gcc")
@@ -43,6 +45,7 @@ ALL_TARGETS="uzram-lz4 uzram-zstd zram-lz4 tmpfs-loop fuse-null nbdkit-zstd"
 TARGETS=${BENCH_TARGETS:-$ALL_TARGETS}
 RUNTIME=${BENCH_RUNTIME:-10}
 REPEAT=${BENCH_REPEAT:-1}
+COMPACT_SLEEP=${BENCH_COMPACT_SLEEP:-0}
 AREA=${BENCH_AREA:-1G}
 DISK=${BENCH_DISK:-2G}
 TREES=${BENCH_TREES:-/usr/include /usr/lib/gcc}
@@ -354,6 +357,7 @@ compact_loop() {
 	sleep 2
 	while echo 1 >"$1" 2>/dev/null; do
 		n=$((n + 1))
+		if [ "$COMPACT_SLEEP" != 0 ]; then sleep "$COMPACT_SLEEP"; fi
 	done
 	echo "$n" >"$2"
 }
@@ -492,7 +496,7 @@ python3 "$HERE/report.py" "$RES" "$OUT" \
 	"kernel=$(uname -r)" "runtime=$RUNTIME" "repeat=$REPEAT" "area=$AREA" "disk=$DISK" \
 	"trees=$TREES" "uzram=$UZRAM_BIN" "fio=$(fio --version)" \
 	"load_start=$LOAD_START" "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" \
-	"uzram_args=${BENCH_UZRAM_ARGS:-}"
+	"uzram_args=${BENCH_UZRAM_ARGS:-}" "compact_sleep=$COMPACT_SLEEP"
 gnuplot -e "datafile='$OUT/chart.dat'; outfile='$OUT/bench.png'" \
 	"$HERE/chart.gp"
 cat "$OUT/results.md"
