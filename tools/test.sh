@@ -3,7 +3,8 @@
 #   installs the packages, checks formatting, builds the `ci` preset (-Werror)
 #   and runs every test (unit, stress, fuzz corpus replay, e2e with real
 #   mounts), then builds the `asan` and `tsan` presets and runs the unit,
-#   stress and fuzz tests under them. Exits non-zero on any failure.
+#   stress and fuzz tests under them, and the e2e tests once more against
+#   the ASan daemon. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh
@@ -24,6 +25,8 @@ ctest --preset ci -j "$jobs" --label-exclude e2e
 ctest --preset ci --label-regex e2e
 echo "== test asan (unit, stress, fuzz)"
 ctest --preset asan -j "$jobs"
+echo "== test asan e2e (the daemon under ASan/LSan: a leak or error fails it)"
+ctest --test-dir build/asan --label-regex e2e --output-on-failure
 echo "== test tsan (unit, stress)"
 ctest --preset tsan -j "$jobs"
 echo "== all tests passed"
