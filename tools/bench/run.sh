@@ -272,6 +272,12 @@ nbdkit_up() {
 	cleanup_push "pidfile_kill '$dir/nbdkit.pid'"
 	nbdkit -U "$dir/sock" -P "$dir/nbdkit.pid" memory "size=$DISK" \
 		allocator=zstd
+	# The pid file is written by the daemonized child: wait for it.
+	for _ in $(seq 200); do
+		[ -s "$dir/nbdkit.pid" ] && [ -S "$dir/sock" ] && break
+		sleep 0.05
+	done
+	[ -s "$dir/nbdkit.pid" ] || die "nbdkit wrote no pid file"
 	PID=$(cat "$dir/nbdkit.pid")
 	cleanup_push "fuse_stop '$MP' '$dir/nbdfuse.pid'"
 	nbdfuse -P "$dir/nbdfuse.pid" "$MP" --unix "$dir/sock" \
