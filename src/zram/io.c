@@ -478,7 +478,14 @@ static int range_clear(struct zram *z, uint64_t off, uint64_t len, bool zeroes)
 
 		if (n > len)
 			n = (size_t)len;
-		if (n == ZRAM_PAGE_SIZE) {
+		if (!zeroes && !pofs && index % SLOTS_PER_TABLE_PAGE == 0 &&
+		    len >= (uint64_t)SLOTS_PER_TABLE_PAGE * ZRAM_PAGE_SIZE) {
+			/* a whole table page: its memory goes back too */
+			atomic_fetch_add_explicit(&z->stats.notify_free,
+						  slot_table_release(z, index),
+						  memory_order_relaxed);
+			n = SLOTS_PER_TABLE_PAGE * ZRAM_PAGE_SIZE;
+		} else if (n == ZRAM_PAGE_SIZE) {
 			page_clear(z, index, zeroes);
 		} else {
 			err = page_write_part(z, st, index, NULL, pofs, n);

@@ -55,6 +55,11 @@ struct zram_slot {
 #define SLOT_CODEC_MASK (3u << SLOT_CODEC_SHIFT)
 #define SLOT_LOCK_BITS (SLOT_LOCK | SLOT_WAITERS)
 
+/* The table is given back to the OS a page (256 slots, 1 MiB of disk) at a
+ * time, when a discard covers all of it (slot_table_release). */
+#define ZRAM_TABLE_PAGE_SIZE 4096u
+#define SLOTS_PER_TABLE_PAGE (ZRAM_TABLE_PAGE_SIZE / sizeof(struct zram_slot))
+
 /* Codec ids, stored in two bits of each slot: never renumber. */
 enum zram_codec_id {
 	ZRAM_CODEC_LZ4 = 0,
@@ -182,6 +187,7 @@ bool slot_holds_data(uint32_t flags);
 void slot_flags_update(struct zram_slot *slot, uint32_t clear, uint32_t set);
 void slot_free(struct zram *z, struct zram_slot *slot);
 void slot_touch(struct zram *z, struct zram_slot *slot);
+uint64_t slot_table_release(struct zram *z, uint64_t first);
 uint32_t zram_now_ds(const struct zram *z);
 
 /* codec.c */
