@@ -33,8 +33,9 @@ static int lz4_compress(void *ctx, int level, const struct zram_dict *dict,
 	return n > 0 ? n : -EINVAL;
 }
 
-static int lz4_decompress(void *ctx, const struct zram_dict *dict,
-			  const void *src, size_t src_len, void *dst)
+/* Shared with lz4hc, whose output is plain lz4. */
+int zram_lz4_decompress(void *ctx, const struct zram_dict *dict,
+			const void *src, size_t src_len, void *dst)
 {
 	int n;
 
@@ -52,5 +53,5 @@ const struct zram_codec_ops zram_codec_lz4 = {
 	.ctx_create = lz4_ctx_create,
 	.ctx_destroy = lz4_ctx_destroy,
 	.compress = lz4_compress,
-	.decompress = lz4_decompress,
+	.decompress = zram_lz4_decompress,
 };

@@ -34,17 +34,6 @@ static int lz4hc_compress(void *ctx, int level, const struct zram_dict *dict,
 	return n > 0 ? n : -EINVAL;
 }
 
-static int lz4hc_decompress(void *ctx, const struct zram_dict *dict,
-			    const void *src, size_t src_len, void *dst)
-{
-	int n;
-
-	(void)ctx;
-	(void)dict;
-	n = LZ4_decompress_safe(src, dst, (int)src_len, (int)ZRAM_PAGE_SIZE);
-	return n == (int)ZRAM_PAGE_SIZE ? 0 : -EIO;
-}
-
 const struct zram_codec_ops zram_codec_lz4hc = {
 	.name = "lz4hc",
 	.level_min = 1,
@@ -53,5 +42,5 @@ const struct zram_codec_ops zram_codec_lz4hc = {
 	.ctx_create = lz4hc_ctx_create,
 	.ctx_destroy = lz4hc_ctx_destroy,
 	.compress = lz4hc_compress,
-	.decompress = lz4hc_decompress,
+	.decompress = zram_lz4_decompress,
 };

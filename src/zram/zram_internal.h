@@ -106,6 +106,8 @@ struct zram_codec_ops {
 
 extern const struct zram_codec_ops zram_codec_lz4;
 extern const struct zram_codec_ops zram_codec_lz4hc;
+int zram_lz4_decompress(void *ctx, const struct zram_dict *dict,
+			const void *src, size_t src_len, void *dst);
 extern const struct zram_codec_ops zram_codec_zstd;
 
 /* Run-time parameters of one codec. */

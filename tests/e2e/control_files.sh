@@ -33,15 +33,6 @@ json() { # json KEY: a value from stats.json
 	sed -n "s/^ *\"$1\": *\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" \
 		"$mnt/stats.json"
 }
-check() { # check DESCRIPTION TEST...: print it, fail unless it holds
-	local what=$1
-	shift
-	if "$@"; then
-		e2e_log "ok: $what"
-	else
-		e2e_fail "$what"
-	fi
-}
 # ctl FILE VALUE: write VALUE (backslash escapes decoded) in one write(2);
 # prints OK or the errno name.
 ctl() {

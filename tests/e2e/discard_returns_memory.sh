@@ -29,15 +29,6 @@ mm() { # mm COLUMN: one mm_stat column, 1-based
 io() { # io COLUMN: one io_stat column (4 = notify_free)
 	awk -v c="$1" '{ print $c }' "$mnt/io_stat"
 }
-check() { # check DESCRIPTION TEST...: print it, fail unless it holds
-	local what=$1
-	shift
-	if "$@"; then
-		e2e_log "ok: $what"
-	else
-		e2e_fail "$what"
-	fi
-}
 
 e2e_tmpdir work
 mnt=$work/uzram

@@ -16,15 +16,6 @@ e2e_require_cmd fusermount3 losetup mkfs.ext4 e2fsck mount umount diff du
 
 # mm_stat columns into the array MM (orig compr used limit max same ...).
 mm_read() { read -r -a MM <"$mnt/mm_stat" || e2e_fail "reading mm_stat"; }
-check() { # check DESCRIPTION TEST...: print it, fail unless it holds
-	local what=$1
-	shift
-	if "$@"; then
-		e2e_log "ok: $what"
-	else
-		e2e_fail "$what"
-	fi
-}
 
 e2e_tmpdir work
 mnt=$work/uzram

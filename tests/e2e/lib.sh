@@ -27,6 +27,7 @@
 #   e2e_now_ms                       # monotonic-ish milliseconds
 #   e2e_timed LIMIT_MS WHAT cmd...   # run cmd, fail if it fails or takes
 #                                    # longer than LIMIT_MS; prints the time
+#   check "what" cmd...              # run cmd: log "ok: what", or fail
 #   e2e_fail "message"               # print FAIL: message, exit 1
 #   e2e_skip "message"               # print SKIP: message, exit 77
 #   e2e_log "message"                # progress line on stderr
@@ -51,6 +52,17 @@ e2e_skip() {
 }
 
 e2e_cleanup_add() { E2E_CLEANUPS+=("$1"); }
+
+# check DESCRIPTION TEST...: run TEST; log "ok: DESCRIPTION" or fail with it.
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		e2e_log "ok: $what"
+	else
+		e2e_fail "$what"
+	fi
+}
 
 # Drop the most recent cleanup entry equal to $1 (it was undone by hand).
 e2e_cleanup_drop() {

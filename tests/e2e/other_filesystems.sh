@@ -21,15 +21,6 @@ grep -qw xfs /proc/filesystems || modprobe xfs 2>/dev/null ||
 grep -qw btrfs /proc/filesystems || modprobe btrfs 2>/dev/null ||
 	e2e_skip "the kernel has no btrfs"
 
-check() { # check DESCRIPTION TEST...: print it, fail unless it holds
-	local what=$1
-	shift
-	if "$@"; then
-		e2e_log "ok: $what"
-	else
-		e2e_fail "$what"
-	fi
-}
 
 e2e_tmpdir work
 
