@@ -6,6 +6,7 @@
  * pages.
  */
 #include <pthread.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <unistd.h>
@@ -144,7 +145,8 @@ static void test_race(void)
 	struct race r[2];
 	pthread_t t[2];
 	struct zram *z;
-	unsigned int i, rounds = (unsigned int)(2000 * harness_scale());
+	unsigned int i, discards,
+		rounds = (unsigned int)(2000 * harness_scale());
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	for (i = 0; i < 2; i++) {
@@ -153,16 +155,25 @@ static void test_race(void)
 		r[i].id = i;
 		REQUIRE(pthread_create(&t[i], NULL, race_worker, &r[i]) == 0);
 	}
-	for (i = 0; i < rounds; i++)
+	/* at least @rounds discards, and until both workers have raced them
+	 * for a while (on a loaded machine they may start late); 30 s cap */
+	time_t give_up = time(NULL) + 30;
+	for (i = 0; i < rounds || atomic_load(&r[0].ops) < 1000 ||
+		    atomic_load(&r[1].ops) < 1000;
+	     i++) {
 		CHECK_EQ(zram_discard(z, (i % 2) * MIB, MIB), 0);
+		if (time(NULL) > give_up)
+			break;
+	}
+	discards = i;
 	for (i = 0; i < 2; i++) {
 		atomic_store(&r[i].stop, true);
 		pthread_join(t[i], NULL);
 		CHECK_EQ(atomic_load(&r[i].torn), 0);
 		CHECK_EQ(atomic_load(&r[i].failed), 0);
-		CHECK(atomic_load(&r[i].ops) > 0);
+		CHECK(atomic_load(&r[i].ops) >= 1000);
 	}
-	fprintf(stderr, "race: %u discards, %lu + %lu page ops\n", rounds,
+	fprintf(stderr, "race: %u discards, %lu + %lu page ops\n", discards,
 		atomic_load(&r[0].ops), atomic_load(&r[1].ops));
 	zram_destroy(z);
 }
