@@ -62,7 +62,8 @@ static void test_rss_comes_back(void)
 	after = rss_kib();
 	fprintf(stderr, "rss after discard: %ld KiB\n", after);
 #ifndef UZRAM_TSAN
-	CHECK(after - base < 256); /* two table pages and change */
+	/* of the 16 MiB: two table pages, the thread's codec buffers, noise */
+	CHECK(after - base < 1024);
 #else
 	/* TSan's shadow of the table stays resident: RSS says nothing here */
 	(void)after;
