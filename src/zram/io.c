@@ -362,11 +362,43 @@ uint64_t zram_disksize(const struct zram *z)
 	return z->nr_slots * ZRAM_PAGE_SIZE;
 }
 
+/*
+ * range_rw - cut [@off, @off + @len) at page boundaries and read each piece
+ * into @rbuf, or write it from @wbuf (exactly one is non-NULL).
+ * Returns the bytes done; if a page fails, the bytes before it, or its
+ * -errno when it was the first.
+ */
+static ssize_t range_rw(struct zram *z, struct zram_stream *st,
+			unsigned char *rbuf, const unsigned char *wbuf,
+			size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		uint64_t pos = off + done;
+		size_t pofs = pos % ZRAM_PAGE_SIZE;
+		size_t n = ZRAM_PAGE_SIZE - pofs;
+		int err;
+
+		if (n > len - done)
+			n = len - done;
+		if (wbuf)
+			err = page_write(z, st, pos / ZRAM_PAGE_SIZE,
+					 wbuf + done, pofs, n);
+		else
+			err = page_read(z, st, pos / ZRAM_PAGE_SIZE,
+					rbuf + done, pofs, n);
+		if (err)
+			return done ? (ssize_t)done : err;
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
 ssize_t zram_read(struct zram *z, void *buf, size_t len, uint64_t off)
 {
 	uint64_t size = zram_disksize(z);
 	struct zram_stream *st;
-	size_t done = 0;
 
 	if (off >= size)
 		return 0;
@@ -377,28 +409,13 @@ ssize_t zram_read(struct zram *z, void *buf, size_t len, uint64_t off)
 	st = zram_stream_get(z);
 	if (!st)
 		return -ENOMEM;
-	while (done < len) {
-		uint64_t pos = off + done;
-		size_t pofs = pos % ZRAM_PAGE_SIZE;
-		size_t n = ZRAM_PAGE_SIZE - pofs;
-		int err;
-
-		if (n > len - done)
-			n = len - done;
-		err = page_read(z, st, pos / ZRAM_PAGE_SIZE,
-				(unsigned char *)buf + done, pofs, n);
-		if (err)
-			return done ? (ssize_t)done : err;
-		done += n;
-	}
-	return (ssize_t)done;
+	return range_rw(z, st, buf, NULL, len, off);
 }
 
 ssize_t zram_write(struct zram *z, const void *buf, size_t len, uint64_t off)
 {
 	uint64_t size = zram_disksize(z);
 	struct zram_stream *st;
-	size_t done = 0;
 
 	if (!len)
 		return 0;
@@ -410,21 +427,7 @@ ssize_t zram_write(struct zram *z, const void *buf, size_t len, uint64_t off)
 	st = zram_stream_get(z);
 	if (!st)
 		return -ENOMEM;
-	while (done < len) {
-		uint64_t pos = off + done;
-		size_t pofs = pos % ZRAM_PAGE_SIZE;
-		size_t n = ZRAM_PAGE_SIZE - pofs;
-		int err;
-
-		if (n > len - done)
-			n = len - done;
-		err = page_write(z, st, pos / ZRAM_PAGE_SIZE,
-				 (const unsigned char *)buf + done, pofs, n);
-		if (err)
-			return done ? (ssize_t)done : err;
-		done += n;
-	}
-	return (ssize_t)done;
+	return range_rw(z, st, NULL, buf, len, off);
 }
 
 static int range_check(struct zram *z, uint64_t off, uint64_t len)
