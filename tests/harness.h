@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static unsigned long harness_passed;
 static unsigned long harness_failed;
@@ -77,6 +78,18 @@ static inline uint64_t harness_seed(void)
 	uint64_t seed = s ? strtoull(s, NULL, 0) : 0x5eed2025u;
 	fprintf(stderr, "seed: UZRAM_SEED=%" PRIu64 "\n", seed);
 	return seed;
+}
+
+/* The process's resident memory in KiB, from /proc/self/statm. */
+static inline long harness_rss_kib(void)
+{
+	long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	REQUIRE(f);
+	REQUIRE(fscanf(f, "%ld %ld", &size, &resident) == 2);
+	fclose(f);
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* xorshift64*: small, fast, and the same sequence for the same seed. */

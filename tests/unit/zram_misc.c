@@ -172,17 +172,6 @@ static void test_formats(void)
 	zram_destroy(z);
 }
 
-static long rss_kib(void)
-{
-	long pages = 0, rss = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	REQUIRE(f);
-	REQUIRE(fscanf(f, "%ld %ld", &pages, &rss) == 2);
-	fclose(f);
-	return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 /*
  * A 256 GiB disk: a 1 GiB table of address space, nothing resident.
  * ThreadSanitizer writes shadow memory for every atomic access, so the
@@ -202,7 +191,7 @@ static void test_table_cost(void)
 	struct zram *z;
 	long before;
 
-	before = rss_kib();
+	before = harness_rss_kib();
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.slot_bytes, 16);
@@ -211,10 +200,10 @@ static void test_table_cost(void)
 	/* reading never-written pages touches nothing either */
 	CHECK_EQ(zram_read(z, buf, sizeof(buf), 100ull << 30), sizeof(buf));
 	CHECK_EQ(zram_discard(z, 0, 1ull << 30), 0);
-	CHECK(rss_kib() - before < RSS_BOUND_KIB);
+	CHECK(harness_rss_kib() - before < RSS_BOUND_KIB);
 	CHECK_EQ(zram_write(z, buf, sizeof(buf), (256ull << 30) - sizeof(buf)),
 		 sizeof(buf));
-	CHECK(rss_kib() - before < RSS_BOUND_KIB);
+	CHECK(harness_rss_kib() - before < RSS_BOUND_KIB);
 	zram_destroy(z);
 	cfg.disksize = (16ull << 40) + 1;
 	CHECK_EQ(zram_create(&cfg, &z), -EINVAL);

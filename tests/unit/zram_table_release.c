@@ -17,17 +17,6 @@
 #define MIB (1024u * 1024u)
 #define DISK (4096ull * MIB) /* 1M slots: a 16 MiB table */
 
-static long rss_kib(void)
-{
-	long pages = 0, rss = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	REQUIRE(f);
-	REQUIRE(fscanf(f, "%ld %ld", &pages, &rss) == 2);
-	fclose(f);
-	return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static void fill_page(unsigned char *p, uint64_t word)
 {
 	for (size_t i = 0; i < ZRAM_PAGE_SIZE; i += 8)
@@ -46,20 +35,20 @@ static void test_rss_comes_back(void)
 	uint64_t off;
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
-	base = rss_kib();
+	base = harness_rss_kib();
 	for (off = 0; off < DISK; off += MIB) {
 		fill_page(p, off | 1);
 		REQUIRE(zram_write(z, p, sizeof(p), off + 5 * ZRAM_PAGE_SIZE) ==
 			ZRAM_PAGE_SIZE);
 	}
-	full = rss_kib();
+	full = harness_rss_kib();
 	fprintf(stderr, "rss: base %ld KiB, table touched %ld KiB\n", base,
 		full);
 	CHECK(full - base >= 15 * 1024); /* 4096 table pages */
 
 	/* everything but the first and last MiB, from an unaligned start */
 	CHECK_EQ(zram_discard(z, MIB - 512, DISK - 2 * MIB + 1024), 0);
-	after = rss_kib();
+	after = harness_rss_kib();
 	fprintf(stderr, "rss after discard: %ld KiB\n", after);
 #ifndef UZRAM_TSAN
 	/* of the 16 MiB: two table pages, the thread's codec buffers, noise */

@@ -34,19 +34,6 @@ static void fill(unsigned char *buf, size_t len, uint32_t seed)
 	}
 }
 
-static long rss_kib(void)
-{
-	long size, resident;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld %ld", &size, &resident) != 2)
-		resident = -1;
-	fclose(f);
-	return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 /* Sizes like zram's: mostly compressed pages, some tiny, some huge. */
 static unsigned int size_pick(uint64_t *rng)
 {
@@ -124,7 +111,7 @@ int main(void)
 	long rss_start, rss_peak = 0, rss_end;
 
 	REQUIRE(pool != NULL);
-	rss_start = rss_kib();
+	rss_start = harness_rss_kib();
 	ops = (uint64_t)(400000 * harness_scale());
 	for (i = 1; i <= ops; i++) {
 		op_random(pool, &rng, &live);
@@ -137,7 +124,7 @@ int main(void)
 					slots[j].handle = 0;
 				}
 		if (i % 10000 == 0) {
-			long rss = rss_kib();
+			long rss = harness_rss_kib();
 
 			if (rss > rss_peak)
 				rss_peak = rss;
@@ -170,7 +157,7 @@ int main(void)
 	printf("metadata: %" PRIu64 " B live, %" PRIu64 " B empty\n", meta_peak,
 	       st.metadata_bytes);
 	CHECK(st.metadata_bytes < meta_peak / 2);
-	rss_end = rss_kib();
+	rss_end = harness_rss_kib();
 	printf("rss: start %ld KiB, peak %ld KiB, end %ld KiB\n", rss_start,
 	       rss_peak, rss_end);
 #if defined(UZRAM_ASAN) || defined(UZRAM_TSAN)
