@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config libfuse3-dev fuse3
       liblz4-dev libzstd-dev fio e2fsprogs xfsprogs btrfs-progs util-linux
-      nbdkit libnbd-bin gnuplot-nox clang python3)
+      mount nbdkit libnbd-bin gnuplot-nox clang clang-format python3 git)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
