@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kzram.h"
@@ -60,17 +61,30 @@ static int sys_read_u64s(const char *attr, uint64_t *v, int n)
 	return got == n ? 0 : -EIO;
 }
 
-/* Async-signal-safe. zram refuses reset while the device is open. */
+/*
+ * Async-signal-safe. zram refuses reset (EBUSY) while the device is open,
+ * and a signal can land while other threads are inside pread/pwrite on it:
+ * closing our fd does not end their calls, so retry for up to two seconds
+ * while their I/O drains (their next call fails with EBADF).
+ */
 void kzram_release(void)
 {
+	struct timespec pause = {0, 10 * 1000 * 1000};
+	int tries;
+
 	if (!kzram_armed)
 		return;
 	if (kzram_fd >= 0) {
 		close(kzram_fd);
 		kzram_fd = -1;
 	}
-	if (!sys_write("reset", "1"))
-		kzram_armed = 0;
+	for (tries = 0; tries < 200; tries++) {
+		if (!sys_write("reset", "1")) {
+			kzram_armed = 0;
+			return;
+		}
+		nanosleep(&pause, NULL);
+	}
 }
 
 static void kzram_signal(int sig)
