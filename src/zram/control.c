@@ -14,7 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "zram_internal.h"
+#include "slot_content.h"
 #include "zram_parse.h"
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
@@ -26,10 +26,10 @@ static bool dict_same(const struct zram_dict *a, const struct zram_dict *b)
 	       !memcmp(a->data, b->data, a->size);
 }
 
-/* Make @d codec @id's dictionary. Locking: ctrl_lock held. */
-static int dict_replace(struct zram *z, unsigned int id, struct zram_dict *d)
+/* Make @d the dictionary of @p. Locking: ctrl_lock held. */
+static int dict_replace(struct zram *z, struct zram_codec_params *p,
+			struct zram_dict *d)
 {
-	struct zram_codec_params *p = &z->params[id];
 	struct zram_dict *old =
 		atomic_load_explicit(&p->dict, memory_order_relaxed);
 
@@ -53,26 +53,34 @@ static int dict_replace(struct zram *z, unsigned int id, struct zram_dict *d)
 }
 
 /*
- * zram_params_apply - an algorithm_params write: level=N, dict=PATH and
- * algo=NAME (which codec; default: the current one).
- * Returns 0, -EINVAL (grammar, level out of range, codec takes no dict or
- * refuses it), -EBUSY (dictionary change while pages need the old one),
- * -errno of opening the dictionary.
+ * zram_params_apply - an algorithm_params write: level=N, dict=PATH,
+ * priority=N (0 primary, 1..3 the recomp_algorithm codecs; default 0) and
+ * algo=NAME (which codec; default: the one set at that priority).
+ * Returns 0, -EINVAL (grammar, no codec at that priority, level out of
+ * range, codec takes no dict or refuses it), -EBUSY (dictionary change while
+ * pages need the old one), -errno of opening the dictionary.
  */
 int zram_params_apply(struct zram *z, const char *buf, size_t len)
 {
 	struct zram_params_req req;
 	const struct zram_codec_ops *ops;
+	struct zram_codec_params *p;
 	struct zram_dict *d = NULL;
-	int err, id;
+	int err, id, prio;
 
 	err = parse_params(buf, len, &req);
 	if (err)
 		return err;
 	pthread_mutex_lock(&z->ctrl_lock);
-	id = req.algo >= 0 ? req.algo : LOAD(z->algo);
-	ops = zram_codec_get((unsigned int)id);
+	prio = req.prio >= 0 ? req.prio : 0;
+	id = req.algo >= 0 ? req.algo
+	     : prio	   ? LOAD(z->recomp_algo[prio])
+			   : LOAD(z->algo);
 	err = -EINVAL;
+	if (id < 0)
+		goto out_unlock;
+	ops = zram_codec_get((unsigned int)id);
+	p = &z->params[prio][id];
 	if (req.has_level &&
 	    (req.level < ops->level_min || req.level > ops->level_max))
 		goto out_unlock;
@@ -80,12 +88,12 @@ int zram_params_apply(struct zram *z, const char *buf, size_t len)
 		err = zram_dict_load(ops, req.dict, &d);
 		if (err)
 			goto out_unlock;
-		err = dict_replace(z, (unsigned int)id, d);
+		err = dict_replace(z, p, d);
 		if (err)
 			goto out_unlock;
 	}
 	if (req.has_level)
-		atomic_store_explicit(&z->params[id].level, req.level,
+		atomic_store_explicit(&p->level, req.level,
 				      memory_order_relaxed);
 	err = 0;
 out_unlock:
@@ -149,8 +157,9 @@ int zram_compact_run(struct zram *z, const char *buf, size_t len)
 static void slot_idle_set(struct zram *z, struct zram_slot *slot, bool idle)
 {
 	uint32_t f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
+	enum slot_kind k = slot_kind(f);
 
-	if (!slot_holds_data(f) || (f & (SLOT_SAME | SLOT_WB)))
+	if (k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED)
 		return;
 	if (idle && !(f & SLOT_IDLE)) {
 		slot_flags_update(slot, 0, SLOT_IDLE);
@@ -163,32 +172,60 @@ static void slot_idle_set(struct zram *z, struct zram_slot *slot, bool idle)
 	}
 }
 
+struct idle_walk {
+	bool all;
+	uint64_t secs;
+	uint32_t now;
+};
+
+static int idle_walk_one(struct zram *z, uint64_t index, void *arg)
+{
+	const struct idle_walk *w = arg;
+	struct zram_slot *slot = &z->table[index];
+	uint32_t ac;
+
+	slot_lock(slot);
+	ac = LOAD(slot->ac_time);
+	slot_idle_set(z, slot,
+		      w->all || (w->secs <= UINT32_MAX / 10 && ac <= w->now &&
+				 w->now - ac >= w->secs * 10));
+	slot_unlock(slot);
+	return 0;
+}
+
 /*
- * idle: "all" marks every stored page idle (same-filled ones excepted, as
- * zram); N marks those not accessed for N seconds and unmarks the others.
+ * zram_idle_store - mark every stored page idle (@all) or those not accessed
+ * for @secs seconds, and unmark the others. Same-filled and written-back
+ * pages are never idle, as in zram. Returns 0.
+ * Locking: one slot lock at a time.
  */
+int zram_idle_store(struct zram *z, bool all, uint64_t secs)
+{
+	struct idle_walk w = {.all = all, .secs = secs, .now = zram_now_ds(z)};
+
+	return slot_walk(z, 0, z->nr_slots, idle_walk_one, &w);
+}
+
+/* idle: "all" or seconds (zram_idle_store()). */
 int zram_idle_mark(struct zram *z, const char *buf, size_t len)
 {
-	uint64_t secs, i;
-	uint32_t now;
+	uint64_t secs;
 	bool all;
 
 	if (parse_idle(buf, len, &all, &secs))
 		return -EINVAL;
-	now = zram_now_ds(z);
-	for (i = 0; i < z->nr_slots; i++) {
-		struct zram_slot *slot = &z->table[i];
-		uint32_t ac;
+	return zram_idle_store(z, all, secs);
+}
 
-		if (!slot_holds_data(LOAD(slot->flags)))
-			continue;
-		slot_lock(slot);
-		ac = LOAD(slot->ac_time);
-		slot_idle_set(z, slot,
-			      all || (secs <= UINT32_MAX / 10 && ac <= now &&
-				      now - ac >= secs * 10));
-		slot_unlock(slot);
-	}
+static int reset_one(struct zram *z, uint64_t index, void *arg)
+{
+	struct zram_slot *slot = &z->table[index];
+
+	(void)arg;
+	slot_lock(slot);
+	slot_free(z, slot);
+	atomic_store_explicit(&slot->ac_time, 0, memory_order_relaxed);
+	slot_unlock(slot);
 	return 0;
 }
 
@@ -211,16 +248,7 @@ int zram_reset_run(struct zram *z, const char *buf, size_t len)
 		err = -EBUSY;
 		goto out_unlock;
 	}
-	for (i = 0; i < z->nr_slots; i++) {
-		struct zram_slot *slot = &z->table[i];
-
-		if (!LOAD(slot->flags))
-			continue;
-		slot_lock(slot);
-		slot_free(z, slot);
-		atomic_store_explicit(&slot->ac_time, 0, memory_order_relaxed);
-		slot_unlock(slot);
-	}
+	slot_walk(z, 0, z->nr_slots, reset_one, NULL);
 	for (i = 0; i < sizeof(z->stats) / sizeof(*c); i++)
 		atomic_store_explicit(&c[i], 0, memory_order_relaxed);
 	zs_pool_stats(z->pool, &ps);

@@ -13,9 +13,13 @@
  * when the request covers the page, unmap, unlock. No path holds a lock
  * shared by all threads while it copies or (de)compresses.
  *
- * Dictionary rule: a page compressed with codec c's dictionary D may only be
- * installed while D is still c's dictionary and no change is pending; the
- * installer counts the page in params[c].pages before it checks, and a
+ * What a slot holds is slot_content.c's business: this file cuts requests
+ * into pages and calls slot_encode/slot_install/slot_decode/slot_free.
+ *
+ * Dictionary rule: a page compressed with (priority p, codec c)'s dictionary
+ * D may only be installed while D is still their dictionary and no change is
+ * pending; the installer counts the page in params[p][c].pages before it
+ * checks (slot_obj_commit), and a
  * dictionary change checks that count after it marks itself pending (both
  * seq_cst), so either the change sees the page and is refused, or the writer
  * sees the change and compresses again.
@@ -25,46 +29,9 @@
 #include <sched.h>
 #include <string.h>
 
-#include "zram_internal.h"
-
-/* An encoded page, not yet visible in the table. */
-struct page_obj {
-	uint64_t handle; /* or the fill word with SLOT_SAME */
-	uint32_t flags;	 /* size | SLOT_SAME / SLOT_HUGE | codec bits */
-	const struct zram_dict *dict;
-};
+#include "slot_content.h"
 
 static const unsigned char zero_page[ZRAM_PAGE_SIZE];
-
-static bool page_same_filled(const unsigned char *p, uint64_t *word)
-{
-	uint64_t first, last, w;
-	size_t i;
-
-	memcpy(&first, p, 8);
-	memcpy(&last, p + ZRAM_PAGE_SIZE - 8, 8);
-	if (first != last)
-		return false;
-	for (i = 8; i < ZRAM_PAGE_SIZE - 8; i += 8) {
-		memcpy(&w, p + i, 8);
-		if (w != first)
-			return false;
-	}
-	*word = first;
-	return true;
-}
-
-static void page_fill(unsigned char *p, uint64_t word)
-{
-	size_t i;
-
-	if (!word) {
-		memset(p, 0, ZRAM_PAGE_SIZE);
-		return;
-	}
-	for (i = 0; i < ZRAM_PAGE_SIZE; i += 8)
-		memcpy(p + i, &word, 8);
-}
 
 void zram_mem_used_update(struct zram *z, uint64_t used)
 {
@@ -78,116 +45,6 @@ void zram_mem_used_update(struct zram *z, uint64_t used)
 		;
 }
 
-/* Allocate, check the limit and copy @len bytes of @data into the pool. */
-static int obj_alloc(struct zram *z, const void *data, size_t len,
-		     uint64_t *handle)
-{
-	uint64_t used, limit;
-	zs_handle_t h;
-	int err;
-
-	err = zs_malloc(z->pool, len, &h);
-	if (err)
-		return err == -ENOSPC ? -EINVAL : err;
-	used = (uint64_t)zs_get_total_pages(z->pool) * ZRAM_PAGE_SIZE;
-	zram_mem_used_update(z, used);
-	limit = atomic_load_explicit(&z->mem_limit, memory_order_relaxed);
-	if (limit && used > limit) {
-		zs_free(z->pool, h);
-		return -ENOSPC;
-	}
-	zs_obj_write(z->pool, h, data, len);
-	*handle = h;
-	return 0;
-}
-
-/* Encode one page. Locking: none needed; may run under the slot lock. */
-static int page_encode(struct zram *z, struct zram_stream *st,
-		       const unsigned char *src, struct page_obj *obj)
-{
-	unsigned int id = (unsigned int)atomic_load_explicit(
-		&z->algo, memory_order_relaxed);
-	const struct zram_codec_ops *ops = zram_codec_get(id);
-	struct zram_codec_params *p = &z->params[id];
-	const struct zram_dict *dict;
-	void *ctx;
-	int n;
-
-	if (page_same_filled(src, &obj->handle)) {
-		obj->flags = SLOT_SAME;
-		obj->dict = NULL;
-		return 0;
-	}
-	ctx = zram_stream_ctx(st, id);
-	if (!ctx)
-		return -ENOMEM;
-	dict = atomic_load_explicit(&p->dict, memory_order_acquire);
-	n = ops->compress(ctx,
-			  atomic_load_explicit(&p->level, memory_order_relaxed),
-			  dict, src, st->cbuf, sizeof(st->cbuf));
-	if (n <= 0 || (size_t)n >= z->huge_size) {
-		obj->flags = SLOT_HUGE | ZRAM_PAGE_SIZE;
-		obj->dict = NULL;
-		return obj_alloc(z, src, ZRAM_PAGE_SIZE, &obj->handle);
-	}
-	obj->flags = (uint32_t)n | (id << SLOT_CODEC_SHIFT);
-	obj->dict = dict;
-	return obj_alloc(z, st->cbuf, (size_t)n, &obj->handle);
-}
-
-static void obj_discard(struct zram *z, const struct page_obj *obj)
-{
-	if (!(obj->flags & SLOT_SAME))
-		zs_free(z->pool, obj->handle);
-}
-
-/*
- * obj_commit - count a compressed page against its codec's dictionary.
- * Returns 0, or -EAGAIN if the dictionary changed (or is changing) since
- * the page was compressed: then encode it again.
- * Locking: slot lock held.
- */
-static int obj_commit(struct zram *z, const struct page_obj *obj)
-{
-	unsigned int id = (obj->flags & SLOT_CODEC_MASK) >> SLOT_CODEC_SHIFT;
-	struct zram_codec_params *p = &z->params[id];
-
-	if (obj->flags & (SLOT_SAME | SLOT_HUGE))
-		return 0;
-	atomic_fetch_add_explicit(&p->pages, 1, memory_order_seq_cst);
-	if (!atomic_load_explicit(&p->pending, memory_order_seq_cst) &&
-	    atomic_load_explicit(&p->dict, memory_order_seq_cst) == obj->dict)
-		return 0;
-	atomic_fetch_sub_explicit(&p->pages, 1, memory_order_seq_cst);
-	return -EAGAIN;
-}
-
-/* Replace the slot's content by @obj. Locking: slot lock held. */
-static void slot_install(struct zram *z, struct zram_slot *slot,
-			 const struct page_obj *obj)
-{
-	struct zram_counters *s = &z->stats;
-
-	slot_free(z, slot);
-	atomic_store_explicit(&slot->handle, obj->handle, memory_order_relaxed);
-	slot_flags_update(slot, ~SLOT_LOCK_BITS, obj->flags);
-	if (obj->flags & SLOT_SAME) {
-		atomic_fetch_add_explicit(&s->same_pages, 1,
-					  memory_order_relaxed);
-	} else {
-		atomic_fetch_add_explicit(&s->compr_data_size,
-					  obj->flags & SLOT_SIZE_MASK,
-					  memory_order_relaxed);
-		if (obj->flags & SLOT_HUGE) {
-			atomic_fetch_add_explicit(&s->huge_pages, 1,
-						  memory_order_relaxed);
-			atomic_fetch_add_explicit(&s->huge_pages_since, 1,
-						  memory_order_relaxed);
-		}
-	}
-	atomic_fetch_add_explicit(&s->pages_stored, 1, memory_order_relaxed);
-}
-
 /*
  * Encode @src and install it in @slot, encoding again if a dictionary
  * change raced with it. Locking: slot lock held on entry and on return if
@@ -197,16 +54,19 @@ static int slot_store(struct zram *z, struct zram_stream *st,
 		      struct zram_slot *slot, const unsigned char *src,
 		      bool locked)
 {
-	struct page_obj obj;
+	struct slot_codec c;
+	struct slot_obj obj;
 	int err;
 
 	for (;;) {
-		err = page_encode(z, st, src, &obj);
+		err = slot_codec_get(z, 0, &c);
+		if (!err)
+			err = slot_encode(z, st, &c, src, &obj);
 		if (err)
 			break;
 		if (!locked)
 			slot_lock(slot);
-		err = obj_commit(z, &obj);
+		err = slot_obj_commit(z, &obj);
 		if (!err) {
 			slot_install(z, slot, &obj);
 			slot_touch(z, slot);
@@ -215,70 +75,9 @@ static int slot_store(struct zram *z, struct zram_stream *st,
 			slot_unlock(slot);
 		if (!err)
 			break;
-		obj_discard(z, &obj);
+		slot_obj_drop(z, &obj);
 		sched_yield();
 	}
-	return err;
-}
-
-static void read_delay(struct zram *z, uint64_t index)
-{
-#ifdef UZRAM_TEST_HOOKS
-	if (atomic_load_explicit(&z->dbg_delay_index, memory_order_relaxed) ==
-	    index) {
-		uint32_t ms = atomic_load_explicit(&z->dbg_delay_ms,
-						   memory_order_relaxed);
-		struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
-	}
-#else
-	(void)z;
-	(void)index;
-#endif
-}
-
-/*
- * slot_decode - the page of slot @index into @dst (one page).
- * Returns 0, -EIO if it does not decompress, -ENOMEM (no codec context).
- * Locking: slot lock held; holds the zspage read lock inside.
- */
-static int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
-		       unsigned char *dst)
-{
-	struct zram_slot *slot = &z->table[index];
-	uint32_t f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
-	uint64_t h = atomic_load_explicit(&slot->handle, memory_order_relaxed);
-	unsigned int id = (f & SLOT_CODEC_MASK) >> SLOT_CODEC_SHIFT;
-	const struct zram_dict *dict;
-	void *src, *ctx;
-	int err = 0;
-
-	if (f & SLOT_SAME) {
-		page_fill(dst, h);
-		return 0;
-	}
-	if (!(f & SLOT_SIZE_MASK)) {
-		memset(dst, 0, ZRAM_PAGE_SIZE);
-		return 0;
-	}
-	if (f & SLOT_HUGE) {
-		src = zs_obj_read_begin(z->pool, h, NULL);
-		memcpy(dst, src, ZRAM_PAGE_SIZE);
-		read_delay(z, index);
-		zs_obj_read_end(z->pool, h, src);
-		return 0;
-	}
-	ctx = zram_stream_ctx(st, id);
-	if (!ctx)
-		return -ENOMEM;
-	dict = atomic_load_explicit(&z->params[id].dict, memory_order_acquire);
-	src = zs_obj_read_begin(z->pool, h, st->local_copy);
-	err = zram_codec_get(id)->decompress(ctx, dict, src, f & SLOT_SIZE_MASK,
-					     dst);
-	read_delay(z, index);
-	zs_obj_read_end(z->pool, h, src);
 	return err;
 }
 
@@ -446,7 +245,7 @@ static int range_check(struct zram *z, uint64_t off, uint64_t len)
 static void page_clear(struct zram *z, uint64_t index, bool zeroes)
 {
 	struct zram_slot *slot = &z->table[index];
-	struct page_obj obj = {.handle = 0, .flags = SLOT_SAME};
+	struct slot_obj obj = {.handle = 0, .flags = SLOT_SAME};
 
 	if (!zeroes && slot_is_empty_unlocked(slot))
 		return;

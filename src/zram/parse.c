@@ -125,6 +125,14 @@ static int pair_parse(const char *s, size_t len, struct zram_params_req *req)
 		req->algo = zram_codec_find(v, vlen);
 		return req->algo < 0 ? -EINVAL : 0;
 	}
+	if (key_is(s, klen, "priority") && req->prio < 0) {
+		uint64_t prio;
+
+		if (digits_parse(v, vlen, &prio) || prio >= ZRAM_PRIOS)
+			return -EINVAL;
+		req->prio = (int)prio;
+		return 0;
+	}
 	if (key_is(s, klen, "level") && !req->has_level) {
 		req->has_level = true;
 		return parse_int(v, vlen, &req->level);
@@ -142,7 +150,7 @@ static int pair_parse(const char *s, size_t len, struct zram_params_req *req)
 
 int parse_params(const char *buf, size_t len, struct zram_params_req *out)
 {
-	struct zram_params_req req = {.algo = -1};
+	struct zram_params_req req = {.algo = -1, .prio = -1};
 	size_t pos = 0;
 
 	len = parse_strip(buf, len);

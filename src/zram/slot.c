@@ -39,11 +39,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "zram_internal.h"
+#include "slot_content.h"
 
 _Static_assert(sizeof(struct zram_slot) == 16, "slot must be 16 bytes");
 _Static_assert(ZRAM_PAGE_SIZE <= SLOT_SIZE_MASK, "size field too small");
 _Static_assert(ZRAM_CODECS <= 4, "codec id has two bits");
+_Static_assert(ZRAM_PRIOS <= 4, "priority has two bits");
 
 int slot_table_create(struct zram *z, uint64_t nr_slots)
 {
@@ -68,13 +69,11 @@ void slot_table_destroy(struct zram *z)
 	if (!z->table)
 		return;
 	for (i = 0; i < z->nr_slots; i++) {
-		uint32_t f = atomic_load_explicit(&z->table[i].flags,
-						  memory_order_relaxed);
-
-		if ((f & SLOT_SIZE_MASK) && !(f & SLOT_SAME))
-			zs_free(z->pool,
-				atomic_load_explicit(&z->table[i].handle,
-						     memory_order_relaxed));
+		if (!atomic_load_explicit(&z->table[i].flags,
+					  memory_order_relaxed))
+			continue;
+		slot_lock(&z->table[i]);
+		slot_free(z, &z->table[i]);
 	}
 	munmap(z->table, z->table_bytes);
 	z->table = NULL;
@@ -167,46 +166,6 @@ void slot_touch(struct zram *z, struct zram_slot *slot)
 	}
 	atomic_store_explicit(&slot->ac_time, zram_now_ds(z),
 			      memory_order_relaxed);
-}
-
-/*
- * slot_free - drop the slot's content and its share of every counter.
- * Locking: slot lock held; takes allocator locks in zs_free().
- */
-void slot_free(struct zram *z, struct zram_slot *slot)
-{
-	uint32_t f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
-	uint32_t size = f & SLOT_SIZE_MASK;
-	struct zram_counters *s = &z->stats;
-
-	assert(f & SLOT_LOCK);
-	if (!slot_holds_data(f))
-		return;
-	if (f & SLOT_IDLE)
-		atomic_fetch_sub_explicit(&s->idle_pages, 1,
-					  memory_order_relaxed);
-	if (f & SLOT_SAME) {
-		atomic_fetch_sub_explicit(&s->same_pages, 1,
-					  memory_order_relaxed);
-	} else {
-		zs_free(z->pool, atomic_load_explicit(&slot->handle,
-						      memory_order_relaxed));
-		atomic_fetch_sub_explicit(&s->compr_data_size, size,
-					  memory_order_relaxed);
-		if (f & SLOT_HUGE) {
-			atomic_fetch_sub_explicit(&s->huge_pages, 1,
-						  memory_order_relaxed);
-		} else {
-			unsigned int id =
-				(f & SLOT_CODEC_MASK) >> SLOT_CODEC_SHIFT;
-
-			atomic_fetch_sub_explicit(&z->params[id].pages, 1,
-						  memory_order_seq_cst);
-		}
-	}
-	atomic_fetch_sub_explicit(&s->pages_stored, 1, memory_order_relaxed);
-	atomic_store_explicit(&slot->handle, 0, memory_order_relaxed);
-	slot_flags_update(slot, ~SLOT_LOCK_BITS, 0);
 }
 
 /*

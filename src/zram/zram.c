@@ -19,11 +19,14 @@
 
 static void params_init(struct zram *z)
 {
-	unsigned int i;
+	unsigned int i, prio;
 
-	for (i = 0; i < ZRAM_CODECS; i++)
-		atomic_init(&z->params[i].level,
-			    zram_codec_get(i)->level_default);
+	for (prio = 0; prio < ZRAM_PRIOS; prio++) {
+		atomic_init(&z->recomp_algo[prio], -1);
+		for (i = 0; i < ZRAM_CODECS; i++)
+			atomic_init(&z->params[prio][i].level,
+				    zram_codec_get(i)->level_default);
+	}
 }
 
 static int config_apply(struct zram *z, const struct zram_config *config)
@@ -102,15 +105,17 @@ err_free:
 
 static void dicts_free(struct zram *z)
 {
-	unsigned int i;
+	unsigned int i, prio;
 
-	for (i = 0; i < ZRAM_CODECS; i++) {
-		struct zram_dict *d = atomic_load_explicit(
-			&z->params[i].dict, memory_order_relaxed);
+	for (prio = 0; prio < ZRAM_PRIOS; prio++) {
+		for (i = 0; i < ZRAM_CODECS; i++) {
+			struct zram_dict *d = atomic_load_explicit(
+				&z->params[prio][i].dict, memory_order_relaxed);
 
-		if (d) {
-			d->next = z->retired;
-			z->retired = d;
+			if (d) {
+				d->next = z->retired;
+				z->retired = d;
+			}
 		}
 	}
 	while (z->retired) {

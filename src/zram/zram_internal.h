@@ -26,9 +26,11 @@
 #include "zsmalloc.h"
 
 /*
- * One slot: 16 bytes.
+ * One slot: 16 bytes. What a slot may hold and how each kind is encoded is
+ * owned by slot_content.c (see slot_content.h); the layout is:
  *   handle   zsmalloc handle of a stored object, or the 8-byte fill word of a
- *            same-filled page, or 0 for an empty slot.
+ *            same-filled page, or the byte offset of the object on the
+ *            backing store (WB), or 0 for an empty slot.
  *   flags    bits 0..12: stored object size (0..4096); 13..: SLOT_* below,
  *            including the lock bit. Also the futex word of the slot lock.
  *   ac_time  last access, in deciseconds since the store was created.
@@ -47,12 +49,18 @@ struct zram_slot {
 #define SLOT_SAME (1u << 13)
 #define SLOT_LOCK (1u << 14)
 #define SLOT_WAITERS (1u << 15) /* someone sleeps on the lock */
-#define SLOT_WB (1u << 16)	/* written back (reserved: no writeback) */
+#define SLOT_WB (1u << 16)	/* the object lives on the backing store */
 #define SLOT_HUGE (1u << 17)	/* stored raw, 4096 bytes */
 #define SLOT_IDLE (1u << 18)
-#define SLOT_INCOMPRESSIBLE (1u << 19) /* reserved for recompression */
+#define SLOT_INCOMPRESSIBLE (1u << 19) /* no secondary codec shrinks it */
 #define SLOT_CODEC_SHIFT 20
 #define SLOT_CODEC_MASK (3u << SLOT_CODEC_SHIFT)
+#define SLOT_PRIO_SHIFT 22 /* codec priority: 0 primary, 1..3 recomp */
+#define SLOT_PRIO_MASK (3u << SLOT_PRIO_SHIFT)
+#define SLOT_PP (1u << 24)	/* picked by a writeback/recompress pass */
+#define SLOT_SHARED (1u << 25)	/* reserved: deduplicated object */
+#define SLOT_GROUPED (1u << 26) /* reserved: one page of a grouped frame */
+/* bits 27..31 are free */
 #define SLOT_LOCK_BITS (SLOT_LOCK | SLOT_WAITERS)
 
 /* The table is given back to the OS a page (256 slots, 1 MiB of disk) at a
@@ -67,6 +75,10 @@ enum zram_codec_id {
 	ZRAM_CODEC_ZSTD = 2,
 	ZRAM_CODECS = 3,
 };
+
+/* Codec priorities: 0 is the primary (comp_algorithm), 1..3 secondaries
+ * (recomp_algorithm), as zram's ZRAM_MAX_COMPS. */
+#define ZRAM_PRIOS 4u
 
 /* A dictionary: loaded once, immutable, freed only by zram_destroy(). */
 struct zram_dict {
@@ -110,7 +122,7 @@ int zram_lz4_decompress(void *ctx, const struct zram_dict *dict,
 			const void *src, size_t src_len, void *dst);
 extern const struct zram_codec_ops zram_codec_zstd;
 
-/* Run-time parameters of one codec. */
+/* Run-time parameters of one codec at one priority. */
 struct zram_codec_params {
 	_Atomic int level;
 	/* Pages use `dict`; `pending` is set while a change is checked. */
@@ -158,8 +170,11 @@ struct zram {
 	unsigned int threads;
 	struct timespec epoch; /* CLOCK_MONOTONIC at creation */
 
-	_Atomic int algo; /* codec for new writes */
-	struct zram_codec_params params[ZRAM_CODECS];
+	_Atomic int algo; /* codec for new writes (priority 0) */
+	/* codec of priorities 1..3 (recomp_algorithm), -1: none; [0] unused */
+	_Atomic int recomp_algo[ZRAM_PRIOS];
+	/* level and dictionary per (priority, codec): a slot records both */
+	struct zram_codec_params params[ZRAM_PRIOS][ZRAM_CODECS];
 	struct zram_counters stats;
 	_Atomic uint64_t mem_limit;	       /* bytes, 0 = none */
 	_Atomic uint64_t mem_used_max;	       /* bytes */
@@ -187,7 +202,6 @@ void slot_lock(struct zram_slot *slot);
 void slot_unlock(struct zram_slot *slot);
 bool slot_holds_data(uint32_t flags);
 void slot_flags_update(struct zram_slot *slot, uint32_t clear, uint32_t set);
-void slot_free(struct zram *z, struct zram_slot *slot);
 void slot_touch(struct zram *z, struct zram_slot *slot);
 uint64_t slot_table_release(struct zram *z, uint64_t first);
 uint32_t zram_now_ds(const struct zram *z);
@@ -214,6 +228,7 @@ int zram_mem_limit_store(struct zram *z, uint64_t bytes);
 int zram_mem_used_max_reset(struct zram *z, const char *buf, size_t len);
 int zram_compact_run(struct zram *z, const char *buf, size_t len);
 int zram_idle_mark(struct zram *z, const char *buf, size_t len);
+int zram_idle_store(struct zram *z, bool all, uint64_t secs);
 int zram_reset_run(struct zram *z, const char *buf, size_t len);
 #ifdef UZRAM_TEST_HOOKS
 int zram_read_delay_set(struct zram *z, const char *buf, size_t len);

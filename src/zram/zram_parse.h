@@ -10,7 +10,8 @@
  *   size     := number [KkMmGgTt]?          (times 2^10 .. 2^40, no overflow)
  *   level    := '-'? [0-9]+                 (fits int)
  *   params   := pair (' ' pair)*            pair := key '=' value
- *               key: algo | level | dict;   each at most once; value non-empty
+ *               key: algo | level | dict | priority (0..3);
+ *               each at most once; value non-empty
  *   idle     := 'all' | number
  *   delay    := number ' ' number | 'off'
  */
@@ -37,6 +38,7 @@ int parse_int(const char *buf, size_t len, int *out);
 /* One algorithm_params write. */
 struct zram_params_req {
 	int algo; /* codec id from algo=NAME, or -1 */
+	int prio; /* priority=0..3, or -1 */
 	bool has_level;
 	int level;
 	bool has_dict;

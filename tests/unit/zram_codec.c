@@ -135,11 +135,11 @@ static void test_dict(struct zram *z, uint64_t *rs)
 	snprintf(cmd, sizeof(cmd), "algo=zstd dict=%s", path);
 	/* zstd pages 8..23 exist: they need the no-dictionary state */
 	CHECK_EQ(store(z, "algorithm_params", cmd), -EBUSY);
-	CHECK(atomic_load(&z->params[ZRAM_CODEC_ZSTD].dict) == NULL);
+	CHECK(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].dict) == NULL);
 	CHECK_EQ(zram_discard(z, 8 * ZRAM_PAGE_SIZE, 16 * ZRAM_PAGE_SIZE), 0);
 	memset(pages[8], 0, 16 * sizeof(pages[0]));
 	CHECK_EQ(store(z, "algorithm_params", cmd), 0);
-	REQUIRE(atomic_load(&z->params[ZRAM_CODEC_ZSTD].dict) != NULL);
+	REQUIRE(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].dict) != NULL);
 	CHECK_EQ(store(z, "comp_algorithm", "zstd"), 0);
 	/* the random page equal to the dictionary is now tiny, not huge */
 	memcpy(pages[40], rnd, sizeof(rnd));
@@ -156,7 +156,7 @@ static void test_dict(struct zram *z, uint64_t *rs)
 	/* the same bytes again, and level changes: fine */
 	snprintf(cmd, sizeof(cmd), "dict=%s level=7", path);
 	CHECK_EQ(store(z, "algorithm_params", cmd), 0);
-	CHECK_EQ(atomic_load(&z->params[ZRAM_CODEC_ZSTD].level), 7);
+	CHECK_EQ(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].level), 7);
 	CHECK_EQ(store(z, "algorithm_params", "level=-1"), 0);
 	write_pages(z, 44, 48, rs);
 	check_all(z, 48);
@@ -192,7 +192,7 @@ static void test_reset(struct zram *z)
 	CHECK_EQ(zram_read(z, buf, sizeof(buf), 40 * ZRAM_PAGE_SIZE),
 		 ZRAM_PAGE_SIZE);
 	CHECK(!memcmp(buf, zero, sizeof(buf)));
-	CHECK_EQ(atomic_load(&z->params[ZRAM_CODEC_ZSTD].pages), 0);
+	CHECK_EQ(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].pages), 0);
 }
 
 /* zram_config.algorithm_params may load the dictionary at creation. */

@@ -60,8 +60,8 @@ static void model_store(struct zram *z, void *ctx, unsigned int id,
 		m.csize[page] = 0;
 		return;
 	}
-	n = ops->compress(ctx, atomic_load(&z->params[id].level),
-			  atomic_load(&z->params[id].dict), p, cbuf,
+	n = ops->compress(ctx, atomic_load(&z->params[0][id].level),
+			  atomic_load(&z->params[0][id].dict), p, cbuf,
 			  sizeof(cbuf));
 	if (n <= 0 || (size_t)n >= z->huge_size) {
 		m.csize[page] = ZRAM_PAGE_SIZE;

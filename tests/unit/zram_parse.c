@@ -51,8 +51,8 @@ static void snapshot(struct zram *z, char *out, size_t size)
 	for (i = 0; i < ZRAM_CODECS; i++)
 		pos += (size_t)snprintf(
 			out + pos, size - pos, "level%zu=%d dict%zu=%p\n", i,
-			atomic_load(&z->params[i].level), i,
-			(void *)atomic_load(&z->params[i].dict));
+			atomic_load(&z->params[0][i].level), i,
+			(void *)atomic_load(&z->params[0][i].dict));
 #ifdef UZRAM_TEST_HOOKS
 	snprintf(out + pos, size - pos, "delay=%llu/%u\n",
 		 (unsigned long long)atomic_load(&z->dbg_delay_index),
@@ -218,12 +218,12 @@ static void test_good_inputs(struct zram *z)
 	CHECK_EQ(store(z, "comp_algorithm", "lz4hc"), 0);
 	CHECK(!strcmp(show(z, "comp_algorithm"), "lz4 [lz4hc] zstd\n"));
 	CHECK_EQ(store(z, "algorithm_params", "level=4\n"), 0);
-	CHECK_EQ(atomic_load(&z->params[ZRAM_CODEC_LZ4HC].level), 4);
+	CHECK_EQ(atomic_load(&z->params[0][ZRAM_CODEC_LZ4HC].level), 4);
 	CHECK_EQ(store(z, "algorithm_params", "algo=zstd level=-3"), 0);
-	CHECK_EQ(atomic_load(&z->params[ZRAM_CODEC_ZSTD].level), -3);
+	CHECK_EQ(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].level), -3);
 	CHECK_EQ(store(z, "algorithm_params", "level=12 algo=lz4"), 0);
-	CHECK_EQ(atomic_load(&z->params[ZRAM_CODEC_LZ4].level), 12);
-	CHECK_EQ(atomic_load(&z->params[ZRAM_CODEC_LZ4HC].level), 4);
+	CHECK_EQ(atomic_load(&z->params[0][ZRAM_CODEC_LZ4].level), 12);
+	CHECK_EQ(atomic_load(&z->params[0][ZRAM_CODEC_LZ4HC].level), 4);
 	CHECK_EQ(store(z, "mem_limit", "1K"), 0);
 	CHECK(!strcmp(show(z, "mem_limit"), "4096\n"));
 	CHECK_EQ(store(z, "mem_limit", "2m\n"), 0);

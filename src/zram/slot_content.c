@@ -1,0 +1,338 @@
+/*
+ * slot_content.c - encode, decode, install, free and walk slot contents.
+ *
+ * The API, the kinds of content and their invariants are described in
+ * slot_content.h; docs/store.md has the table of flag bits. This is the only
+ * file that interprets the content bits of a slot and the only caller of
+ * zs_free() (pool_obj_free()).
+ *
+ * Lock order: slot lock -> allocator locks (zs_* inside); the backing
+ * store's map lock is a leaf taken inside backing_*().
+ *
+ * Why the encoder takes the codec as an argument: new writes encode with
+ * priority 0, recompression with priorities 1..3 and their own levels and
+ * dictionaries; a caller snapshots the parameters once (slot_codec_get())
+ * and the dictionary check at install (slot_obj_commit()) catches a change
+ * that raced with the encoding.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "slot_content.h"
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+static void counter_add(_Atomic uint64_t *c, int64_t d)
+{
+	atomic_fetch_add_explicit(c, (uint64_t)d, memory_order_relaxed);
+}
+
+enum slot_kind slot_kind(uint32_t flags)
+{
+	if (flags & SLOT_SAME)
+		return SLOT_KIND_SAME;
+	if (!(flags & SLOT_SIZE_MASK))
+		return SLOT_KIND_EMPTY;
+	if (flags & SLOT_WB)
+		return SLOT_KIND_WB;
+	if (flags & SLOT_HUGE)
+		return SLOT_KIND_HUGE;
+	return SLOT_KIND_COMPRESSED;
+}
+
+unsigned int slot_codec_id(uint32_t flags)
+{
+	return (flags & SLOT_CODEC_MASK) >> SLOT_CODEC_SHIFT;
+}
+
+unsigned int slot_prio(uint32_t flags)
+{
+	return (flags & SLOT_PRIO_MASK) >> SLOT_PRIO_SHIFT;
+}
+
+static struct zram_codec_params *slot_params(struct zram *z, uint32_t flags)
+{
+	return &z->params[slot_prio(flags)][slot_codec_id(flags)];
+}
+
+int slot_codec_get(struct zram *z, unsigned int prio, struct slot_codec *out)
+{
+	int id = prio ? LOAD(z->recomp_algo[prio]) : LOAD(z->algo);
+	struct zram_codec_params *p;
+
+	if (prio >= ZRAM_PRIOS || id < 0)
+		return -ENOENT;
+	p = &z->params[prio][id];
+	out->codec = (unsigned int)id;
+	out->prio = prio;
+	out->level = LOAD(p->level);
+	out->dict = atomic_load_explicit(&p->dict, memory_order_acquire);
+	return 0;
+}
+
+bool page_same_filled(const unsigned char *p, uint64_t *word)
+{
+	uint64_t first, last, w;
+	size_t i;
+
+	memcpy(&first, p, 8);
+	memcpy(&last, p + ZRAM_PAGE_SIZE - 8, 8);
+	if (first != last)
+		return false;
+	for (i = 8; i < ZRAM_PAGE_SIZE - 8; i += 8) {
+		memcpy(&w, p + i, 8);
+		if (w != first)
+			return false;
+	}
+	*word = first;
+	return true;
+}
+
+void page_fill(unsigned char *p, uint64_t word)
+{
+	size_t i;
+
+	if (!word) {
+		memset(p, 0, ZRAM_PAGE_SIZE);
+		return;
+	}
+	for (i = 0; i < ZRAM_PAGE_SIZE; i += 8)
+		memcpy(p + i, &word, 8);
+}
+
+void pool_obj_free(struct zram *z, uint64_t handle)
+{
+	zs_free(z->pool, handle);
+}
+
+int slot_obj_store(struct zram *z, const void *data, size_t len, uint32_t flags,
+		   const struct zram_dict *dict, struct slot_obj *obj)
+{
+	uint64_t used, limit;
+	zs_handle_t h;
+	int err;
+
+	err = zs_malloc(z->pool, len, &h);
+	if (err)
+		return err == -ENOSPC ? -EINVAL : err;
+	used = (uint64_t)zs_get_total_pages(z->pool) * ZRAM_PAGE_SIZE;
+	zram_mem_used_update(z, used);
+	limit = LOAD(z->mem_limit);
+	if (limit && used > limit) {
+		pool_obj_free(z, h);
+		return -ENOSPC;
+	}
+	zs_obj_write(z->pool, h, data, len);
+	obj->handle = h;
+	obj->flags = flags;
+	obj->dict = dict;
+	return 0;
+}
+
+int slot_compress(struct zram *z, struct zram_stream *st,
+		  const struct slot_codec *c, const void *page)
+{
+	void *ctx = zram_stream_ctx(st, c->codec);
+	int n;
+
+	if (!ctx)
+		return -ENOMEM;
+	n = zram_codec_get(c->codec)->compress(ctx, c->level, c->dict, page,
+					       st->cbuf, sizeof(st->cbuf));
+	if (n <= 0 || (size_t)n >= z->huge_size)
+		return -E2BIG;
+	return n;
+}
+
+int slot_encode(struct zram *z, struct zram_stream *st,
+		const struct slot_codec *c, const void *page,
+		struct slot_obj *obj)
+{
+	uint32_t prio = c->prio << SLOT_PRIO_SHIFT;
+	int n;
+
+	if (page_same_filled(page, &obj->handle)) {
+		obj->flags = SLOT_SAME;
+		obj->dict = NULL;
+		return 0;
+	}
+	n = slot_compress(z, st, c, page);
+	if (n == -E2BIG)
+		return slot_obj_store(z, page, ZRAM_PAGE_SIZE,
+				      SLOT_HUGE | ZRAM_PAGE_SIZE | prio, NULL,
+				      obj);
+	if (n < 0)
+		return n;
+	return slot_obj_store(z, st->cbuf, (size_t)n,
+			      (uint32_t)n | (c->codec << SLOT_CODEC_SHIFT) |
+				      prio,
+			      c->dict, obj);
+}
+
+void slot_obj_drop(struct zram *z, const struct slot_obj *obj)
+{
+	if (!(obj->flags & SLOT_SAME))
+		pool_obj_free(z, obj->handle);
+}
+
+/* See io.c's "Dictionary rule". */
+int slot_obj_commit(struct zram *z, const struct slot_obj *obj)
+{
+	struct zram_codec_params *p = slot_params(z, obj->flags);
+
+	if (obj->flags & (SLOT_SAME | SLOT_HUGE))
+		return 0;
+	atomic_fetch_add_explicit(&p->pages, 1, memory_order_seq_cst);
+	if (!atomic_load_explicit(&p->pending, memory_order_seq_cst) &&
+	    atomic_load_explicit(&p->dict, memory_order_seq_cst) == obj->dict)
+		return 0;
+	atomic_fetch_sub_explicit(&p->pages, 1, memory_order_seq_cst);
+	return -EAGAIN;
+}
+
+void slot_install(struct zram *z, struct zram_slot *slot,
+		  const struct slot_obj *obj)
+{
+	struct zram_counters *s = &z->stats;
+
+	slot_free(z, slot);
+	atomic_store_explicit(&slot->handle, obj->handle, memory_order_relaxed);
+	slot_flags_update(slot, ~SLOT_LOCK_BITS, obj->flags);
+	switch (slot_kind(obj->flags)) {
+	case SLOT_KIND_SAME:
+		counter_add(&s->same_pages, 1);
+		break;
+	case SLOT_KIND_HUGE:
+		counter_add(&s->huge_pages, 1);
+		counter_add(&s->huge_pages_since, 1);
+		/* fall through */
+	case SLOT_KIND_COMPRESSED:
+		counter_add(&s->compr_data_size, obj->flags & SLOT_SIZE_MASK);
+		break;
+	default:
+		assert(!"slot_install: not an in-memory kind");
+	}
+	counter_add(&s->pages_stored, 1);
+}
+
+void slot_free(struct zram *z, struct zram_slot *slot)
+{
+	uint32_t f = LOAD(slot->flags);
+	uint32_t size = f & SLOT_SIZE_MASK;
+	struct zram_counters *s = &z->stats;
+
+	assert(f & SLOT_LOCK);
+	switch (slot_kind(f)) {
+	case SLOT_KIND_EMPTY:
+		return;
+	case SLOT_KIND_SAME:
+		counter_add(&s->same_pages, -1);
+		break;
+	case SLOT_KIND_HUGE:
+		counter_add(&s->huge_pages, -1);
+		pool_obj_free(z, LOAD(slot->handle));
+		counter_add(&s->compr_data_size, -(int64_t)size);
+		break;
+	case SLOT_KIND_COMPRESSED:
+		pool_obj_free(z, LOAD(slot->handle));
+		counter_add(&s->compr_data_size, -(int64_t)size);
+		atomic_fetch_sub_explicit(&slot_params(z, f)->pages, 1,
+					  memory_order_seq_cst);
+		break;
+	case SLOT_KIND_WB:
+		assert(!"slot_free: no backing store yet");
+		break;
+	}
+	if (f & SLOT_IDLE)
+		counter_add(&s->idle_pages, -1);
+	counter_add(&s->pages_stored, -1);
+	atomic_store_explicit(&slot->handle, 0, memory_order_relaxed);
+	slot_flags_update(slot, ~SLOT_LOCK_BITS, 0);
+}
+
+static void read_delay(struct zram *z, uint64_t index)
+{
+#ifdef UZRAM_TEST_HOOKS
+	if (LOAD(z->dbg_delay_index) == index) {
+		uint32_t ms = LOAD(z->dbg_delay_ms);
+		struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+	}
+#else
+	(void)z;
+	(void)index;
+#endif
+}
+
+/* Decompress @len bytes of @src written with @flags into @dst. */
+static int obj_decompress(struct zram *z, struct zram_stream *st,
+			  uint32_t flags, const void *src, unsigned char *dst)
+{
+	unsigned int id = slot_codec_id(flags);
+	const struct zram_dict *dict;
+	void *ctx;
+
+	if (flags & SLOT_HUGE) {
+		memcpy(dst, src, ZRAM_PAGE_SIZE);
+		return 0;
+	}
+	ctx = zram_stream_ctx(st, id);
+	if (!ctx)
+		return -ENOMEM;
+	dict = atomic_load_explicit(&slot_params(z, flags)->dict,
+				    memory_order_acquire);
+	return zram_codec_get(id)->decompress(ctx, dict, src,
+					      flags & SLOT_SIZE_MASK, dst);
+}
+
+int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
+		unsigned char *dst)
+{
+	struct zram_slot *slot = &z->table[index];
+	uint32_t f = LOAD(slot->flags);
+	uint64_t h = LOAD(slot->handle);
+	void *src;
+	int err;
+
+	switch (slot_kind(f)) {
+	case SLOT_KIND_EMPTY:
+		memset(dst, 0, ZRAM_PAGE_SIZE);
+		return 0;
+	case SLOT_KIND_SAME:
+		page_fill(dst, h);
+		return 0;
+	case SLOT_KIND_HUGE:
+	case SLOT_KIND_COMPRESSED:
+		src = zs_obj_read_begin(
+			z->pool, h, (f & SLOT_HUGE) ? NULL : st->local_copy);
+		err = obj_decompress(z, st, f, src, dst);
+		read_delay(z, index);
+		zs_obj_read_end(z->pool, h, src);
+		return err;
+	case SLOT_KIND_WB:
+		break;
+	}
+	return -EIO;
+}
+
+int slot_walk(struct zram *z, uint64_t first, uint64_t end,
+	      int (*fn)(struct zram *z, uint64_t index, void *arg), void *arg)
+{
+	uint64_t i;
+	int ret;
+
+	if (end > z->nr_slots)
+		end = z->nr_slots;
+	for (i = first; i < end; i++) {
+		if (!LOAD(z->table[i].flags))
+			continue;
+		ret = fn(z, i, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}

@@ -1,0 +1,169 @@
+/*
+ * slot_content.h - what a slot holds: the one module that encodes, decodes,
+ * installs, frees and walks slot contents (private to src/zram/).
+ *
+ * Every path that changes or reads what a slot holds goes through these
+ * functions: the read/write/discard paths (io.c), idle marking and reset
+ * (control.c), writeback (writeback.c), recompression (recompress.c) and,
+ * later, deduplication, grouped frames and snapshots. Nothing else looks at
+ * the SLOT_* content bits or calls zs_free().
+ *
+ * Kinds of content (slot_kind()), from the flags word:
+ *
+ *   kind        flags                          handle
+ *   EMPTY       size 0, no SAME, no WB         0
+ *   SAME        SAME                           the 8-byte fill word
+ *   HUGE        HUGE, size 4096                zsmalloc handle (raw page)
+ *   COMPRESSED  size 1..4095, codec, prio      zsmalloc handle
+ *   WB          WB, size, codec, prio, HUGE?   byte offset on the backing
+ *                                              store (packed: the object's
+ *                                              bytes exactly as in the pool)
+ *   SHARED      reserved (SLOT_SHARED): a refcounted deduplicated object
+ *   GROUPED     reserved (SLOT_GROUPED): one page of a multi-page frame
+ *
+ * A new kind takes one of the reserved bits and a case in every switch of
+ * slot_content.c; the slot stays 16 bytes (static assertion in slot.c).
+ *
+ * Invariants:
+ *   - The codec id and priority bits of a COMPRESSED or WB slot name the
+ *     (priority, codec) whose parameters (level, dictionary) wrote it:
+ *     z->params[prio][codec]. That entry's `pages` counts those slots, so a
+ *     dictionary is never replaced while a slot needs it (see io.c).
+ *   - Counters (pages_stored, compr_data_size, same_pages, huge_pages,
+ *     wb_pages, backing_bytes, params[][].pages) change only in
+ *     slot_install() and slot_free() (and slot_wb_install()), under the
+ *     slot lock, together with the slot: they are exact whenever read.
+ *   - Every pool object, installed or not, is freed by pool_obj_free().
+ *   - IDLE and PP are cleared by any access (slot_touch) and by
+ *     install/free; a pass that picked a slot (PP) and dropped its lock
+ *     re-checks PP and the handle before it changes the slot.
+ *
+ * Encoding takes the codec and its parameters as an argument (struct
+ * slot_codec), so the same encoder serves new writes (priority 0) and
+ * recompression (priorities 1..3); slot_codec_get() snapshots them.
+ *
+ * Locking: functions that take a slot say "slot lock held"; none takes a
+ * lock shared by all threads except inside the allocator and the backing
+ * store's map lock (a leaf, never held across I/O).
+ */
+#ifndef UZRAM_SLOT_CONTENT_H
+#define UZRAM_SLOT_CONTENT_H
+
+#include "zram_internal.h"
+
+enum slot_kind {
+	SLOT_KIND_EMPTY,
+	SLOT_KIND_SAME,
+	SLOT_KIND_HUGE,
+	SLOT_KIND_COMPRESSED,
+	SLOT_KIND_WB,
+};
+
+/* A codec with the parameters to encode with. */
+struct slot_codec {
+	unsigned int codec; /* enum zram_codec_id */
+	unsigned int prio;  /* 0 .. ZRAM_PRIOS - 1 */
+	int level;
+	const struct zram_dict *dict;
+};
+
+/* An encoded page, not yet visible in the table. */
+struct slot_obj {
+	uint64_t handle; /* zsmalloc handle, or the fill word with SLOT_SAME */
+	uint32_t flags;	 /* size | SLOT_SAME / SLOT_HUGE | codec | prio */
+	const struct zram_dict *dict; /* the dictionary it used, or NULL */
+};
+
+/* The kind of content @flags describe. */
+enum slot_kind slot_kind(uint32_t flags);
+
+/* Codec id and priority bits of @flags. */
+unsigned int slot_codec_id(uint32_t flags);
+unsigned int slot_prio(uint32_t flags);
+
+/*
+ * slot_codec_get - the codec and current parameters of priority @prio.
+ * Returns 0, or -ENOENT if no codec is set at that priority.
+ */
+int slot_codec_get(struct zram *z, unsigned int prio, struct slot_codec *out);
+
+/*
+ * slot_compress - compress one page with @c into @st->cbuf.
+ * Returns the compressed length (> 0), or -E2BIG when the codec cannot
+ * shrink it below @z->huge_size, -ENOMEM (no codec context).
+ * Locking: none taken; may run under a slot lock.
+ */
+int slot_compress(struct zram *z, struct zram_stream *st,
+		  const struct slot_codec *c, const void *page);
+
+/*
+ * slot_encode - encode one page into a new unpublished object: the fill
+ * word if it is same-filled, else compressed with @c, else raw (HUGE).
+ * Returns 0, -ENOSPC (over mem_limit), -ENOMEM.
+ * Locking: none taken; may run under a slot lock.
+ */
+int slot_encode(struct zram *z, struct zram_stream *st,
+		const struct slot_codec *c, const void *page,
+		struct slot_obj *obj);
+
+/*
+ * slot_obj_store - copy @len bytes of @data into a new pool object (with the
+ * memory-limit check) and describe it in @obj with @flags (size included).
+ * Returns 0, -ENOSPC (over mem_limit), -ENOMEM.
+ */
+int slot_obj_store(struct zram *z, const void *data, size_t len, uint32_t flags,
+		   const struct zram_dict *dict, struct slot_obj *obj);
+
+/*
+ * slot_obj_commit - count a compressed @obj against its (priority, codec)
+ * dictionary before installing it. Returns 0, or -EAGAIN if the dictionary
+ * changed (or is changing) since @obj was encoded: drop it, encode again.
+ * Locking: slot lock held.
+ */
+int slot_obj_commit(struct zram *z, const struct slot_obj *obj);
+
+/* slot_obj_drop - free an object that was never installed. */
+void slot_obj_drop(struct zram *z, const struct slot_obj *obj);
+
+/*
+ * slot_install - replace the slot's content by the committed @obj.
+ * Locking: slot lock held.
+ */
+void slot_install(struct zram *z, struct zram_slot *slot,
+		  const struct slot_obj *obj);
+
+/*
+ * slot_free - drop the slot's content and its share of every counter; the
+ * slot reads as zeros after. Locking: slot lock held.
+ */
+void slot_free(struct zram *z, struct zram_slot *slot);
+
+/*
+ * slot_decode - the page @slot holds into @dst (one page).
+ * Returns 0, -EIO if it does not decompress or the backing store fails,
+ * -ENOMEM (no codec context). Locking: slot lock held; holds the zspage
+ * read lock inside, or reads the backing store (its own slot only).
+ */
+int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
+		unsigned char *dst);
+
+/*
+ * pool_obj_free - the one place a pool object is freed.
+ * Locking: any; takes allocator locks.
+ */
+void pool_obj_free(struct zram *z, uint64_t handle);
+
+/*
+ * slot_walk - call @fn for every slot in [@first, @end) that may hold data
+ * (its flags word is not 0), in ascending order, without its lock; @fn
+ * locks it if it needs to and returns 0 to go on or non-zero to stop (that
+ * value is returned). Never-written table pages are read, not dirtied.
+ */
+int slot_walk(struct zram *z, uint64_t first, uint64_t end,
+	      int (*fn)(struct zram *z, uint64_t index, void *arg), void *arg);
+
+/* Same-filled test and fill of one page (also used by the tests). */
+bool page_same_filled(const unsigned char *p, uint64_t *word);
+void page_fill(unsigned char *p, uint64_t word);
+
+#endif
