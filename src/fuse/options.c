@@ -7,8 +7,17 @@
  * FUSE options we do not want to pass through unnamed. Every mistake ends
  * in -EINVAL with exactly one line of text for main() to print.
  *
- * Only -o values are handed to libfuse, later, by session.c; they are kept
- * as pointers into argv. Nothing here allocates except the -o array.
+ * mount(8) and fstab: mount.fuse3 runs `uzram SOURCE MOUNTPOINT -o OPTS`,
+ * so every long option is also an -o key, found in the same table below
+ * (`size=4G`, `algo_params=level=3`, `mlock`; '_' and '-' are the same).
+ * A key needs no code of its own: a new entry in opt_specs is at once a
+ * command-line option and a mount option. The generic mount options that
+ * mount(8) hands every helper are passed to libfuse (rw, nosuid, ...) or
+ * dropped (noauto, _netdev, x-*, ...); anything else is an error here, so
+ * a typo in fstab is one line naming the key and nothing is mounted.
+ *
+ * The libfuse options from -o are handed to libfuse by session.c. Values
+ * point into argv or into the copies of -o strings kept in opts->owned.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,6 +27,9 @@
 #include <unistd.h>
 
 #include "uzram.h"
+
+/* Room for a value's key name in messages ("algo-params"). */
+#define OPT_NAME_MAX 64
 
 enum opt_id {
 	OPT_SIZE,
@@ -69,6 +81,7 @@ const char *uzram_version(void)
 void uzram_usage(FILE *out)
 {
 	fputs("usage: uzram MOUNTPOINT --size SIZE [options]\n"
+	      "       uzram SOURCE MOUNTPOINT -o size=SIZE[,option...]\n"
 	      "\n"
 	      "Mount a compressed RAM disk: MOUNTPOINT/disk.img is a SIZE-byte\n"
 	      "disk image kept as compressed 4 KiB pages; the other files at\n"
@@ -85,11 +98,19 @@ void uzram_usage(FILE *out)
 	      "  --allow-other          let other users in (file modes apply)\n"
 	      "  -f, --foreground       stay in the foreground\n"
 	      "  -d, --debug            print every FUSE request (implies -f)\n"
-	      "  -o OPTION              pass a mount option to libfuse\n"
+	      "  -o OPT[,OPT...]        mount options: every long option is a\n"
+	      "                         key too (size=4G,algo=zstd,mlock);\n"
+	      "                         generic ones (rw, nosuid, ...) go to\n"
+	      "                         libfuse, fstab-only ones (noauto,\n"
+	      "                         _netdev, x-*) are ignored\n"
 	      "  -h, --help             print this help\n"
 	      "  -V, --version          print the version\n"
 	      "\n"
-	      "Unmount with `fusermount3 -u MOUNTPOINT` or SIGTERM.\n",
+	      "SOURCE (any word, e.g. uzram) names the mount in /proc/mounts,\n"
+	      "as mount(8) passes it: `mount -t fuse.uzram uzram MOUNTPOINT\n"
+	      "-o size=4G` and fstab lines work through mount.fuse3.\n"
+	      "Unmount with `umount MOUNTPOINT`, `fusermount3 -u MOUNTPOINT`\n"
+	      "or SIGTERM.\n",
 	      out);
 }
 
@@ -204,6 +225,24 @@ static int fuse_opt_add(const char *value, struct uzram_options *opts)
 	return 0;
 }
 
+static int mount_opts_parse(const char *list, struct uzram_options *opts,
+			    char *err);
+
+/* Keep @s (malloc'ed) until uzram_options_free(). */
+static int owned_add(char *s, struct uzram_options *opts)
+{
+	char **v;
+
+	v = realloc(opts->owned, (opts->nr_owned + 1) * sizeof(*v));
+	if (!v) {
+		free(s);
+		return -ENOMEM;
+	}
+	v[opts->nr_owned++] = s;
+	opts->owned = v;
+	return 0;
+}
+
 /* Apply one recognised option; @value is NULL for flags. */
 static int opt_apply(const struct opt_spec *spec, const char *value,
 		     struct uzram_options *opts, char *err)
@@ -243,7 +282,7 @@ static int opt_apply(const struct opt_spec *spec, const char *value,
 	case OPT_FUSE:
 		if (!*value)
 			return opt_fail(err, "-o: empty mount option");
-		return fuse_opt_add(value, opts);
+		return mount_opts_parse(value, opts, err);
 	case OPT_HELP:
 		opts->help = true;
 		return 0;
@@ -327,6 +366,139 @@ static int short_opt_parse(int argc, char *const argv[], int *i,
 	return opt_apply(spec, value, opts, err);
 }
 
+/*
+ * The generic mount options, as mount(8) and mount.fuse3 hand them on.
+ * Kernel flags and FUSE options libfuse knows go to libfuse unchanged.
+ * mount(8)'s own (fstab-only) options and the atime variants FUSE has no
+ * use for (disk.img is direct_io; nothing is cached) are dropped, as
+ * mount.fuse3 itself drops user, noauto and _netdev. fsname, subtype and
+ * max_read are set by the daemon itself (session.c): fsname=NAME names
+ * the mount as SOURCE does, the other two are refused here.
+ */
+static const char *const mount_passed[] = {
+	"rw",	   "ro",	 "suid",	 "nosuid",
+	"dev",	   "nodev",	 "exec",	 "noexec",
+	"async",   "sync",	 "dirsync",	 "atime",
+	"noatime", "allow_root", "auto_unmount", "default_permissions",
+	NULL,
+};
+static const char *const mount_passed_prefix[] = {
+	"context=", "fscontext=", "defcontext=", "rootcontext=", NULL,
+};
+static const char *const mount_dropped[] = {
+	"defaults",   "auto",	    "noauto",	   "user",	    "users",
+	"nouser",     "owner",	    "group",	   "nofail",	    "_netdev",
+	"relatime",   "norelatime", "strictatime", "nostrictatime", "lazytime",
+	"nolazytime", "diratime",   "nodiratime",  "loud",	    "silent",
+	NULL,
+};
+static const char *const mount_dropped_prefix[] = {
+	"x-", "X-", "comment=", "user=", "helper=", "uhelper=", NULL,
+};
+static const char *const mount_reserved_prefix[] = {
+	"fsname=",
+	"subtype=",
+	"max_read=",
+	NULL,
+};
+
+static bool word_in(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, s))
+			return true;
+	return false;
+}
+
+static bool prefix_in(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (!strncmp(*list, s, strlen(*list)))
+			return true;
+	return false;
+}
+
+/* One "key" or "key=value" of an -o list; @item is ours to keep. */
+static int mount_opt_apply(char *item, struct uzram_options *opts, char *err)
+{
+	char *eq = strchr(item, '=');
+	size_t len = eq ? (size_t)(eq - item) : strlen(item);
+	const struct opt_spec *spec = NULL;
+	char key[OPT_NAME_MAX];
+	size_t i;
+
+	/* a long option by its name, with '_' for '-' (fstab style) */
+	if (len < sizeof(key)) {
+		for (i = 0; i < len; i++)
+			key[i] = item[i] == '_' ? '-' : item[i];
+		key[len] = '\0';
+		spec = spec_find_long(key, len);
+	}
+	if (spec) {
+		if (spec->has_arg && !eq)
+			return opt_fail(err, "-o %s: needs a value (%s=VALUE)",
+					item, item);
+		if (!spec->has_arg && eq)
+			return opt_fail(err, "-o %s: takes no value", item);
+		return opt_apply(spec, eq ? eq + 1 : NULL, opts, err);
+	}
+	if (!strncmp(item, "fsname=", 7) && item[7]) {
+		opts->source = item + 7;
+		return 0;
+	}
+	if (word_in(mount_dropped, item) ||
+	    prefix_in(mount_dropped_prefix, item))
+		return 0;
+	if (word_in(mount_passed, item) || prefix_in(mount_passed_prefix, item))
+		return fuse_opt_add(item, opts);
+	if (prefix_in(mount_reserved_prefix, item))
+		return opt_fail(err, "-o %.*s: set by uzram itself", (int)len,
+				item);
+	return opt_fail(err,
+			"-o %s: unknown mount option (the long options are "
+			"keys too, e.g. size=4G,algo=zstd; see --help)",
+			item);
+}
+
+/*
+ * An -o list: comma-separated items, each applied in order. A comma or
+ * backslash inside a value is written "\," or "\\" (as libfuse's own
+ * option parser takes it), e.g. algo_params=level=3\,dict=/x.
+ */
+static int mount_opts_parse(const char *list, struct uzram_options *opts,
+			    char *err)
+{
+	char *copy = strdup(list), *item, *out;
+	const char *p;
+	int ret;
+
+	if (!copy)
+		return -ENOMEM;
+	ret = owned_add(copy, opts);
+	if (ret)
+		return ret;
+	item = out = copy;
+	for (p = list;; p++) {
+		if (*p == '\\' && (p[1] == ',' || p[1] == '\\')) {
+			*out++ = *++p;
+			continue;
+		}
+		if (*p && *p != ',') {
+			*out++ = *p;
+			continue;
+		}
+		*out++ = '\0';
+		if (*item) { /* empty items, as mount.fuse3 drops them */
+			ret = mount_opt_apply(item, opts, err);
+			if (ret)
+				return ret;
+		}
+		if (!*p)
+			return 0;
+		item = out;
+	}
+}
+
 static unsigned int threads_default(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -338,12 +510,20 @@ static unsigned int threads_default(void)
 	return (unsigned int)n;
 }
 
+/*
+ * One positional argument: MOUNTPOINT, or SOURCE then MOUNTPOINT as
+ * mount.fuse3 calls us (`uzram SOURCE MOUNTPOINT -o ...`).
+ */
 static int mountpoint_set(const char *arg, struct uzram_options *opts,
 			  char *err)
 {
+	if (opts->source)
+		return opt_fail(err,
+				"too many arguments ('%s'): expected "
+				"[SOURCE] MOUNTPOINT",
+				arg);
 	if (opts->mountpoint)
-		return opt_fail(err, "more than one MOUNTPOINT ('%s' and '%s')",
-				opts->mountpoint, arg);
+		opts->source = opts->mountpoint; /* checked non-empty */
 	if (!*arg)
 		return opt_fail(err, "MOUNTPOINT is empty");
 	opts->mountpoint = arg;
@@ -388,6 +568,13 @@ int uzram_options_parse(int argc, char *const argv[],
 
 void uzram_options_free(struct uzram_options *opts)
 {
+	size_t i;
+
+	for (i = 0; i < opts->nr_owned; i++)
+		free(opts->owned[i]);
+	free(opts->owned);
+	opts->owned = NULL;
+	opts->nr_owned = 0;
 	free(opts->fuse_opts);
 	opts->fuse_opts = NULL;
 	opts->nr_fuse_opts = 0;

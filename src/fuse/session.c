@@ -212,6 +212,24 @@ static void daemon_teardown(struct uzram_daemon *d)
 }
 
 /*
+ * "fsname=NAME": SOURCE as mount(8) was given it (so /proc/mounts matches
+ * the fstab line and `mount -a` sees the disk is mounted), else "uzram";
+ * commas and backslashes escaped for libfuse's option parser.
+ */
+static void fsname_opt(const struct uzram_options *opts, char *buf, size_t size)
+{
+	const char *s = opts->source ? opts->source : "uzram";
+	size_t n = (size_t)snprintf(buf, size, "fsname=");
+
+	for (; *s && n + 3 < size; s++) {
+		if (*s == ',' || *s == '\\')
+			buf[n++] = '\\';
+		buf[n++] = *s;
+	}
+	buf[n] = '\0';
+}
+
+/*
  * argv for fuse_session_new(): the user's -o options first, ours last so
  * that the names other tools look for (fsname, subtype) and the request
  * size cannot be overridden.
@@ -219,12 +237,12 @@ static void daemon_teardown(struct uzram_daemon *d)
 static int fuse_args_build(const struct uzram_options *opts,
 			   struct fuse_args *args)
 {
-	char own[160];
+	char own[PATH_MAX + 160], fsname[PATH_MAX + 16];
 	size_t i;
 
+	fsname_opt(opts, fsname, sizeof(fsname));
 	snprintf(own, sizeof(own),
-		 "fsname=uzram,subtype=uzram,default_permissions,"
-		 "max_read=%u%s",
+		 "%s,subtype=uzram,default_permissions,max_read=%u%s", fsname,
 		 UZRAM_MAX_IO, opts->allow_other ? ",allow_other" : "");
 	if (fuse_opt_add_arg(args, "uzram"))
 		return -ENOMEM;

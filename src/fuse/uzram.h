@@ -28,6 +28,8 @@
 #define UZRAM_ERR_MAX 256u
 
 struct uzram_options {
+	const char *source;	 /* SOURCE of `uzram SOURCE MOUNTPOINT` (as
+				  * mount.fuse3 runs us): the fsname; or NULL */
 	const char *mountpoint;	 /* as given; uzram_run() resolves it */
 	uint64_t size;		 /* --size, bytes, > 0 */
 	const char *algo;	 /* --algo: "lz4" (default), "lz4hc", "zstd" */
@@ -41,9 +43,11 @@ struct uzram_options {
 	bool debug;		 /* -d: libfuse's request trace */
 	bool help;		 /* --help / -h: print usage, nothing else */
 	bool version;		 /* --version / -V */
-	const char **fuse_opts;	 /* each -o argument, in order (they point
-				  * into argv) */
+	const char **fuse_opts;	 /* the -o items for libfuse, in order
+				  * (into argv or @owned) */
 	size_t nr_fuse_opts;
+	char **owned; /* copies of -o lists the values point into */
+	size_t nr_owned;
 };
 
 /*
@@ -59,6 +63,11 @@ int uzram_parse_size(const char *s, uint64_t *out);
  * Options and the mountpoint may come in any order; `--opt=value` and
  * `--opt value` are both accepted, as are `-oOPT` and `-o OPT`; `--` ends
  * the options. With --help or --version nothing else is required.
+ * Two positional arguments are SOURCE and MOUNTPOINT (mount.fuse3's call).
+ * -o takes a comma-separated list; each item is a long option's name
+ * (with '_' or '-') and its value (`size=4G`, `mlock`), a generic mount
+ * option (passed to libfuse, or dropped if libfuse has no use for it:
+ * noauto, _netdev, x-*, ...), or an error.
  * Returns 0, -EINVAL with a one-line message (no newline) in @err
  * (UZRAM_ERR_MAX bytes), or -ENOMEM. Call uzram_options_free() either way.
  */

@@ -50,6 +50,47 @@ static void test_sizes(void)
 	CHECK_EQ(v, 77); /* untouched on error */
 }
 
+/* mount.fuse3's call: uzram SOURCE MOUNTPOINT -o LIST */
+static void test_mount_opts(void)
+{
+	struct uzram_options o;
+	char err[UZRAM_ERR_MAX];
+	char *a1[] = {"uzram", "uzram", "/mnt/z", "-o",
+		      "rw,size=4G,algo=zstd,algo_params=level=3\\,x=y,"
+		      "mem-limit=1M,threads=3,mlock,allow_other,nosuid,nodev,"
+		      "noauto,_netdev,x-systemd.automount,defaults,relatime,"
+		      "dev,suid,,user,nofail,comment=x,fsname=swap\\,1"};
+	char *a2[] = {"uzram", "/mnt/z", "-osize=8K", "-o",
+		      "ro",    "-o",	 "foreground"};
+
+	CHECK_EQ(uzram_options_parse(ARGC(a1), a1, &o, err), 0);
+	CHECK(o.source && !strcmp(o.source, "swap,1"));
+	CHECK(!strcmp(o.mountpoint, "/mnt/z"));
+	CHECK(o.size == 4ull << 30);
+	CHECK(!strcmp(o.algo, "zstd"));
+	CHECK(o.algo_params && !strcmp(o.algo_params, "level=3,x=y"));
+	CHECK_EQ(o.mem_limit, 1 << 20);
+	CHECK_EQ(o.threads, 3);
+	CHECK(o.mlock && o.allow_other && !o.foreground);
+	/* rw nosuid nodev dev suid go to libfuse; the rest is dropped */
+	REQUIRE(o.nr_fuse_opts == 5);
+	CHECK(!strcmp(o.fuse_opts[0], "rw"));
+	CHECK(!strcmp(o.fuse_opts[1], "nosuid"));
+	CHECK(!strcmp(o.fuse_opts[2], "nodev"));
+	CHECK(!strcmp(o.fuse_opts[3], "dev"));
+	CHECK(!strcmp(o.fuse_opts[4], "suid"));
+	uzram_options_free(&o);
+	CHECK(o.owned == NULL && o.nr_owned == 0);
+
+	CHECK_EQ(uzram_options_parse(ARGC(a2), a2, &o, err), 0);
+	CHECK(o.source == NULL);
+	CHECK_EQ(o.size, 8192);
+	CHECK(o.foreground);
+	REQUIRE(o.nr_fuse_opts == 1);
+	CHECK(!strcmp(o.fuse_opts[0], "ro"));
+	uzram_options_free(&o);
+}
+
 static void test_good(void)
 {
 	struct uzram_options o;
@@ -163,7 +204,20 @@ static void test_bad(void)
 	BAD("--threads", "/mnt/z", "--size", "1G", "--threads", "1025");
 	BAD("--threads", "/mnt/z", "--size", "1G", "--threads", "2x");
 	BAD("--threads", "/mnt/z", "--size", "1G", "--threads", "");
-	BAD("more than one MOUNTPOINT", "/mnt/z", "/mnt/y", "--size", "1G");
+	BAD("too many arguments", "src", "/mnt/z", "/mnt/y", "--size", "1G");
+	BAD("is empty", "", "/mnt/z", "--size", "1G");
+	/* -o keys: the same checks as the long options, one line each */
+	BAD("unknown mount option", "/mnt/z", "-o", "size=1G,bogus");
+	BAD("-o bogus=1", "/mnt/z", "-o", "size=1G,bogus=1");
+	BAD("-o sise=1G", "/mnt/z", "-o", "sise=1G");
+	BAD("not a size", "/mnt/z", "-o", "size=1X");
+	BAD("needs a value", "/mnt/z", "-o", "size");
+	BAD("takes no value", "/mnt/z", "-o", "size=1G,mlock=1");
+	BAD("unknown codec", "/mnt/z", "-o", "size=1G,algo=lzo");
+	BAD("--threads", "/mnt/z", "-o", "size=1G,threads=0");
+	BAD("set by uzram", "/mnt/z", "-o", "size=1G,subtype=x");
+	BAD("set by uzram", "/mnt/z", "-o", "size=1G,max_read=4096");
+	BAD("missing --size", "uzram", "/mnt/z", "-o", "rw,algo=zstd");
 	BAD("MOUNTPOINT is empty", "", "--size", "1G");
 }
 
@@ -171,6 +225,7 @@ int main(void)
 {
 	test_sizes();
 	test_good();
+	test_mount_opts();
 	test_bad();
 	return harness_finish("uzram_options");
 }
