@@ -1,9 +1,11 @@
 /*
  * attrs.c - the attribute table: one entry per control or stat file.
  *
- * Reads (show) format a fresh value; writes (store) go to control.c, which
- * parses the whole buffer and changes nothing on error. The table is const
- * and shared by every store.
+ * Reads (show) format a fresh value; writes (store) parse the whole buffer
+ * (parse.c) and only then make the one typed call of zram.h (control.c), so
+ * a malformed write changes nothing. This file is the whole text layer: the
+ * daemon, the nbdkit plugin's control files and the fuzz target all come
+ * through here. The table is const and shared by every store.
  *
  * Locking: none here (see control.c and stats.c).
  */
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "zram_internal.h"
+#include "zram_parse.h"
 
 static ssize_t u64_show(char *buf, size_t size, uint64_t v)
 {
@@ -66,6 +69,95 @@ static ssize_t disksize_show(struct zram *z, char *buf, size_t size)
 	return u64_show(buf, size, zram_disksize(z));
 }
 
+int zram_params_text_apply(struct zram *z, const char *buf, size_t len)
+{
+	struct zram_params_req req;
+	int err = parse_params(buf, len, &req);
+
+	if (err)
+		return err;
+	return zram_params_change(z, req.prio >= 0 ? (unsigned int)req.prio : 0,
+				  req.algo, req.has_level, req.level,
+				  req.has_dict ? req.dict : NULL);
+}
+
+static int algo_store(struct zram *z, const char *buf, size_t len)
+{
+	int id = parse_algo(buf, len);
+
+	if (id < 0)
+		return id;
+	return zram_algorithm_set(z, zram_algorithm_name((unsigned int)id));
+}
+
+static int mem_limit_store(struct zram *z, const char *buf, size_t len)
+{
+	uint64_t v;
+
+	if (parse_size(buf, len, &v))
+		return -EINVAL;
+	return zram_mem_limit_set(z, v);
+}
+
+/* Only "0": the peak restarts from the current usage. */
+static int mem_used_max_store(struct zram *z, const char *buf, size_t len)
+{
+	uint64_t v;
+
+	if (parse_u64(buf, len, &v) || v)
+		return -EINVAL;
+	zram_mem_used_max_reset(z);
+	return 0;
+}
+
+/* Any value, as zram's compact. */
+static int compact_store(struct zram *z, const char *buf, size_t len)
+{
+	(void)buf;
+	(void)len;
+	zram_compact(z);
+	return 0;
+}
+
+/* "all", or seconds since the last access. */
+static int idle_store(struct zram *z, const char *buf, size_t len)
+{
+	uint64_t secs;
+	bool all;
+
+	if (parse_idle(buf, len, &all, &secs))
+		return -EINVAL;
+	/* ZRAM_IDLE_ALL seconds written as a number means "none is that old" */
+	if (!all && secs == ZRAM_IDLE_ALL)
+		secs--;
+	zram_idle_mark(z, all ? ZRAM_IDLE_ALL : secs);
+	return 0;
+}
+
+/* A positive integer, as zram. */
+static int reset_store(struct zram *z, const char *buf, size_t len)
+{
+	uint64_t v;
+
+	if (parse_u64(buf, len, &v) || !v)
+		return -EINVAL;
+	return zram_reset(z);
+}
+
+#ifdef UZRAM_TEST_HOOKS
+/* "INDEX MS": reads of page INDEX sleep MS inside the mapping; "off". */
+static int read_delay_store(struct zram *z, const char *buf, size_t len)
+{
+	uint64_t index;
+	uint32_t ms;
+
+	if (parse_delay(buf, len, &index, &ms))
+		return -EINVAL;
+	zram_read_delay_set(z, index, ms);
+	return 0;
+}
+#endif
+
 static const struct zram_attr attrs[] = {
 	{"mm_stat", 0444, zram_mm_stat_show, NULL},
 	{"io_stat", 0444, zram_io_stat_show, NULL},
@@ -73,16 +165,16 @@ static const struct zram_attr attrs[] = {
 	{"debug_stat", 0444, zram_debug_stat_show, NULL},
 	{"classes", 0444, zram_classes_show, NULL},
 	{"stats.json", 0444, zram_json_show, NULL},
-	{"comp_algorithm", 0644, comp_algorithm_show, zram_algo_set},
-	{"algorithm_params", 0200, NULL, zram_params_apply},
-	{"mem_limit", 0644, mem_limit_show, zram_mem_limit_set},
-	{"mem_used_max", 0644, mem_used_max_show, zram_mem_used_max_reset},
-	{"compact", 0200, NULL, zram_compact_run},
-	{"idle", 0200, NULL, zram_idle_mark},
-	{"reset", 0200, NULL, zram_reset_run},
+	{"comp_algorithm", 0644, comp_algorithm_show, algo_store},
+	{"algorithm_params", 0200, NULL, zram_params_text_apply},
+	{"mem_limit", 0644, mem_limit_show, mem_limit_store},
+	{"mem_used_max", 0644, mem_used_max_show, mem_used_max_store},
+	{"compact", 0200, NULL, compact_store},
+	{"idle", 0200, NULL, idle_store},
+	{"reset", 0200, NULL, reset_store},
 	{"disksize", 0444, disksize_show, NULL},
 #ifdef UZRAM_TEST_HOOKS
-	{"debug_read_delay", 0200, NULL, zram_read_delay_set},
+	{"debug_read_delay", 0200, NULL, read_delay_store},
 #endif
 };
 

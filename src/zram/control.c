@@ -1,8 +1,10 @@
 /*
- * control.c - the control commands behind the writable attributes.
+ * control.c - the control commands: the typed API of zram.h behind every
+ * writable attribute.
  *
- * Each command parses its whole input first (parse.c) and changes nothing
- * unless the input is good and the command can be carried out.
+ * Each command checks its arguments first and changes nothing unless they
+ * are good and it can be carried out. The text of the control files is
+ * parsed in attrs.c (grammar in parse.c), which then calls these.
  *
  * Lock order: ctrl_lock -> slot lock -> allocator locks.
  *   ctrl_lock   serialises control commands (never taken by I/O).
@@ -15,7 +17,6 @@
 #include <string.h>
 
 #include "slot_content.h"
-#include "zram_parse.h"
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
@@ -53,66 +54,92 @@ static int dict_replace(struct zram *z, struct zram_codec_params *p,
 }
 
 /*
- * zram_params_apply - an algorithm_params write: level=N, dict=PATH,
- * priority=N (0 primary, 1..3 the recomp_algorithm codecs; default 0) and
- * algo=NAME (which codec; default: the one set at that priority).
- * Returns 0, -EINVAL (grammar, no codec at that priority, level out of
- * range, codec takes no dict or refuses it), -EBUSY (dictionary change while
- * pages need the old one), -errno of opening the dictionary.
+ * Apply the parameters of codec @id at priority @prio (0 primary, 1..3 the
+ * recomp_algorithm codecs; @id < 0: the codec set at that priority): a new
+ * @level if @has_level, the dictionary at @dict unless NULL.
+ * Returns as zram_algorithm_params_set().
  */
-int zram_params_apply(struct zram *z, const char *buf, size_t len)
+int zram_params_change(struct zram *z, unsigned int prio, int id,
+		       bool has_level, int level, const char *dict)
 {
-	struct zram_params_req req;
 	const struct zram_codec_ops *ops;
 	struct zram_codec_params *p;
 	struct zram_dict *d = NULL;
-	int err, id, prio;
+	int err = -EINVAL;
 
-	err = parse_params(buf, len, &req);
-	if (err)
-		return err;
+	if (prio >= ZRAM_PRIOS)
+		return -EINVAL;
 	pthread_mutex_lock(&z->ctrl_lock);
-	prio = req.prio >= 0 ? req.prio : 0;
-	id = req.algo >= 0 ? req.algo
-	     : prio	   ? LOAD(z->recomp_algo[prio])
-			   : LOAD(z->algo);
-	err = -EINVAL;
+	if (id < 0)
+		id = prio ? LOAD(z->recomp_algo[prio]) : LOAD(z->algo);
 	if (id < 0)
 		goto out_unlock;
 	ops = zram_codec_get((unsigned int)id);
 	p = &z->params[prio][id];
-	if (req.has_level &&
-	    (req.level < ops->level_min || req.level > ops->level_max))
+	if (has_level && (level < ops->level_min || level > ops->level_max))
 		goto out_unlock;
-	if (req.has_dict) {
-		err = zram_dict_load(ops, req.dict, &d);
+	if (dict) {
+		err = zram_dict_load(ops, dict, &d);
 		if (err)
 			goto out_unlock;
 		err = dict_replace(z, p, d);
 		if (err)
 			goto out_unlock;
 	}
-	if (req.has_level)
-		atomic_store_explicit(&p->level, req.level,
-				      memory_order_relaxed);
+	if (has_level)
+		atomic_store_explicit(&p->level, level, memory_order_relaxed);
 	err = 0;
 out_unlock:
 	pthread_mutex_unlock(&z->ctrl_lock);
 	return err;
 }
 
-int zram_algo_set(struct zram *z, const char *buf, size_t len)
+int zram_algorithm_params_set(struct zram *z,
+			      const struct zram_algorithm_params *p)
 {
-	int id = parse_algo(buf, len);
+	int id = -1;
+
+	if (p->algorithm) {
+		id = zram_codec_find(p->algorithm, strlen(p->algorithm));
+		if (id < 0)
+			return -EINVAL;
+	}
+	return zram_params_change(z, p->priority, id, p->set_level, p->level,
+				  p->dict);
+}
+
+int zram_algorithm_level_get(struct zram *z, const char *name, int *level)
+{
+	int id = zram_codec_find(name, strlen(name));
 
 	if (id < 0)
-		return id;
+		return -EINVAL;
+	*level = LOAD(z->params[0][id].level);
+	return 0;
+}
+
+const char *zram_algorithm_name(unsigned int index)
+{
+	return index < ZRAM_CODECS ? zram_codec_get(index)->name : NULL;
+}
+
+const char *zram_algorithm_get(struct zram *z)
+{
+	return zram_codec_get((unsigned int)LOAD(z->algo))->name;
+}
+
+int zram_algorithm_set(struct zram *z, const char *name)
+{
+	int id = zram_codec_find(name, strlen(name));
+
+	if (id < 0)
+		return -EINVAL;
 	atomic_store_explicit(&z->algo, id, memory_order_relaxed);
 	return 0;
 }
 
-/* Rounds @bytes up to whole pages, as zram. Returns 0 or -EINVAL. */
-int zram_mem_limit_store(struct zram *z, uint64_t bytes)
+/* Rounds @bytes up to whole pages, as zram. */
+int zram_mem_limit_set(struct zram *z, uint64_t bytes)
 {
 	if (bytes > UINT64_MAX - (ZRAM_PAGE_SIZE - 1))
 		return -EINVAL;
@@ -121,36 +148,22 @@ int zram_mem_limit_store(struct zram *z, uint64_t bytes)
 	return 0;
 }
 
-int zram_mem_limit_set(struct zram *z, const char *buf, size_t len)
+uint64_t zram_mem_limit_get(struct zram *z)
 {
-	uint64_t v;
-
-	if (parse_size(buf, len, &v))
-		return -EINVAL;
-	return zram_mem_limit_store(z, v);
+	return LOAD(z->mem_limit);
 }
 
-/* Only "0": the peak restarts from the current usage. */
-int zram_mem_used_max_reset(struct zram *z, const char *buf, size_t len)
+void zram_mem_used_max_reset(struct zram *z)
 {
-	uint64_t v;
-
-	if (parse_u64(buf, len, &v) || v)
-		return -EINVAL;
 	atomic_store_explicit(&z->mem_used_max,
 			      (uint64_t)zs_get_total_pages(z->pool) *
 				      ZRAM_PAGE_SIZE,
 			      memory_order_relaxed);
-	return 0;
 }
 
-/* Any value, as zram's compact. */
-int zram_compact_run(struct zram *z, const char *buf, size_t len)
+uint64_t zram_compact(struct zram *z)
 {
-	(void)buf;
-	(void)len;
-	zs_compact(z->pool);
-	return 0;
+	return zs_compact(z->pool);
 }
 
 /* Mark or unmark one slot idle. Locking: slot lock held. */
@@ -194,27 +207,17 @@ static int idle_walk_one(struct zram *z, uint64_t index, void *arg)
 }
 
 /*
- * zram_idle_store - mark every stored page idle (@all) or those not accessed
- * for @secs seconds, and unmark the others. Same-filled and written-back
- * pages are never idle, as in zram. Returns 0.
+ * Same-filled and written-back pages are never idle, as in zram.
  * Locking: one slot lock at a time.
  */
-int zram_idle_store(struct zram *z, bool all, uint64_t secs)
+uint64_t zram_idle_mark(struct zram *z, uint64_t min_age)
 {
-	struct idle_walk w = {.all = all, .secs = secs, .now = zram_now_ds(z)};
+	struct idle_walk w = {.all = min_age == ZRAM_IDLE_ALL,
+			      .secs = min_age,
+			      .now = zram_now_ds(z)};
 
-	return slot_walk(z, 0, z->nr_slots, idle_walk_one, &w);
-}
-
-/* idle: "all" or seconds (zram_idle_store()). */
-int zram_idle_mark(struct zram *z, const char *buf, size_t len)
-{
-	uint64_t secs;
-	bool all;
-
-	if (parse_idle(buf, len, &all, &secs))
-		return -EINVAL;
-	return zram_idle_store(z, all, secs);
+	slot_walk(z, 0, z->nr_slots, idle_walk_one, &w);
+	return LOAD(z->stats.idle_pages);
 }
 
 static int reset_one(struct zram *z, uint64_t index, void *arg)
@@ -230,19 +233,16 @@ static int reset_one(struct zram *z, uint64_t index, void *arg)
 }
 
 /*
- * reset: a positive integer. Drops every page and zeroes the counters as
- * zram does; keeps the size, codec, params and mem_limit the store has.
- * Returns -EBUSY while the disk is open.
+ * Drops every page and zeroes the counters as zram does; keeps the size,
+ * codec, params and mem_limit the store has.
  */
-int zram_reset_run(struct zram *z, const char *buf, size_t len)
+int zram_reset(struct zram *z)
 {
 	_Atomic uint64_t *c = (_Atomic uint64_t *)&z->stats;
 	struct zs_pool_stats ps;
-	uint64_t v, i;
+	uint64_t i;
 	int err = 0;
 
-	if (parse_u64(buf, len, &v) || !v)
-		return -EINVAL;
 	pthread_mutex_lock(&z->ctrl_lock);
 	if (atomic_load_explicit(&z->open_count, memory_order_acquire) > 0) {
 		err = -EBUSY;
@@ -264,17 +264,11 @@ out_unlock:
 }
 
 #ifdef UZRAM_TEST_HOOKS
-/* "INDEX MS": reads of page INDEX sleep MS inside the mapping; "off". */
-int zram_read_delay_set(struct zram *z, const char *buf, size_t len)
+/* Reads of page @index sleep @ms inside the mapping; @ms = 0: off. */
+void zram_read_delay_set(struct zram *z, uint64_t index, uint32_t ms)
 {
-	uint64_t index;
-	uint32_t ms;
-
-	if (parse_delay(buf, len, &index, &ms))
-		return -EINVAL;
 	atomic_store_explicit(&z->dbg_delay_ms, ms, memory_order_relaxed);
 	atomic_store_explicit(&z->dbg_delay_index, ms ? index : UINT64_MAX,
 			      memory_order_relaxed);
-	return 0;
 }
 #endif

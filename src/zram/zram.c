@@ -39,13 +39,13 @@ static int config_apply(struct zram *z, const struct zram_config *config)
 		return -EINVAL;
 	atomic_init(&z->algo, id);
 	if (config->mem_limit) {
-		err = zram_mem_limit_store(z, config->mem_limit);
+		err = zram_mem_limit_set(z, config->mem_limit);
 		if (err)
 			return err;
 	}
 	if (config->algorithm_params) {
-		err = zram_params_apply(z, config->algorithm_params,
-					strlen(config->algorithm_params));
+		err = zram_params_text_apply(z, config->algorithm_params,
+					     strlen(config->algorithm_params));
 		if (err)
 			return err;
 	}

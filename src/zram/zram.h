@@ -9,8 +9,13 @@
  * a lock shared by all threads. A slot is locked only while its own page is
  * read or written; the holder may sleep.
  *
- * Control files (comp_algorithm, mem_limit, ...) are the attribute table
- * below: the daemon shows each as a file and passes reads and writes through.
+ * This header is the whole public interface of libuzram (installed as
+ * <uzram/zram.h>, `pkg-config --cflags --libs uzram`); libuzram.so exports
+ * exactly the functions marked ZRAM_API. Every control has a typed function
+ * here (zram_compact(), zram_mem_limit_set(), zram_algorithm_set(), ...).
+ * The control files (comp_algorithm, mem_limit, ...) are the attribute table
+ * at the end: a thin layer that parses text into those same calls, which the
+ * daemon shows as files and the nbdkit plugin mounts next to its disk.
  *
  * The store never prints and never exits. Functions return 0 (or a count) or
  * -errno.
@@ -18,9 +23,16 @@
 #ifndef UZRAM_ZRAM_H
 #define UZRAM_ZRAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#if defined(__GNUC__)
+#define ZRAM_API __attribute__((visibility("default")))
+#else
+#define ZRAM_API
+#endif
 
 #define ZRAM_PAGE_SIZE 4096u
 
@@ -45,13 +57,13 @@ struct zram_config {
  * Returns 0 and *@out, -EINVAL for a zero or too large disksize, an unknown
  * algorithm or bad params, -ENOMEM.
  */
-int zram_create(const struct zram_config *config, struct zram **out);
+ZRAM_API int zram_create(const struct zram_config *config, struct zram **out);
 
 /* zram_destroy - free everything. No other thread may use @z. NULL: no-op. */
-void zram_destroy(struct zram *z);
+ZRAM_API void zram_destroy(struct zram *z);
 
 /* zram_disksize - the disk's size in bytes (a multiple of 4 KiB). */
-uint64_t zram_disksize(const struct zram *z);
+ZRAM_API uint64_t zram_disksize(const struct zram *z);
 
 /*
  * zram_read - read @len bytes at byte offset @off, any alignment.
@@ -59,7 +71,7 @@ uint64_t zram_disksize(const struct zram *z);
  * disk, 0 at or past the end; -EIO if a page fails to decompress
  * (failed_reads counts it).
  */
-ssize_t zram_read(struct zram *z, void *buf, size_t len, uint64_t off);
+ZRAM_API ssize_t zram_read(struct zram *z, void *buf, size_t len, uint64_t off);
 
 /*
  * zram_write - write @len bytes at byte offset @off, any alignment.
@@ -68,7 +80,8 @@ ssize_t zram_read(struct zram *z, void *buf, size_t len, uint64_t off);
  * written; invalid_io counts it) or the memory limit is reached
  * (failed_writes counts it; that page keeps its old content), -ENOMEM.
  */
-ssize_t zram_write(struct zram *z, const void *buf, size_t len, uint64_t off);
+ZRAM_API ssize_t zram_write(struct zram *z, const void *buf, size_t len,
+			    uint64_t off);
 
 /*
  * zram_discard - free every whole page in [@off, @off + @len) and zero the
@@ -77,30 +90,30 @@ ssize_t zram_write(struct zram *z, const void *buf, size_t len, uint64_t off);
  * read-modify-write, so it can also fail as zram_write() does (-ENOSPC at the
  * memory limit, -ENOMEM, -EIO): whole pages before it are already freed.
  */
-int zram_discard(struct zram *z, uint64_t off, uint64_t len);
+ZRAM_API int zram_discard(struct zram *z, uint64_t off, uint64_t len);
 
 /*
  * zram_write_zeroes - make [@off, @off + @len) read as zeros, storing whole
  * pages as same-filled (no pool memory). Returns as zram_discard().
  */
-int zram_write_zeroes(struct zram *z, uint64_t off, uint64_t len);
+ZRAM_API int zram_write_zeroes(struct zram *z, uint64_t off, uint64_t len);
 
 /* zram_flush - nothing is buffered: succeeds at once. Returns 0. */
-int zram_flush(struct zram *z);
+ZRAM_API int zram_flush(struct zram *z);
 
 /*
  * zram_open_get / zram_open_put - count users of the disk (the daemon calls
  * them on open/release of disk.img). `reset` is refused with -EBUSY while the
  * count is above zero, as zram refuses it while the block device is open.
  */
-void zram_open_get(struct zram *z);
-void zram_open_put(struct zram *z);
+ZRAM_API void zram_open_get(struct zram *z);
+ZRAM_API void zram_open_put(struct zram *z);
 
 /*
  * zram_open_count - the current count. Lock-free, so a signal handler may
  * call it (the daemon refuses a first SIGTERM while the disk is in use).
  */
-long zram_open_count(struct zram *z);
+ZRAM_API long zram_open_count(struct zram *z);
 
 /* Every counter, by zram's names, copied out by zram_stats_get(). */
 struct zram_stats {
@@ -138,7 +151,127 @@ struct zram_stats {
 	uint64_t streams;      /* threads that hold codec contexts now */
 };
 
-void zram_stats_get(struct zram *z, struct zram_stats *stats);
+ZRAM_API void zram_stats_get(struct zram *z, struct zram_stats *stats);
+
+/*
+ * Extents: what a range of the disk holds, without reading it (the nbdkit
+ * plugin's .extents, `nbdinfo --map`). A page is a HOLE if it was never
+ * written or was discarded, ZERO if it is a same-filled page of zero bytes
+ * (written zeros, write_zeroes), DATA otherwise.
+ */
+enum zram_extent_kind {
+	ZRAM_EXTENT_DATA = 0,
+	ZRAM_EXTENT_ZERO = 1,
+	ZRAM_EXTENT_HOLE = 2,
+};
+
+/*
+ * zram_extent - the kind of the page holding byte @off and how far that kind
+ * runs: *@kind and the length in bytes (a multiple of 4 KiB from the page
+ * start, at most to the end of the page holding @off + @max - 1).
+ * Lock-free: each page's state is read once, so a page written concurrently
+ * may be reported as it was just before or just after that write.
+ * Returns the length (> 0), or -EINVAL if @off is at or past the end of the
+ * disk or @max is 0.
+ */
+ZRAM_API int64_t zram_extent(struct zram *z, uint64_t off, uint64_t max,
+			     enum zram_extent_kind *kind);
+
+/*
+ * Control commands: one typed function per control file. Each changes
+ * nothing when it returns an error. They may run at any time, concurrently
+ * with I/O and with each other (they serialise among themselves).
+ */
+
+/*
+ * zram_compact - move objects out of sparse zspages now (`compact`).
+ * Returns the pool pages it freed (also added to pages_compacted).
+ */
+ZRAM_API uint64_t zram_compact(struct zram *z);
+
+/*
+ * zram_mem_limit_set - cap the pool at @bytes, rounded up to 4 KiB; 0 lifts
+ * the cap (`mem_limit`). Writes that would pass it fail with -ENOSPC.
+ * Pages already stored stay. Returns 0, or -EINVAL if rounding overflows.
+ */
+ZRAM_API int zram_mem_limit_set(struct zram *z, uint64_t bytes);
+
+/* zram_mem_limit_get - the cap in bytes, 0 for none. */
+ZRAM_API uint64_t zram_mem_limit_get(struct zram *z);
+
+/* zram_mem_used_max_reset - restart the peak from the current use
+ * (`echo 0 > mem_used_max`). */
+ZRAM_API void zram_mem_used_max_reset(struct zram *z);
+
+/*
+ * zram_algorithm_name - name of codec @index: "lz4", "lz4hc", "zstd", then
+ * NULL past the last one (`comp_algorithm` lists them in this order).
+ */
+ZRAM_API const char *zram_algorithm_name(unsigned int index);
+
+/* zram_algorithm_get - name of the codec new writes use. */
+ZRAM_API const char *zram_algorithm_get(struct zram *z);
+
+/*
+ * zram_algorithm_set - codec for new writes (`comp_algorithm`). Pages keep
+ * the codec that wrote them and stay readable. Returns 0 or -EINVAL for an
+ * unknown name.
+ */
+ZRAM_API int zram_algorithm_set(struct zram *z, const char *name);
+
+/* Parameters of one codec, for zram_algorithm_params_set(). */
+struct zram_algorithm_params {
+	/* 0: the primary codec; 1..3: recompression (recomp_algorithm) */
+	unsigned int priority;
+	/* the codec they are for; NULL: the one set at that priority */
+	const char *algorithm;
+	/* set the level (lz4: acceleration) to @level */
+	bool set_level;
+	int level;
+	/* path of a dictionary file to load and use from now on, or NULL */
+	const char *dict;
+};
+
+/*
+ * zram_algorithm_params_set - `algorithm_params`. Returns 0; -EINVAL for an
+ * unknown codec, a priority past 3 or with no codec set, a level out of its
+ * range or a codec that takes no
+ * dictionary (or refuses the file); -EBUSY to change the dictionary while
+ * pages compressed with the codec exist; -errno of reading the dictionary.
+ */
+ZRAM_API int zram_algorithm_params_set(struct zram *z,
+				       const struct zram_algorithm_params *p);
+
+/*
+ * zram_algorithm_level_get - the level codec @name compresses with as the
+ * primary codec (priority 0).
+ * Returns 0 and *@level, or -EINVAL for an unknown name.
+ */
+ZRAM_API int zram_algorithm_level_get(struct zram *z, const char *name,
+				      int *level);
+
+/* For zram_idle_mark(): every stored page, whatever its age. */
+#define ZRAM_IDLE_ALL UINT64_MAX
+
+/*
+ * zram_idle_mark - `idle`: mark idle every stored page not accessed for
+ * @min_age seconds and unmark the others; ZRAM_IDLE_ALL marks them all.
+ * Same-filled pages are never idle (as zram). Returns the idle pages now.
+ */
+ZRAM_API uint64_t zram_idle_mark(struct zram *z, uint64_t min_age);
+
+/*
+ * zram_reset - `reset`: drop every page and zero the counters; size, codec,
+ * params and mem_limit stay. Returns 0, or -EBUSY while the disk is open
+ * (zram_open_get()).
+ */
+ZRAM_API int zram_reset(struct zram *z);
+
+/*
+ * The control and stat files, as text. Each store() parses its input into
+ * one of the typed calls above; each show() formats zram_stats_get() or a
+ * getter in the kernel's format (docs/store.md).
+ */
 
 /* Size of a buffer large enough for any attribute's show(). */
 #define ZRAM_ATTR_SHOW_MAX (64u * 1024u)
@@ -158,9 +291,9 @@ struct zram_attr {
 };
 
 /* zram_attrs - the attribute table; *@count receives its length. */
-const struct zram_attr *zram_attrs(size_t *count);
+ZRAM_API const struct zram_attr *zram_attrs(size_t *count);
 
 /* zram_attr_find - the attribute named @name, or NULL. */
-const struct zram_attr *zram_attr_find(const char *name);
+ZRAM_API const struct zram_attr *zram_attr_find(const char *name);
 
 #endif

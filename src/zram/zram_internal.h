@@ -220,19 +220,16 @@ void zram_dict_free(struct zram_dict *d);
 /* io.c */
 void zram_mem_used_update(struct zram *z, uint64_t used);
 
-/* control.c (Locking: each takes ctrl_lock itself) */
-int zram_params_apply(struct zram *z, const char *buf, size_t len);
-int zram_algo_set(struct zram *z, const char *buf, size_t len);
-int zram_mem_limit_set(struct zram *z, const char *buf, size_t len);
-int zram_mem_limit_store(struct zram *z, uint64_t bytes);
-int zram_mem_used_max_reset(struct zram *z, const char *buf, size_t len);
-int zram_compact_run(struct zram *z, const char *buf, size_t len);
-int zram_idle_mark(struct zram *z, const char *buf, size_t len);
-int zram_idle_store(struct zram *z, bool all, uint64_t secs);
-int zram_reset_run(struct zram *z, const char *buf, size_t len);
+/* control.c (Locking: each takes ctrl_lock itself; the rest are in zram.h) */
+int zram_params_change(struct zram *z, unsigned int prio, int id,
+		       bool has_level, int level, const char *dict);
 #ifdef UZRAM_TEST_HOOKS
-int zram_read_delay_set(struct zram *z, const char *buf, size_t len);
+void zram_read_delay_set(struct zram *z, uint64_t index, uint32_t ms);
 #endif
+
+/* attrs.c: an algorithm_params write. Returns as zram_algorithm_params_set()
+ * and -EINVAL for bad grammar. */
+int zram_params_text_apply(struct zram *z, const char *buf, size_t len);
 
 /* stats.c */
 ssize_t zram_mm_stat_show(struct zram *z, char *buf, size_t size);
