@@ -56,6 +56,13 @@ static void test_codecs(struct zram *z)
 	CHECK_EQ(zram_algorithm_params_set(z, &p), -EINVAL);
 	CHECK_EQ(zram_algorithm_level_get(z, "lz4hc", &level), 0);
 	CHECK(level != 1000);
+	p.algorithm = NULL;
+	p.level = 3;
+	p.priority = 4; /* past the last recompression slot */
+	CHECK_EQ(zram_algorithm_params_set(z, &p), -EINVAL);
+	p.priority = 2; /* no recomp_algorithm set there */
+	CHECK_EQ(zram_algorithm_params_set(z, &p), -EINVAL);
+	p.priority = 0;
 	p.algorithm = "nope";
 	p.level = 3;
 	CHECK_EQ(zram_algorithm_params_set(z, &p), -EINVAL);
