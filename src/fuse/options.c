@@ -36,6 +36,8 @@ enum opt_id {
 	OPT_ALGO,
 	OPT_ALGO_PARAMS,
 	OPT_MEM_LIMIT,
+	OPT_BACKING_DEV,
+	OPT_POLICY,
 	OPT_THREADS,
 	OPT_MLOCK,
 	OPT_ALLOW_OTHER,
@@ -58,6 +60,8 @@ static const struct opt_spec opt_specs[] = {
 	{"algo", 0, true, OPT_ALGO},
 	{"algo-params", 0, true, OPT_ALGO_PARAMS},
 	{"mem-limit", 0, true, OPT_MEM_LIMIT},
+	{"backing-dev", 0, true, OPT_BACKING_DEV},
+	{"policy", 0, true, OPT_POLICY},
 	{"threads", 0, true, OPT_THREADS},
 	{"mlock", 0, false, OPT_MLOCK},
 	{"allow-other", 0, false, OPT_ALLOW_OTHER},
@@ -92,6 +96,10 @@ void uzram_usage(FILE *out)
 	      "  --algo-params PARAMS   codec parameters, e.g. 'level=3'\n"
 	      "  --mem-limit SIZE       most pool memory; writes past it fail\n"
 	      "                         with ENOSPC (default 0: no limit)\n"
+	      "  --backing-dev PATH     file or block device for writeback\n"
+	      "  --policy K=V,...       tiering policy: idle_after=SECONDS,\n"
+	      "                         recompress=on|off, writeback=on|off,\n"
+	      "                         mem_target=SIZE, interval=SECONDS\n"
 	      "  --threads N            FUSE worker threads (default: online\n"
 	      "                         cores, at least 2)\n"
 	      "  --mlock                lock the daemon's memory (mlockall)\n"
@@ -264,6 +272,16 @@ static int opt_apply(const struct opt_spec *spec, const char *value,
 	case OPT_MEM_LIMIT:
 		return size_opt_parse("mem-limit", value, &opts->mem_limit,
 				      err);
+	case OPT_BACKING_DEV:
+		if (!*value)
+			return opt_fail(err, "--backing-dev: empty");
+		opts->backing_dev = value;
+		return 0;
+	case OPT_POLICY:
+		if (!*value)
+			return opt_fail(err, "--policy: empty");
+		opts->policy = value;
+		return 0;
 	case OPT_THREADS:
 		return threads_opt_parse(value, opts, err);
 	case OPT_MLOCK:

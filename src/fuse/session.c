@@ -173,6 +173,8 @@ static int daemon_setup(struct uzram_daemon *d,
 		.algorithm_params = opts->algo_params,
 		.mem_limit = opts->mem_limit,
 		.threads = opts->threads,
+		.backing_dev = opts->backing_dev,
+		.policy = opts->policy,
 	};
 	int ret;
 
@@ -180,11 +182,15 @@ static int daemon_setup(struct uzram_daemon *d,
 	ret = zram_create(&cfg, &d->zram);
 	if (ret) {
 		fprintf(stderr,
-			"uzram: cannot create a %llu-byte %s store%s%s: %s\n",
+			"uzram: cannot create a %llu-byte %s store%s%s%s%s%s%s: "
+			"%s\n",
 			(unsigned long long)opts->size, opts->algo,
 			opts->algo_params ? " with --algo-params " : "",
 			opts->algo_params ? opts->algo_params : "",
-			strerror(-ret));
+			opts->backing_dev ? " with --backing-dev " : "",
+			opts->backing_dev ? opts->backing_dev : "",
+			opts->policy ? " with --policy " : "",
+			opts->policy ? opts->policy : "", strerror(-ret));
 		return ret;
 	}
 	d->disksize = zram_disksize(d->zram);

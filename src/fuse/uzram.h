@@ -35,6 +35,8 @@ struct uzram_options {
 	const char *algo;	 /* --algo: "lz4" (default), "lz4hc", "zstd" */
 	const char *algo_params; /* --algo-params, or NULL */
 	uint64_t mem_limit;	 /* --mem-limit, bytes, 0 = none */
+	const char *backing_dev; /* --backing-dev, or NULL */
+	const char *policy;	 /* --policy "k=v,...", or NULL */
 	unsigned int threads;	 /* --threads; 0 until parsed: then the
 				  * number of online cores, at least 2 */
 	bool mlock;		 /* --mlock */

@@ -173,6 +173,15 @@ static const struct zram_attr attrs[] = {
 	{"idle", 0200, NULL, idle_store},
 	{"reset", 0200, NULL, reset_store},
 	{"disksize", 0444, disksize_show, NULL},
+	{"backing_dev", 0644, zram_backing_dev_show, zram_backing_dev_store},
+	{"writeback", 0200, NULL, zram_writeback_store},
+	{"writeback_limit_enable", 0644, zram_wb_limit_enable_show,
+	 zram_wb_limit_enable_store},
+	{"writeback_limit", 0644, zram_wb_limit_show, zram_wb_limit_store},
+	{"recomp_algorithm", 0644, zram_recomp_algo_show,
+	 zram_recomp_algo_store},
+	{"recompress", 0200, NULL, zram_recompress_store},
+	{"policy", 0644, zram_policy_show, zram_policy_store},
 #ifdef UZRAM_TEST_HOOKS
 	{"debug_read_delay", 0200, NULL, read_delay_store},
 #endif

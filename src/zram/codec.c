@@ -110,7 +110,7 @@ struct zram_stream *zram_stream_get(struct zram *z)
 
 	if (st)
 		return st;
-	if (posix_memalign((void **)&st, 64, sizeof(*st)))
+	if (posix_memalign((void **)&st, 4096, sizeof(*st)))
 		return NULL;
 	memset(st, 0, offsetof(struct zram_stream, cbuf));
 	st->z = z;

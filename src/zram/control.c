@@ -6,8 +6,10 @@
  * are good and it can be carried out. The text of the control files is
  * parsed in attrs.c (grammar in parse.c), which then calls these.
  *
- * Lock order: ctrl_lock -> slot lock -> allocator locks.
+ * Lock order: ctrl_lock -> pp_lock -> slot lock -> allocator locks.
  *   ctrl_lock   serialises control commands (never taken by I/O).
+ *   pp_lock     one post-processing pass at a time (writeback.c); reset
+ *               takes it so no pass counts while it zeroes the counters.
  *
  * A dictionary change follows the rule described in io.c: mark the new dict
  * pending, then look at the count of pages the codec compressed; refuse with
@@ -248,9 +250,13 @@ int zram_reset(struct zram *z)
 		err = -EBUSY;
 		goto out_unlock;
 	}
+	/* no writeback/recompress/policy pass may count while we zero */
+	pthread_mutex_lock(&z->pp_lock);
 	slot_walk(z, 0, z->nr_slots, reset_one, NULL);
+	tier_punch(z);
 	for (i = 0; i < sizeof(z->stats) / sizeof(*c); i++)
 		atomic_store_explicit(&c[i], 0, memory_order_relaxed);
+	pthread_mutex_unlock(&z->pp_lock);
 	zs_pool_stats(z->pool, &ps);
 	atomic_store_explicit(&z->pages_compacted_base, ps.pages_compacted,
 			      memory_order_relaxed);

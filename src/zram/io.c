@@ -211,10 +211,22 @@ ssize_t zram_read(struct zram *z, void *buf, size_t len, uint64_t off)
 	return range_rw(z, st, buf, NULL, len, off);
 }
 
+/*
+ * After a write or discard: give emptied backing blocks back (no slot lock
+ * held here), and let the policy slow this writer while memory is over its
+ * target.
+ */
+static void tier_after_io(struct zram *z)
+{
+	tier_punch(z);
+	policy_throttle(z);
+}
+
 ssize_t zram_write(struct zram *z, const void *buf, size_t len, uint64_t off)
 {
 	uint64_t size = zram_disksize(z);
 	struct zram_stream *st;
+	ssize_t n;
 
 	if (!len)
 		return 0;
@@ -226,7 +238,9 @@ ssize_t zram_write(struct zram *z, const void *buf, size_t len, uint64_t off)
 	st = zram_stream_get(z);
 	if (!st)
 		return -ENOMEM;
-	return range_rw(z, st, NULL, buf, len, off);
+	n = range_rw(z, st, NULL, buf, len, off);
+	tier_after_io(z);
+	return n;
 }
 
 static int range_check(struct zram *z, uint64_t off, uint64_t len)
@@ -302,12 +316,18 @@ static int range_clear(struct zram *z, uint64_t off, uint64_t len, bool zeroes)
 
 int zram_discard(struct zram *z, uint64_t off, uint64_t len)
 {
-	return range_clear(z, off, len, false);
+	int err = range_clear(z, off, len, false);
+
+	tier_after_io(z);
+	return err;
 }
 
 int zram_write_zeroes(struct zram *z, uint64_t off, uint64_t len)
 {
-	return range_clear(z, off, len, true);
+	int err = range_clear(z, off, len, true);
+
+	tier_after_io(z);
+	return err;
 }
 
 int zram_flush(struct zram *z)

@@ -212,3 +212,302 @@ int parse_delay(const char *buf, size_t len, uint64_t *index, uint32_t *ms)
 	*ms = (uint32_t)m;
 	return 0;
 }
+
+/* Split @buf at single @sep bytes; call @fn for each non-empty token. */
+static int tokens_each(const char *buf, size_t len, const char *seps,
+		       int (*fn)(const char *s, size_t n, void *arg), void *arg)
+{
+	size_t pos = 0;
+
+	if (!len)
+		return -EINVAL;
+	while (pos < len) {
+		size_t end = pos;
+
+		while (end < len && !strchr(seps, buf[end]))
+			end++;
+		/* empty token: leading, doubled or trailing separator */
+		if (end == pos || end + 1 == len)
+			return -EINVAL;
+		if (fn(buf + pos, end - pos, arg))
+			return -EINVAL;
+		pos = end + 1;
+	}
+	return 0;
+}
+
+/* Split "key=value" (@len bytes): both non-empty. Returns 0 or -EINVAL. */
+static int kv_split(const char *s, size_t len, size_t *klen, const char **v,
+		    size_t *vlen)
+{
+	const char *eq = memchr(s, '=', len);
+
+	if (!eq || eq == s || eq + 1 == s + len)
+		return -EINVAL;
+	*klen = (size_t)(eq - s);
+	*v = eq + 1;
+	*vlen = len - *klen - 1;
+	return 0;
+}
+
+static int pp_type_parse(const char *v, size_t n, enum zram_pp_type *type)
+{
+	static const char *const names[] = {
+		[ZRAM_PP_IDLE] = "idle",
+		[ZRAM_PP_HUGE] = "huge",
+		[ZRAM_PP_HUGE_IDLE] = "huge_idle",
+		[ZRAM_PP_INCOMPRESSIBLE] = "incompressible",
+	};
+	unsigned int i;
+
+	for (i = ZRAM_PP_IDLE; i <= ZRAM_PP_INCOMPRESSIBLE; i++)
+		if (key_is(v, n, names[i])) {
+			*type = (enum zram_pp_type)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+struct wb_parse {
+	struct zram_wb_req req;
+	bool has_type;
+};
+
+static int wb_range_add(struct wb_parse *w, uint64_t lo, uint64_t hi)
+{
+	if (w->req.nr_ranges == ZRAM_WB_MAX_RANGES)
+		return -EINVAL;
+	w->req.ranges[w->req.nr_ranges].lo = lo;
+	w->req.ranges[w->req.nr_ranges++].hi = hi;
+	return 0;
+}
+
+static int wb_pair(const char *s, size_t len, void *arg)
+{
+	struct wb_parse *w = arg;
+	const char *v, *dash;
+	size_t klen, vlen;
+	uint64_t lo, hi;
+
+	if (kv_split(s, len, &klen, &v, &vlen))
+		return -EINVAL;
+	if (key_is(s, klen, "type") && !w->has_type) {
+		w->has_type = true;
+		return pp_type_parse(v, vlen, &w->req.type);
+	}
+	if (key_is(s, klen, "page_index")) {
+		if (digits_parse(v, vlen, &lo))
+			return -EINVAL;
+		return wb_range_add(w, lo, lo);
+	}
+	if (key_is(s, klen, "page_indexes")) {
+		dash = memchr(v, '-', vlen);
+		if (!dash || digits_parse(v, (size_t)(dash - v), &lo) ||
+		    digits_parse(dash + 1, vlen - (size_t)(dash - v) - 1, &hi))
+			return -EINVAL;
+		return wb_range_add(w, lo, hi);
+	}
+	return -EINVAL;
+}
+
+int parse_writeback(const char *buf, size_t len, struct zram_wb_req *out)
+{
+	struct wb_parse w;
+
+	memset(&w, 0, sizeof(w));
+	len = parse_strip(buf, len);
+	/* the old form: one bare word */
+	if (!memchr(buf, '=', len)) {
+		if (pp_type_parse(buf, len, &w.req.type))
+			return -EINVAL;
+		*out = w.req;
+		return 0;
+	}
+	if (tokens_each(buf, len, " ", wb_pair, &w))
+		return -EINVAL;
+	*out = w.req;
+	return 0;
+}
+
+struct rc_parse {
+	struct zram_recompress_req req;
+	bool has_type, has_threshold, has_max;
+};
+
+static int rc_pair(const char *s, size_t len, void *arg)
+{
+	struct rc_parse *r = arg;
+	const char *v;
+	size_t klen, vlen;
+	uint64_t n;
+
+	if (kv_split(s, len, &klen, &v, &vlen))
+		return -EINVAL;
+	if (key_is(s, klen, "type") && !r->has_type) {
+		r->has_type = true;
+		return pp_type_parse(v, vlen, &r->req.type) ||
+				       r->req.type == ZRAM_PP_INCOMPRESSIBLE
+			       ? -EINVAL
+			       : 0;
+	}
+	if (key_is(s, klen, "algo") && !r->req.algo[0]) {
+		if (zram_codec_find(v, vlen) < 0)
+			return -EINVAL;
+		memcpy(r->req.algo, v, vlen);
+		r->req.algo[vlen] = '\0';
+		return 0;
+	}
+	if (digits_parse(v, vlen, &n))
+		return -EINVAL;
+	if (key_is(s, klen, "threshold") && !r->has_threshold) {
+		r->has_threshold = true;
+		r->req.threshold = n;
+	} else if (key_is(s, klen, "max_pages") && !r->has_max) {
+		r->has_max = true;
+		r->req.max_pages = n;
+	} else if (key_is(s, klen, "priority") && r->req.prio < 0 &&
+		   n < ZRAM_PRIOS) {
+		r->req.prio = (int)n;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int parse_recompress(const char *buf, size_t len,
+		     struct zram_recompress_req *out)
+{
+	struct rc_parse r;
+
+	memset(&r, 0, sizeof(r));
+	r.req.prio = -1;
+	len = parse_strip(buf, len);
+	/* nothing: every page, every secondary codec (as zram) */
+	if (len && tokens_each(buf, len, " ", rc_pair, &r))
+		return -EINVAL;
+	*out = r.req;
+	return 0;
+}
+
+struct ra_parse {
+	int algo;
+	int prio;
+};
+
+static int ra_pair(const char *s, size_t len, void *arg)
+{
+	struct ra_parse *r = arg;
+	const char *v;
+	size_t klen, vlen;
+	uint64_t n;
+
+	if (kv_split(s, len, &klen, &v, &vlen))
+		return -EINVAL;
+	if (key_is(s, klen, "algo") && r->algo < 0) {
+		r->algo = zram_codec_find(v, vlen);
+		return r->algo < 0 ? -EINVAL : 0;
+	}
+	if (key_is(s, klen, "priority") && r->prio < 0 &&
+	    !digits_parse(v, vlen, &n) && n >= 1 && n < ZRAM_PRIOS) {
+		r->prio = (int)n;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int parse_recomp_algo(const char *buf, size_t len, int *algo,
+		      unsigned int *prio)
+{
+	struct ra_parse r = {-1, -1};
+
+	len = parse_strip(buf, len);
+	if (tokens_each(buf, len, " ", ra_pair, &r) || r.algo < 0)
+		return -EINVAL;
+	*algo = r.algo;
+	*prio = r.prio < 0 ? 1 : (unsigned int)r.prio;
+	return 0;
+}
+
+static int onoff_parse(const char *v, size_t n, bool *out)
+{
+	if (key_is(v, n, "on")) {
+		*out = true;
+		return 0;
+	}
+	if (key_is(v, n, "off")) {
+		*out = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+struct policy_parse {
+	struct zram_policy p;
+	unsigned int seen; /* bit per key */
+};
+
+static int policy_pair(const char *s, size_t len, void *arg)
+{
+	static const char *const keys[] = {"idle_after", "recompress",
+					   "writeback", "mem_target",
+					   "interval"};
+	struct policy_parse *pp = arg;
+	const char *v;
+	size_t klen, vlen;
+	uint64_t n = 0;
+	unsigned int k;
+
+	if (kv_split(s, len, &klen, &v, &vlen))
+		return -EINVAL;
+	for (k = 0; k < 5 && !key_is(s, klen, keys[k]); k++)
+		;
+	if (k == 5 || (pp->seen & (1u << k)))
+		return -EINVAL;
+	pp->seen |= 1u << k;
+	switch (k) {
+	case 1:
+		return onoff_parse(v, vlen, &pp->p.recompress);
+	case 2:
+		return onoff_parse(v, vlen, &pp->p.writeback);
+	case 3:
+		return parse_size(v, vlen, &pp->p.mem_target) ? -EINVAL : 0;
+	}
+	if (digits_parse(v, vlen, &n) || n > UINT32_MAX / 10 || (k == 4 && !n))
+		return -EINVAL;
+	if (k == 0)
+		pp->p.idle_after = (uint32_t)n;
+	else
+		pp->p.interval = (uint32_t)n;
+	return 0;
+}
+
+int parse_policy(const char *buf, size_t len, struct zram_policy *inout)
+{
+	struct policy_parse pp = {*inout, 0};
+
+	len = parse_strip(buf, len);
+	if (tokens_each(buf, len, " ,\n", policy_pair, &pp))
+		return -EINVAL;
+	*inout = pp.p;
+	return 0;
+}
+
+int parse_bool01(const char *buf, size_t len, bool *out)
+{
+	uint64_t v;
+
+	if (parse_u64(buf, len, &v) || v > 1)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int parse_path(const char *buf, size_t len, char *out, size_t size)
+{
+	len = parse_strip(buf, len);
+	if (!len || len >= size || memchr(buf, '\0', len))
+		return -EINVAL;
+	memcpy(out, buf, len);
+	out[len] = '\0';
+	return 0;
+}

@@ -151,7 +151,8 @@ uint32_t zram_now_ds(const struct zram *z)
 }
 
 /*
- * slot_touch - the page was read or written: no longer idle.
+ * slot_touch - the page was read or written: no longer idle, and no
+ * longer a candidate of a writeback/recompress pass that picked it (PP).
  * Locking: slot lock held.
  */
 void slot_touch(struct zram *z, struct zram_slot *slot)
@@ -159,6 +160,8 @@ void slot_touch(struct zram *z, struct zram_slot *slot)
 	uint32_t f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
 
 	assert(f & SLOT_LOCK);
+	if (f & SLOT_PP)
+		slot_flags_update(slot, SLOT_PP, 0);
 	if (f & SLOT_IDLE) {
 		slot_flags_update(slot, SLOT_IDLE, 0);
 		atomic_fetch_sub_explicit(&z->stats.idle_pages, 1,

@@ -242,7 +242,14 @@ void slot_free(struct zram *z, struct zram_slot *slot)
 					  memory_order_seq_cst);
 		break;
 	case SLOT_KIND_WB:
-		assert(!"slot_free: no backing store yet");
+		backing_release(
+			atomic_load_explicit(&z->backing, memory_order_acquire),
+			LOAD(slot->handle), size);
+		counter_add(&s->wb_pages, -1);
+		counter_add(&s->backing_bytes, -(int64_t)size);
+		if (!(f & SLOT_HUGE))
+			atomic_fetch_sub_explicit(&slot_params(z, f)->pages, 1,
+						  memory_order_seq_cst);
 		break;
 	}
 	if (f & SLOT_IDLE)
@@ -289,6 +296,23 @@ static int obj_decompress(struct zram *z, struct zram_stream *st,
 					      flags & SLOT_SIZE_MASK, dst);
 }
 
+/* A written-back object: read it from the backing store, then decode. */
+static int wb_decode(struct zram *z, struct zram_stream *st, uint32_t f,
+		     uint64_t off, unsigned char *dst)
+{
+	struct zram_backing *b =
+		atomic_load_explicit(&z->backing, memory_order_acquire);
+	const unsigned char *src;
+
+	if (!b)
+		return -EIO;
+	src = backing_read(b, st->bd_buf, off, f & SLOT_SIZE_MASK);
+	if (!src)
+		return -EIO;
+	counter_add(&z->stats.bd_reads, 1);
+	return obj_decompress(z, st, f, src, dst) ? -EIO : 0;
+}
+
 int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 		unsigned char *dst)
 {
@@ -314,9 +338,44 @@ int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 		zs_obj_read_end(z->pool, h, src);
 		return err;
 	case SLOT_KIND_WB:
-		break;
+		return wb_decode(z, st, f, h, dst);
 	}
 	return -EIO;
+}
+
+void slot_obj_copy(struct zram *z, struct zram_stream *st,
+		   struct zram_slot *slot, void *dst)
+{
+	uint64_t h = LOAD(slot->handle);
+	uint32_t f = LOAD(slot->flags);
+	void *src;
+
+	assert(f & SLOT_LOCK);
+	src = zs_obj_read_begin(z->pool, h, st->local_copy);
+	memcpy(dst, src, f & SLOT_SIZE_MASK);
+	zs_obj_read_end(z->pool, h, src);
+}
+
+void slot_wb_install(struct zram *z, struct zram_slot *slot, uint64_t off)
+{
+	uint32_t f = LOAD(slot->flags);
+	uint32_t size = f & SLOT_SIZE_MASK;
+	struct zram_counters *s = &z->stats;
+
+	assert(f & SLOT_LOCK);
+	assert(slot_kind(f) == SLOT_KIND_HUGE ||
+	       slot_kind(f) == SLOT_KIND_COMPRESSED);
+	pool_obj_free(z, LOAD(slot->handle));
+	counter_add(&s->compr_data_size, -(int64_t)size);
+	if (f & SLOT_HUGE)
+		counter_add(&s->huge_pages, -1);
+	if (f & SLOT_IDLE)
+		counter_add(&s->idle_pages, -1);
+	counter_add(&s->wb_pages, 1);
+	counter_add(&s->backing_bytes, size);
+	counter_add(&s->bd_writes, 1);
+	atomic_store_explicit(&slot->handle, off, memory_order_relaxed);
+	slot_flags_update(slot, SLOT_IDLE | SLOT_PP, SLOT_WB);
 }
 
 int slot_walk(struct zram *z, uint64_t first, uint64_t end,

@@ -148,6 +148,21 @@ int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 		unsigned char *dst);
 
 /*
+ * slot_obj_copy - copy the pool object of a HUGE or COMPRESSED slot (its
+ * size bytes) to @dst. Locking: slot lock held; zspage read lock inside.
+ */
+void slot_obj_copy(struct zram *z, struct zram_stream *st,
+		   struct zram_slot *slot, void *dst);
+
+/*
+ * slot_wb_install - the slot's object now also lives at byte @off of the
+ * backing store: free the pool copy and make the slot WB (same size, codec
+ * and priority; HUGE kept to mean raw). Clears IDLE and PP.
+ * Locking: slot lock held; the slot is HUGE or COMPRESSED.
+ */
+void slot_wb_install(struct zram *z, struct zram_slot *slot, uint64_t off);
+
+/*
  * pool_obj_free - the one place a pool object is freed.
  * Locking: any; takes allocator locks.
  */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "zram_internal.h"
+#include "zram_parse.h"
 
 /* 2^32 slots: 16 TiB of disk, a 64 GiB table of address space. */
 #define ZRAM_MAX_SLOTS (1ull << 32)
@@ -49,6 +50,21 @@ static int config_apply(struct zram *z, const struct zram_config *config)
 		if (err)
 			return err;
 	}
+	if (config->backing_dev) {
+		err = zram_backing_dev_set(z, config->backing_dev);
+		if (err)
+			return err;
+	}
+	if (config->policy) {
+		struct zram_policy p;
+
+		zram_policy_get(z, &p);
+		if (parse_policy(config->policy, strlen(config->policy), &p))
+			return -EINVAL;
+		err = zram_policy_set(z, &p);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -74,9 +90,15 @@ int zram_create(const struct zram_config *config, struct zram **out)
 	err = -pthread_mutex_init(&z->ctrl_lock, NULL);
 	if (err)
 		goto err_free;
-	err = zram_streams_init(z);
+	err = -pthread_mutex_init(&z->pp_lock, NULL);
 	if (err)
 		goto err_ctrl;
+	err = zram_streams_init(z);
+	if (err)
+		goto err_pp;
+	err = policy_init(z);
+	if (err)
+		goto err_streams;
 	err = -ENOMEM;
 	z->pool = zs_create_pool("uzram");
 	if (!z->pool)
@@ -91,11 +113,17 @@ int zram_create(const struct zram_config *config, struct zram **out)
 	*out = z;
 	return 0;
 err_table:
+	policy_destroy(z);
 	slot_table_destroy(z);
+	backing_close(z->backing);
+	backing_close(z->backing_retired);
 err_pool:
 	zs_destroy_pool(z->pool);
 err_streams:
+	policy_destroy(z);
 	zram_streams_destroy(z);
+err_pp:
+	pthread_mutex_destroy(&z->pp_lock);
 err_ctrl:
 	pthread_mutex_destroy(&z->ctrl_lock);
 err_free:
@@ -130,10 +158,14 @@ void zram_destroy(struct zram *z)
 {
 	if (!z)
 		return;
+	policy_destroy(z);
 	slot_table_destroy(z);
+	backing_close(z->backing);
+	backing_close(z->backing_retired);
 	zs_destroy_pool(z->pool);
 	zram_streams_destroy(z);
 	dicts_free(z);
+	pthread_mutex_destroy(&z->pp_lock);
 	pthread_mutex_destroy(&z->ctrl_lock);
 	free(z);
 }
@@ -154,6 +186,18 @@ long zram_open_count(struct zram *z)
 }
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+/* Backing figures; a replaced store stays allocated (backing_retire). */
+static void backing_stats(struct zram *z, struct zram_stats *s)
+{
+	struct zram_backing *b =
+		atomic_load_explicit(&z->backing, memory_order_acquire);
+
+	if (b) {
+		s->backing_used = LOAD(b->used_blocks) * BACKING_BLOCK;
+		s->backing_size = b->nr_blocks * BACKING_BLOCK;
+	}
+}
 
 void zram_stats_get(struct zram *z, struct zram_stats *s)
 {
@@ -187,4 +231,11 @@ void zram_stats_get(struct zram *z, struct zram_stats *s)
 	s->slot_bytes = sizeof(struct zram_slot);
 	s->table_bytes = z->table_bytes;
 	s->streams = LOAD(z->nr_streams);
+	s->bd_count = LOAD(c->wb_pages);
+	s->bd_reads = LOAD(c->bd_reads);
+	s->bd_writes = LOAD(c->bd_writes);
+	s->backing_bytes = LOAD(c->backing_bytes);
+	s->pages_recompressed = LOAD(c->pages_recompressed);
+	s->policy_passes = LOAD(c->policy_passes);
+	backing_stats(z, s);
 }

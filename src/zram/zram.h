@@ -50,6 +50,10 @@ struct zram_config {
 	/* the caller's worker threads, shown in stats.json as "threads"
 	 * (0: unknown) */
 	unsigned int threads;
+	/* backing file or block device for writeback, or NULL */
+	const char *backing_dev;
+	/* policy as "key=value,key=value" (see zram_policy), or NULL */
+	const char *policy;
 };
 
 /*
@@ -115,6 +119,100 @@ ZRAM_API void zram_open_put(struct zram *z);
  */
 ZRAM_API long zram_open_count(struct zram *z);
 
+/*
+ * Tiering: writeback to a backing store, recompression and the policy that
+ * runs them. Typed calls; the control files (backing_dev, writeback,
+ * recompress, recomp_algorithm, writeback_limit*, policy) parse text into
+ * these and call them. Every call changes nothing when it returns an error
+ * before doing any work; a pass that fails part way keeps every page it did
+ * not finish in memory, readable.
+ */
+
+/* Which pages a writeback or recompress pass takes (zram's type=). */
+enum zram_pp_type {
+	ZRAM_PP_ANY = 0, /* every stored page (page_index= without type=) */
+	ZRAM_PP_IDLE,
+	ZRAM_PP_HUGE,
+	ZRAM_PP_HUGE_IDLE,
+	ZRAM_PP_INCOMPRESSIBLE, /* writeback only */
+};
+
+#define ZRAM_WB_MAX_RANGES 64u
+
+struct zram_wb_req {
+	enum zram_pp_type type;
+	/* page-index ranges, both ends included; 0 ranges: the whole disk */
+	unsigned int nr_ranges;
+	struct {
+		uint64_t lo, hi;
+	} ranges[ZRAM_WB_MAX_RANGES];
+};
+
+/*
+ * zram_backing_dev_set - use @path (a block device or a regular file) as the
+ * backing store; NULL or "none" detaches it. Only while the store holds no
+ * data. Returns 0, -EBUSY (the store holds data, or the file is in use),
+ * -ENOENT / -errno of open, -EINVAL (a directory or other kind of file, or
+ * smaller than 4 KiB), -ENOMEM.
+ */
+int zram_backing_dev_set(struct zram *z, const char *path);
+
+/*
+ * zram_writeback - write the selected pages (HUGE or compressed, in memory)
+ * to the backing store, largest first (64-byte buckets), packed.
+ * Returns 0; -ENODEV (no backing store), -ERANGE (a range past the end of
+ * the disk or lo > hi: nothing done), -EIO (the writeback limit is used up,
+ * or an I/O error), -ENOSPC (the backing store is full), -ENOMEM. On error
+ * the pages not yet written stay in memory. Waits for a pass in progress.
+ */
+int zram_writeback(struct zram *z, const struct zram_wb_req *req);
+
+/* writeback_limit_enable (0/1) and writeback_limit (4 KiB units). */
+void zram_writeback_limit_enable(struct zram *z, bool on);
+void zram_writeback_limit_set(struct zram *z, uint64_t pages);
+
+struct zram_recompress_req {
+	enum zram_pp_type type; /* ANY, IDLE, HUGE or HUGE_IDLE */
+	uint64_t threshold;	/* bytes: only objects at least this big */
+	uint64_t max_pages;	/* 0: no limit */
+	char algo[16];		/* codec name, "" = by priority */
+	int prio;		/* 1..3, or -1: every secondary */
+};
+
+/*
+ * zram_recomp_algorithm_set - codec @algo at priority @prio (1..3).
+ * Returns 0 or -EINVAL (unknown codec, priority out of range).
+ */
+int zram_recomp_algorithm_set(struct zram *z, const char *algo,
+			      unsigned int prio);
+
+/*
+ * zram_recompress - recompress the selected in-memory pages with the
+ * secondary codecs, largest first; keep a new object only if it lands in a
+ * smaller size class; mark a page no codec shrinks INCOMPRESSIBLE.
+ * Returns 0, -EINVAL (no secondary codec, @algo not one of them, threshold
+ * at or above the huge size, a type recompress does not take), -ENOMEM.
+ */
+int zram_recompress(struct zram *z, const struct zram_recompress_req *req);
+
+/* The policy thread's settings (the `policy` file, --policy). */
+struct zram_policy {
+	uint32_t idle_after; /* seconds untouched before a page is idle */
+	bool recompress;     /* recompress idle pages (secondary codecs) */
+	bool writeback;	     /* write idle pages back */
+	uint64_t mem_target; /* bytes: soft target for mem_used_total, 0 off */
+	uint32_t interval;   /* seconds between passes, >= 1 */
+};
+
+/*
+ * zram_policy_set - apply @p; the thread starts on the first setting that
+ * asks for work. Returns 0, -EINVAL (interval 0; writeback or mem_target
+ * without a backing store is accepted and waits for one), -errno of thread
+ * creation.
+ */
+int zram_policy_set(struct zram *z, const struct zram_policy *p);
+void zram_policy_get(struct zram *z, struct zram_policy *p);
+
 /* Every counter, by zram's names, copied out by zram_stats_get(). */
 struct zram_stats {
 	/* mm_stat, in its column order */
@@ -149,6 +247,12 @@ struct zram_stats {
 	uint64_t slot_bytes;   /* bytes per slot table entry */
 	uint64_t table_bytes;  /* slot table memory */
 	uint64_t streams;      /* threads that hold codec contexts now */
+	/* tiering */
+	uint64_t backing_bytes;	     /* object bytes on the backing store */
+	uint64_t backing_used;	     /* bytes of backing blocks in use */
+	uint64_t backing_size;	     /* bytes of the backing store, 0: none */
+	uint64_t pages_recompressed; /* recompressions kept, ever */
+	uint64_t policy_passes;	     /* policy thread passes, ever */
 };
 
 ZRAM_API void zram_stats_get(struct zram *z, struct zram_stats *stats);

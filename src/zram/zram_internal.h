@@ -8,8 +8,11 @@
  *
  * Lock order (whole directory):
  *   ctrl_lock (mutex, control commands only)
- *     -> slot lock (bit lock in slot->flags, sleepable, one slot at a time)
- *       -> allocator locks (inside zs_*, never held on return)
+ *     -> pp_lock (mutex: one writeback/recompress/policy pass at a time)
+ *       -> slot lock (bit lock in slot->flags, sleepable, one slot at a time)
+ *         -> allocator locks (inside zs_*, never held on return)
+ *         -> backing->lock (leaf: the backing store's free-space map)
+ *   policy ctl->lock (mutex) is a leaf: never held across a pass.
  *   streams_lock (mutex) is a leaf: taken only when a thread creates or frees
  *   its codec contexts, never with a slot lock held by the same path.
  */
@@ -22,6 +25,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "backing.h"
 #include "zram.h"
 #include "zsmalloc.h"
 
@@ -142,6 +146,8 @@ struct zram_stream {
 	unsigned char cbuf[2 * ZRAM_PAGE_SIZE];	  /* compressor output */
 	unsigned char local_copy[ZRAM_PAGE_SIZE]; /* zs_obj_read_begin */
 	unsigned char page[ZRAM_PAGE_SIZE];	  /* partial I/O */
+	/* reads from the backing store (O_DIRECT: block aligned) */
+	_Alignas(4096) unsigned char bd_buf[2 * ZRAM_PAGE_SIZE];
 };
 
 /* Counters kept by the store (pool figures come from the allocator). */
@@ -159,6 +165,12 @@ struct zram_counters {
 	_Atomic uint64_t idle_pages;
 	_Atomic uint64_t num_reads;
 	_Atomic uint64_t num_writes;
+	_Atomic uint64_t wb_pages;	     /* slots on the backing store */
+	_Atomic uint64_t backing_bytes;	     /* their object bytes */
+	_Atomic uint64_t bd_reads;	     /* pages read from backing */
+	_Atomic uint64_t bd_writes;	     /* pages written back, ever */
+	_Atomic uint64_t pages_recompressed; /* kept a smaller object */
+	_Atomic uint64_t policy_passes;
 };
 
 struct zram {
@@ -182,7 +194,19 @@ struct zram {
 	_Atomic long open_count;
 
 	pthread_mutex_t ctrl_lock; /* serialises control commands */
-	struct zram_dict *retired; /* protected by ctrl_lock */
+
+	/*
+	 * Tiering. pp_lock serialises post-processing (writeback, recompress,
+	 * policy passes) and changes of `backing`; readers of WB slots load
+	 * `backing` without it (it only changes while no slot is WB).
+	 */
+	pthread_mutex_t pp_lock;
+	_Atomic(struct zram_backing *) backing;
+	struct zram_backing *backing_retired; /* protected by pp_lock */
+	_Atomic bool wb_limit_enable;
+	_Atomic uint64_t wb_limit;	/* 4 KiB units */
+	struct zram_policy_ctl *policy; /* policy.c; NULL until started */
+	struct zram_dict *retired;	/* protected by ctrl_lock */
 
 	pthread_key_t stream_key;
 	pthread_mutex_t streams_lock;
@@ -230,6 +254,28 @@ void zram_read_delay_set(struct zram *z, uint64_t index, uint32_t ms);
 /* attrs.c: an algorithm_params write. Returns as zram_algorithm_params_set()
  * and -EINVAL for bad grammar. */
 int zram_params_text_apply(struct zram *z, const char *buf, size_t len);
+
+/* writeback.c: punch emptied backing blocks. Locking: no slot lock held. */
+void tier_punch(struct zram *z);
+
+/* policy.c */
+int policy_init(struct zram *z);
+void policy_destroy(struct zram *z);
+void policy_throttle(struct zram *z);
+
+/* control_tier.c: the tiering control files */
+ssize_t zram_backing_dev_show(struct zram *z, char *buf, size_t size);
+int zram_backing_dev_store(struct zram *z, const char *buf, size_t len);
+int zram_writeback_store(struct zram *z, const char *buf, size_t len);
+ssize_t zram_wb_limit_enable_show(struct zram *z, char *buf, size_t size);
+int zram_wb_limit_enable_store(struct zram *z, const char *buf, size_t len);
+ssize_t zram_wb_limit_show(struct zram *z, char *buf, size_t size);
+int zram_wb_limit_store(struct zram *z, const char *buf, size_t len);
+ssize_t zram_recomp_algo_show(struct zram *z, char *buf, size_t size);
+int zram_recomp_algo_store(struct zram *z, const char *buf, size_t len);
+int zram_recompress_store(struct zram *z, const char *buf, size_t len);
+ssize_t zram_policy_show(struct zram *z, char *buf, size_t size);
+int zram_policy_store(struct zram *z, const char *buf, size_t len);
 
 /* stats.c */
 ssize_t zram_mm_stat_show(struct zram *z, char *buf, size_t size);

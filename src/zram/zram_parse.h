@@ -14,6 +14,20 @@
  *               each at most once; value non-empty
  *   idle     := 'all' | number
  *   delay    := number ' ' number | 'off'
+ *   writeback := type | kv (' ' kv)*      (zram 6.16+: the old bare word or
+ *               kv: type=T | page_index=N | page_indexes=LO-HI
+ *               T: idle | huge | huge_idle | incompressible
+ *               type at most once; index keys repeat (64 ranges at most);
+ *               unknown keys are -EINVAL (zram ignores them)
+ *   recompress := kv (' ' kv)*   kv: type=idle|huge|huge_idle |
+ *               threshold=number | max_pages=number | algo=NAME |
+ *               priority=0..3; each at most once
+ *   recomp_algorithm := algo=NAME [' ' priority=1..3]  (default priority 1)
+ *   policy   := kv ([ ,\n] kv)*   kv: idle_after=number | recompress=on|off
+ *               | writeback=on|off | mem_target=size | interval=number(>0);
+ *               each at most once; keys not given keep their value
+ *   bool01   := 0 | 1
+ *   path     := any bytes but NUL, not empty, < PATH_MAX
  */
 #ifndef UZRAM_ZRAM_PARSE_H
 #define UZRAM_ZRAM_PARSE_H
@@ -22,6 +36,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "zram.h"
 
 /* Length of @buf without its one optional trailing newline. */
 size_t parse_strip(const char *buf, size_t len);
@@ -56,5 +72,16 @@ int parse_idle(const char *buf, size_t len, bool *all, uint64_t *seconds);
 
 /* debug_read_delay: "INDEX MS" or "off" (both 0). Returns 0 or -EINVAL. */
 int parse_delay(const char *buf, size_t len, uint64_t *index, uint32_t *ms);
+
+/* The tiering controls; each returns 0 or -EINVAL. */
+int parse_writeback(const char *buf, size_t len, struct zram_wb_req *out);
+int parse_recompress(const char *buf, size_t len,
+		     struct zram_recompress_req *out);
+int parse_recomp_algo(const char *buf, size_t len, int *algo,
+		      unsigned int *prio);
+/* Updates only the keys given in @buf; *@inout unchanged on error. */
+int parse_policy(const char *buf, size_t len, struct zram_policy *inout);
+int parse_bool01(const char *buf, size_t len, bool *out);
+int parse_path(const char *buf, size_t len, char *out, size_t size);
 
 #endif

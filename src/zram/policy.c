@@ -1,0 +1,227 @@
+/*
+ * policy.c - the store's own tiering thread: ages, recompresses and writes
+ * back pages by itself, and keeps mem_used_total near a soft target.
+ *
+ * zram's idle/recompress/writeback are one-shot triggers that someone must
+ * fire; here the store fires them. Each pass (at most every `interval`
+ * seconds, at once when a writer finds memory over `mem_target`):
+ *   1. mark idle the pages untouched for `idle_after` seconds (and unmark
+ *      the others), as `idle N`;
+ *   2. recompress=on: recompress type=idle with the secondary codecs;
+ *   3. mem_target and a backing store: while mem_used_total is above the
+ *      target, write back idle pages, coldest then largest first,
+ *      compacting as it goes, until under it;
+ *   4. writeback=on and a backing store: write back every idle page;
+ *   5. compact if anything moved, punch emptied backing blocks.
+ * A pass is an ordinary post-processing pass: it holds pp_lock (so it never
+ * runs with a user's writeback or recompress), takes one slot lock at a
+ * time and never holds one across backing I/O (writeback.c).
+ *
+ * Writers are slowed, never failed, while memory is over the target:
+ * zram_write() calls policy_throttle(), which wakes the thread and, above
+ * 1.25 x target, waits in 10 ms steps (at most 2 s per request) for a pass
+ * to bring memory down. If the last pass could not write anything back
+ * (no idle page, backing store full or failing) writers are not held.
+ * mem_limit stays the hard limit.
+ *
+ * Lock order: ctl->lock is a leaf; the thread drops it before a pass
+ * (pp_lock -> slot lock -> ...).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "pp.h"
+
+struct zram_policy_ctl {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;	/* the thread waits here between passes */
+	pthread_cond_t relief;	/* throttled writers wait here */
+	struct zram_policy cfg; /* protected by lock */
+	bool stop;		/* protected by lock */
+	bool running;		/* protected by lock */
+	bool kick;		/* protected by lock: run a pass now */
+	pthread_t thread;
+	_Atomic uint64_t target; /* cfg.mem_target, for the write path */
+	_Atomic bool stuck;	 /* last pass could not get under target */
+};
+
+#define POLICY_DEFAULT_IDLE_AFTER 600u
+#define POLICY_DEFAULT_INTERVAL 10u
+
+static uint64_t mem_used(struct zram *z)
+{
+	return (uint64_t)zs_get_total_pages(z->pool) * ZRAM_PAGE_SIZE;
+}
+
+/* One pass. Returns true if it moved anything. */
+static bool policy_pass(struct zram *z, const struct zram_policy *cfg)
+{
+	struct zram_recompress_req rc = {.type = ZRAM_PP_IDLE, .prio = -1};
+	struct zram_wb_req wb = {.type = ZRAM_PP_IDLE};
+	struct zram_policy_ctl *ctl = z->policy;
+	bool backing = atomic_load(&z->backing) != NULL;
+	uint64_t n = 0, moved = 0;
+
+	pthread_mutex_lock(&z->pp_lock);
+	zram_idle_store(z, false, cfg->idle_after);
+	if (cfg->recompress && !recompress_run(z, &rc, &n))
+		moved += n;
+	if (cfg->mem_target && backing && mem_used(z) > cfg->mem_target) {
+		n = 0;
+		writeback_run(z, &wb, PP_COLDEST, cfg->mem_target, &n);
+		moved += n;
+		atomic_store(&ctl->stuck, !n && mem_used(z) > cfg->mem_target);
+	}
+	if (cfg->writeback && backing) {
+		n = 0;
+		writeback_run(z, &wb, PP_LARGEST, 0, &n);
+		moved += n;
+	}
+	if (moved)
+		zs_compact(z->pool);
+	pthread_mutex_unlock(&z->pp_lock);
+	atomic_fetch_add_explicit(&z->stats.policy_passes, 1,
+				  memory_order_relaxed);
+	return moved;
+}
+
+static void wait_interval(struct zram_policy_ctl *ctl, uint32_t secs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += secs;
+	while (!ctl->stop && !ctl->kick &&
+	       pthread_cond_timedwait(&ctl->wake, &ctl->lock, &ts) != ETIMEDOUT)
+		;
+}
+
+static void *policy_main(void *arg)
+{
+	struct zram *z = arg;
+	struct zram_policy_ctl *ctl = z->policy;
+	struct zram_policy cfg;
+	bool moved;
+
+	pthread_mutex_lock(&ctl->lock);
+	while (!ctl->stop) {
+		cfg = ctl->cfg;
+		ctl->kick = false;
+		pthread_mutex_unlock(&ctl->lock);
+		moved = policy_pass(z, &cfg);
+		pthread_mutex_lock(&ctl->lock);
+		pthread_cond_broadcast(&ctl->relief);
+		/* still over the target and getting somewhere: go on */
+		if (moved && cfg.mem_target && mem_used(z) > cfg.mem_target)
+			continue;
+		wait_interval(ctl, cfg.interval);
+	}
+	pthread_mutex_unlock(&ctl->lock);
+	return NULL;
+}
+
+int policy_init(struct zram *z)
+{
+	struct zram_policy_ctl *ctl = calloc(1, sizeof(*ctl));
+	pthread_condattr_t ca;
+
+	if (!ctl)
+		return -ENOMEM;
+	pthread_mutex_init(&ctl->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ctl->wake, &ca);
+	pthread_cond_init(&ctl->relief, &ca);
+	pthread_condattr_destroy(&ca);
+	ctl->cfg.idle_after = POLICY_DEFAULT_IDLE_AFTER;
+	ctl->cfg.interval = POLICY_DEFAULT_INTERVAL;
+	z->policy = ctl;
+	return 0;
+}
+
+/* Stop the thread and free. Locking: no other thread uses @z after. */
+void policy_destroy(struct zram *z)
+{
+	struct zram_policy_ctl *ctl = z->policy;
+
+	if (!ctl)
+		return;
+	pthread_mutex_lock(&ctl->lock);
+	ctl->stop = true;
+	pthread_cond_broadcast(&ctl->wake);
+	pthread_mutex_unlock(&ctl->lock);
+	if (ctl->running)
+		pthread_join(ctl->thread, NULL);
+	pthread_cond_destroy(&ctl->wake);
+	pthread_cond_destroy(&ctl->relief);
+	pthread_mutex_destroy(&ctl->lock);
+	free(ctl);
+	z->policy = NULL;
+}
+
+int zram_policy_set(struct zram *z, const struct zram_policy *p)
+{
+	struct zram_policy_ctl *ctl = z->policy;
+	int err = 0;
+
+	if (!p->interval)
+		return -EINVAL;
+	pthread_mutex_lock(&ctl->lock);
+	if (!ctl->running && (p->recompress || p->writeback || p->mem_target)) {
+		err = -pthread_create(&ctl->thread, NULL, policy_main, z);
+		if (err)
+			goto out_unlock;
+		ctl->running = true;
+	}
+	ctl->cfg = *p;
+	ctl->kick = true;
+	atomic_store(&ctl->target, p->mem_target);
+	atomic_store(&ctl->stuck, false);
+	pthread_cond_broadcast(&ctl->wake);
+out_unlock:
+	pthread_mutex_unlock(&ctl->lock);
+	return err;
+}
+
+void zram_policy_get(struct zram *z, struct zram_policy *p)
+{
+	struct zram_policy_ctl *ctl = z->policy;
+
+	pthread_mutex_lock(&ctl->lock);
+	*p = ctl->cfg;
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+/*
+ * policy_throttle - called by writers after a write: over mem_target, wake
+ * the thread and, well over it, wait a little for it. Never fails.
+ */
+void policy_throttle(struct zram *z)
+{
+	struct zram_policy_ctl *ctl = z->policy;
+	uint64_t target =
+		atomic_load_explicit(&ctl->target, memory_order_relaxed);
+	struct timespec ts;
+	int waits = 0;
+
+	if (!target || mem_used(z) <= target ||
+	    !atomic_load_explicit(&z->backing, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&ctl->lock);
+	if (!ctl->kick) {
+		ctl->kick = true;
+		pthread_cond_signal(&ctl->wake);
+	}
+	while (ctl->running && !ctl->stop && waits++ < 200 &&
+	       !atomic_load(&ctl->stuck) && mem_used(z) > target + target / 4) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 10 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&ctl->relief, &ctl->lock, &ts);
+	}
+	pthread_mutex_unlock(&ctl->lock);
+}

@@ -1,0 +1,358 @@
+/*
+ * zram_tier.c - writeback to a backing file, recompression and the policy
+ * thread, through the store's control files and typed calls.
+ *
+ * Properties: a written-back page reads back unchanged and its pool memory
+ * is gone; the backing file holds about compr_data_size and emptied blocks
+ * are punched; overwriting or discarding a written-back page frees its
+ * backing room; every refused request (no backing store, index out of
+ * range, budget used up, store full) leaves every page readable and the
+ * counters as they were; recompression keeps only objects that land in a
+ * smaller size class and marks pages no codec shrinks; the policy thread
+ * brings memory under mem_target by itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "slot_content.h"
+#include "zram.h"
+
+#define PAGES 256u
+
+static unsigned char data[PAGES][ZRAM_PAGE_SIZE];
+static char out[ZRAM_ATTR_SHOW_MAX];
+static char dir[] = "/tmp/zram_tier.XXXXXX";
+static char bpath[256];
+
+static int store(struct zram *z, const char *name, const char *s)
+{
+	return zram_attr_find(name)->store(z, s, strlen(s));
+}
+
+static const char *show(struct zram *z, const char *name)
+{
+	ssize_t n = zram_attr_find(name)->show(z, out, sizeof(out));
+
+	REQUIRE(n >= 0 && (size_t)n < sizeof(out));
+	out[n] = '\0';
+	return out;
+}
+
+/* Text-like pages (compress 3-5x), every 8th random (huge), every 16th
+ * zero (same-filled). */
+static unsigned char byte_make(unsigned int i, size_t k, uint64_t *rs)
+{
+	if (i % 8 == 7)
+		return (unsigned char)harness_rand(rs);
+	if (i % 16 == 0)
+		return 0;
+	return (unsigned char)("the quick brown fox "[(k / 3 + i) % 20] +
+			       (harness_rand(rs) % 13 == 0));
+}
+
+static void data_make(uint64_t *rs)
+{
+	unsigned int i;
+	size_t k;
+
+	for (i = 0; i < PAGES; i++)
+		for (k = 0; k < ZRAM_PAGE_SIZE; k++)
+			data[i][k] = byte_make(i, k, rs);
+}
+
+static void write_all(struct zram *z)
+{
+	unsigned int i;
+
+	for (i = 0; i < PAGES; i++)
+		CHECK_EQ(zram_write(z, data[i], ZRAM_PAGE_SIZE,
+				    (uint64_t)i * ZRAM_PAGE_SIZE),
+			 ZRAM_PAGE_SIZE);
+}
+
+static void check_all(struct zram *z)
+{
+	static unsigned char buf[ZRAM_PAGE_SIZE];
+	unsigned int i, bad = 0;
+
+	for (i = 0; i < PAGES; i++) {
+		CHECK_EQ(zram_read(z, buf, ZRAM_PAGE_SIZE,
+				   (uint64_t)i * ZRAM_PAGE_SIZE),
+			 ZRAM_PAGE_SIZE);
+		bad += !!memcmp(buf, data[i], ZRAM_PAGE_SIZE);
+	}
+	CHECK_EQ(bad, 0);
+}
+
+static void backing_make(uint64_t bytes)
+{
+	int fd = open(bpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	REQUIRE(fd >= 0);
+	REQUIRE(ftruncate(fd, (off_t)bytes) == 0);
+	close(fd);
+}
+
+static uint64_t allocated(void)
+{
+	struct stat sb;
+
+	REQUIRE(stat(bpath, &sb) == 0);
+	return (uint64_t)sb.st_blocks * 512;
+}
+
+static struct zram *store_make(const char *algo)
+{
+	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
+				  .algorithm = algo};
+	struct zram *z;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	return z;
+}
+
+static void test_backing_dev(void)
+{
+	struct zram *z = store_make(NULL);
+	char path[300];
+
+	CHECK(!strcmp(show(z, "backing_dev"), "none\n"));
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	CHECK_EQ(store(z, "backing_dev", path), -ENOENT);
+	CHECK_EQ(store(z, "backing_dev", dir), -EINVAL);
+	CHECK_EQ(store(z, "backing_dev", "/dev/null"), -EINVAL);
+	CHECK_EQ(store(z, "backing_dev", ""), -EINVAL);
+	backing_make(0);
+	CHECK_EQ(store(z, "backing_dev", bpath), -EINVAL); /* empty file */
+	CHECK(!strcmp(show(z, "backing_dev"), "none\n"));
+	CHECK_EQ(store(z, "writeback", "idle"), -ENODEV);
+	backing_make(1 << 20);
+	CHECK_EQ(store(z, "backing_dev", bpath), 0);
+	snprintf(path, sizeof(path), "%s\n", bpath);
+	CHECK(!strcmp(show(z, "backing_dev"), path));
+	CHECK_EQ(zram_write(z, data[1], ZRAM_PAGE_SIZE, 0), ZRAM_PAGE_SIZE);
+	CHECK_EQ(store(z, "backing_dev", bpath), -EBUSY);
+	CHECK(!strcmp(show(z, "backing_dev"), path));
+	zram_destroy(z);
+}
+
+static void test_writeback(void)
+{
+	struct zram *z = store_make(NULL);
+	struct zram_stats s0, s;
+	unsigned char buf[ZRAM_PAGE_SIZE];
+	uint64_t alloc;
+
+	backing_make(64ull << 20);
+	CHECK_EQ(store(z, "backing_dev", bpath), 0);
+	write_all(z);
+	zram_stats_get(z, &s0);
+	CHECK_EQ(store(z, "writeback", "idle"), 0); /* nothing idle */
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 0);
+	CHECK_EQ(store(z, "idle", "all"), 0);
+	CHECK_EQ(store(z, "writeback", "idle\n"), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, s0.pages_stored - s0.same_pages);
+	CHECK_EQ(s.bd_writes, s.bd_count);
+	CHECK_EQ(s.backing_bytes, s0.compr_data_size);
+	CHECK_EQ(s.compr_data_size, 0);
+	CHECK_EQ(s.huge_pages, 0);
+	CHECK_EQ(s.idle_pages, 0);
+	CHECK_EQ(s.mem_used_total, 0);
+	CHECK_EQ(s.orig_data_size, s0.orig_data_size);
+	alloc = allocated();
+	CHECK(alloc <= s0.compr_data_size + 2 * 4096);
+	CHECK(alloc >= s0.compr_data_size);
+	CHECK(strstr(show(z, "bd_stat"), "") != NULL);
+	check_all(z);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_reads, s0.pages_stored - s0.same_pages);
+	/* overwrite one page and discard the rest: backing space comes back */
+	memset(data[3], 'x', 100);
+	CHECK_EQ(zram_write(z, data[3], ZRAM_PAGE_SIZE, 3 * ZRAM_PAGE_SIZE),
+		 ZRAM_PAGE_SIZE);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, s0.pages_stored - s0.same_pages - 1);
+	check_all(z);
+	CHECK_EQ(zram_discard(z, 0, PAGES * ZRAM_PAGE_SIZE), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 0);
+	CHECK_EQ(s.backing_bytes, 0);
+	CHECK_EQ(s.backing_used, 0);
+	CHECK(allocated() <= 4096);
+	memset(buf, 1, sizeof(buf));
+	CHECK_EQ(zram_read(z, buf, sizeof(buf), 5 * ZRAM_PAGE_SIZE),
+		 ZRAM_PAGE_SIZE);
+	CHECK_EQ(buf[0], 0);
+	zram_destroy(z);
+}
+
+static void test_writeback_select(void)
+{
+	struct zram *z = store_make(NULL);
+	struct zram_stats s;
+
+	backing_make(64ull << 20);
+	CHECK_EQ(store(z, "backing_dev", bpath), 0);
+	write_all(z);
+	CHECK_EQ(store(z, "writeback", "page_index=256"), -ERANGE);
+	CHECK_EQ(store(z, "writeback", "page_indexes=9-3"), -ERANGE);
+	CHECK_EQ(store(z, "writeback", "page_index=1 page_indexes=2-999"),
+		 -ERANGE);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 0);
+	CHECK_EQ(store(z, "writeback", "page_index=1 page_index=2"), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 2);
+	/* the same page again: already written back, nothing to do */
+	CHECK_EQ(store(z, "writeback", "page_index=1"), 0);
+	CHECK_EQ(store(z, "writeback", "page_indexes=16-31 type=huge"), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 4); /* pages 23 and 31 are the random ones */
+	CHECK_EQ(store(z, "writeback", "huge"), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 2 + PAGES / 8);
+	CHECK_EQ(s.huge_pages, 0);
+	/* the writeback budget, in pages; refused runs change nothing */
+	CHECK_EQ(store(z, "writeback_limit_enable", "1"), 0);
+	CHECK_EQ(store(z, "writeback", "page_indexes=32-63"), -EIO);
+	CHECK_EQ(store(z, "writeback_limit", "3"), 0);
+	CHECK_EQ(store(z, "writeback", "page_indexes=32-63"), -EIO);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 2 + PAGES / 8 + 3);
+	CHECK(!strcmp(show(z, "writeback_limit"), "0\n"));
+	CHECK_EQ(store(z, "writeback_limit_enable", "0"), 0);
+	CHECK_EQ(store(z, "writeback", "page_indexes=0-255"), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, s.pages_stored - s.same_pages);
+	check_all(z);
+	CHECK_EQ(store(z, "reset", "1"), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 0);
+	CHECK_EQ(s.backing_used, 0);
+	zram_destroy(z);
+}
+
+/* A backing store too small for everything: ENOSPC, pages stay readable. */
+static void test_writeback_full(void)
+{
+	struct zram *z = store_make(NULL);
+	struct zram_stats s0, s;
+
+	backing_make(8 * 4096);
+	CHECK_EQ(store(z, "backing_dev", bpath), 0);
+	write_all(z);
+	zram_stats_get(z, &s0);
+	CHECK_EQ(store(z, "writeback", "type=idle"), 0);
+	CHECK_EQ(store(z, "idle", "all"), 0);
+	CHECK_EQ(store(z, "writeback", "type=idle"), -ENOSPC);
+	zram_stats_get(z, &s);
+	CHECK(s.bd_count > 0 && s.bd_count < s0.pages_stored);
+	CHECK(s.backing_bytes <= 8 * 4096);
+	CHECK_EQ(s.compr_data_size + s.backing_bytes, s0.compr_data_size);
+	check_all(z);
+	CHECK_EQ(s.failed_reads, 0);
+	zram_destroy(z);
+}
+
+static void test_recompress(void)
+{
+	struct zram *z = store_make("lz4");
+	struct zram_stats s0, s;
+	unsigned int i, incompressible = 0;
+
+	CHECK_EQ(store(z, "recompress", "type=idle"), -EINVAL); /* none */
+	CHECK(!strcmp(show(z, "recomp_algorithm"), ""));
+	CHECK_EQ(store(z, "recomp_algorithm", "algo=zstd"), 0);
+	CHECK(!strcmp(show(z, "recomp_algorithm"), "#1: lz4 lz4hc [zstd]\n"));
+	CHECK_EQ(store(z, "algorithm_params", "priority=1 level=9"), 0);
+	write_all(z);
+	zram_stats_get(z, &s0);
+	CHECK_EQ(store(z, "recompress", "type=idle"), 0); /* nothing idle */
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.pages_recompressed, 0);
+	CHECK_EQ(store(z, "idle", "all"), 0);
+	/* largest first: the 5 biggest are random pages, no codec helps */
+	CHECK_EQ(store(z, "recompress", "type=idle max_pages=5"), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.pages_recompressed, 0);
+	CHECK_EQ(s.compr_data_size, s0.compr_data_size);
+	CHECK_EQ(store(z, "recompress", "type=idle algo=lz4"), -EINVAL);
+	CHECK_EQ(store(z, "recompress", "threshold=4096"), -EINVAL);
+	CHECK_EQ(store(z, "recompress", "type=idle"), 0);
+	zram_stats_get(z, &s);
+	CHECK(s.compr_data_size < s0.compr_data_size * 9 / 10);
+	CHECK_EQ(s.idle_pages, s0.pages_stored - s0.same_pages);
+	for (i = 0; i < PAGES; i++) {
+		uint32_t f = atomic_load(&z->table[i].flags);
+
+		if (slot_kind(f) == SLOT_KIND_COMPRESSED)
+			CHECK_EQ(slot_prio(f), 1);
+		incompressible += !!(f & SLOT_INCOMPRESSIBLE);
+	}
+	CHECK_EQ(incompressible, PAGES / 8); /* the random pages */
+	check_all(z);
+	/* a second pass finds nothing left to do */
+	s0 = s;
+	CHECK_EQ(store(z, "recompress", ""), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.pages_recompressed, s0.pages_recompressed);
+	/* and the recompressed pages can be written back */
+	backing_make(16ull << 20);
+	CHECK_EQ(store(z, "reset", "1"), 0);
+	zram_destroy(z);
+}
+
+static void test_policy(void)
+{
+	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
+				  .backing_dev = bpath,
+				  .policy = "idle_after=0,interval=1"};
+	struct zram_stats s;
+	struct zram *z;
+	int i;
+
+	backing_make(16ull << 20);
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	CHECK(!strcmp(show(z, "policy"),
+		      "idle_after=0\nrecompress=off\nwriteback=off\n"
+		      "mem_target=0\ninterval=1\n"));
+	write_all(z);
+	CHECK_EQ(store(z, "policy", "mem_target=4K writeback=maybe"), -EINVAL);
+	CHECK_EQ(store(z, "policy", "mem_target=4K\nmem_target=4K"), -EINVAL);
+	CHECK_EQ(store(z, "policy", "interval=0"), -EINVAL);
+	CHECK(strstr(show(z, "policy"), "mem_target=0\n") != NULL);
+	CHECK_EQ(store(z, "policy", "mem_target=64K"), 0);
+	for (i = 0; i < 500; i++) {
+		zram_stats_get(z, &s);
+		if (s.mem_used_total <= 64 * 1024 && s.bd_count)
+			break;
+		usleep(10000);
+	}
+	CHECK(s.mem_used_total <= 64 * 1024);
+	CHECK(s.policy_passes > 0);
+	check_all(z);
+	zram_destroy(z);
+}
+
+int main(void)
+{
+	uint64_t rs = harness_seed();
+
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(bpath, sizeof(bpath), "%s/backing", dir);
+	data_make(&rs);
+	test_backing_dev();
+	test_writeback();
+	test_writeback_select();
+	test_writeback_full();
+	test_recompress();
+	test_policy();
+	unlink(bpath);
+	rmdir(dir);
+	return harness_finish("zram_tier");
+}
