@@ -64,7 +64,7 @@ static bool policy_pass(struct zram *z, const struct zram_policy *cfg)
 	uint64_t n = 0, moved = 0;
 
 	pthread_mutex_lock(&z->pp_lock);
-	zram_idle_store(z, false, cfg->idle_after);
+	zram_idle_mark(z, cfg->idle_after);
 	if (cfg->recompress && !recompress_run(z, &rc, &n))
 		moved += n;
 	if (cfg->mem_target && backing && mem_used(z) > cfg->mem_target) {

@@ -155,7 +155,7 @@ struct zram_wb_req {
  * -ENOENT / -errno of open, -EINVAL (a directory or other kind of file, or
  * smaller than 4 KiB), -ENOMEM.
  */
-int zram_backing_dev_set(struct zram *z, const char *path);
+ZRAM_API int zram_backing_dev_set(struct zram *z, const char *path);
 
 /*
  * zram_writeback - write the selected pages (HUGE or compressed, in memory)
@@ -165,11 +165,11 @@ int zram_backing_dev_set(struct zram *z, const char *path);
  * or an I/O error), -ENOSPC (the backing store is full), -ENOMEM. On error
  * the pages not yet written stay in memory. Waits for a pass in progress.
  */
-int zram_writeback(struct zram *z, const struct zram_wb_req *req);
+ZRAM_API int zram_writeback(struct zram *z, const struct zram_wb_req *req);
 
 /* writeback_limit_enable (0/1) and writeback_limit (4 KiB units). */
-void zram_writeback_limit_enable(struct zram *z, bool on);
-void zram_writeback_limit_set(struct zram *z, uint64_t pages);
+ZRAM_API void zram_writeback_limit_enable(struct zram *z, bool on);
+ZRAM_API void zram_writeback_limit_set(struct zram *z, uint64_t pages);
 
 struct zram_recompress_req {
 	enum zram_pp_type type; /* ANY, IDLE, HUGE or HUGE_IDLE */
@@ -183,8 +183,8 @@ struct zram_recompress_req {
  * zram_recomp_algorithm_set - codec @algo at priority @prio (1..3).
  * Returns 0 or -EINVAL (unknown codec, priority out of range).
  */
-int zram_recomp_algorithm_set(struct zram *z, const char *algo,
-			      unsigned int prio);
+ZRAM_API int zram_recomp_algorithm_set(struct zram *z, const char *algo,
+				       unsigned int prio);
 
 /*
  * zram_recompress - recompress the selected in-memory pages with the
@@ -193,7 +193,8 @@ int zram_recomp_algorithm_set(struct zram *z, const char *algo,
  * Returns 0, -EINVAL (no secondary codec, @algo not one of them, threshold
  * at or above the huge size, a type recompress does not take), -ENOMEM.
  */
-int zram_recompress(struct zram *z, const struct zram_recompress_req *req);
+ZRAM_API int zram_recompress(struct zram *z,
+			     const struct zram_recompress_req *req);
 
 /* The policy thread's settings (the `policy` file, --policy). */
 struct zram_policy {
@@ -210,8 +211,8 @@ struct zram_policy {
  * without a backing store is accepted and waits for one), -errno of thread
  * creation.
  */
-int zram_policy_set(struct zram *z, const struct zram_policy *p);
-void zram_policy_get(struct zram *z, struct zram_policy *p);
+ZRAM_API int zram_policy_set(struct zram *z, const struct zram_policy *p);
+ZRAM_API void zram_policy_get(struct zram *z, struct zram_policy *p);
 
 /* Every counter, by zram's names, copied out by zram_stats_get(). */
 struct zram_stats {
