@@ -41,8 +41,11 @@ static const char *show(struct zram *z, const char *name)
 static void snapshot(struct zram *z, char *out, size_t size)
 {
 	static const char *const names[] = {
-		"comp_algorithm", "mem_limit",	"mem_used_max", "mm_stat",
-		"io_stat",	  "debug_stat", "stats.json",	"disksize"};
+		"comp_algorithm",   "mem_limit",       "mem_used_max",
+		"mm_stat",	    "io_stat",	       "debug_stat",
+		"stats.json",	    "disksize",	       "bd_stat",
+		"backing_dev",	    "writeback_limit", "writeback_limit_enable",
+		"recomp_algorithm", "policy"};
 	size_t pos = 0, i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -67,6 +70,77 @@ struct bad {
 };
 
 static const struct bad bad_inputs[] = {
+	{"backing_dev", "", -EINVAL},
+	{"backing_dev", "\n", -EINVAL},
+	/* the store holds data: refused before the path is looked at, as
+	 * zram (zram_tier tests the path errors on an empty store) */
+	{"backing_dev", "/nonexistent/backing", -EBUSY},
+	{"backing_dev", "/tmp", -EBUSY},
+	{"writeback", "", -EINVAL},
+	{"writeback", "\n", -EINVAL},
+	{"writeback", "idle ", -EINVAL},
+	{"writeback", "Idle", -EINVAL},
+	{"writeback", "idle huge", -EINVAL},
+	{"writeback", "type=", -EINVAL},
+	{"writeback", "type=cold", -EINVAL},
+	{"writeback", "type=idle type=huge", -EINVAL},
+	{"writeback", "type=idle  page_index=1", -EINVAL},
+	{"writeback", "page_index=", -EINVAL},
+	{"writeback", "page_index=-1", -EINVAL},
+	{"writeback", "page_index=1x", -EINVAL},
+	{"writeback", "page_indexes=1", -EINVAL},
+	{"writeback", "page_indexes=1-", -EINVAL},
+	{"writeback", "page_indexes=-5", -EINVAL},
+	{"writeback", "page_indexes=1-2-3", -EINVAL},
+	{"writeback", "page_index=1 bogus=2", -EINVAL},
+	{"writeback", "page_index=256", -ERANGE},
+	{"writeback", "page_indexes=3-1", -ERANGE},
+	{"writeback", "page_indexes=0-256", -ERANGE},
+	{"writeback", "idle", -ENODEV},
+	{"writeback", "page_index=0", -ENODEV},
+	{"writeback_limit_enable", "", -EINVAL},
+	{"writeback_limit_enable", "2", -EINVAL},
+	{"writeback_limit_enable", "yes", -EINVAL},
+	{"writeback_limit_enable", "1 ", -EINVAL},
+	{"writeback_limit", "", -EINVAL},
+	{"writeback_limit", "-1", -EINVAL},
+	{"writeback_limit", "10K", -EINVAL},
+	{"writeback_limit", "99999999999999999999", -EINVAL},
+	{"recomp_algorithm", "", -EINVAL},
+	{"recomp_algorithm", "zstd", -EINVAL},
+	{"recomp_algorithm", "algo=", -EINVAL},
+	{"recomp_algorithm", "algo=lzo", -EINVAL},
+	{"recomp_algorithm", "priority=1", -EINVAL},
+	{"recomp_algorithm", "algo=zstd priority=0", -EINVAL},
+	{"recomp_algorithm", "algo=zstd priority=4", -EINVAL},
+	{"recomp_algorithm", "algo=zstd algo=lz4", -EINVAL},
+	{"recomp_algorithm", "algo=zstd  priority=1", -EINVAL},
+	{"recomp_algorithm", "algo=zstd level=3", -EINVAL},
+	{"recompress", "type=idle", -EINVAL}, /* no secondary codec */
+	{"recompress", "type=incompressible", -EINVAL},
+	{"recompress", "type=", -EINVAL},
+	{"recompress", "idle", -EINVAL},
+	{"recompress", "threshold=x", -EINVAL},
+	{"recompress", "max_pages=-1", -EINVAL},
+	{"recompress", "priority=4", -EINVAL},
+	{"recompress", "algo=lzo", -EINVAL},
+	{"recompress", "type=idle type=huge", -EINVAL},
+	{"recompress", "type=idle ", -EINVAL},
+	{"policy", "", -EINVAL},
+	{"policy", "\n", -EINVAL},
+	{"policy", "idle_after", -EINVAL},
+	{"policy", "idle_after=", -EINVAL},
+	{"policy", "idle_after=-1", -EINVAL},
+	{"policy", "idle_after=1h", -EINVAL},
+	{"policy", "recompress=1", -EINVAL},
+	{"policy", "writeback=yes", -EINVAL},
+	{"policy", "mem_target=1X", -EINVAL},
+	{"policy", "interval=0", -EINVAL},
+	{"policy", "interval=5 interval=6", -EINVAL},
+	{"policy", "interval=5,,writeback=on", -EINVAL},
+	{"policy", "interval=5 writeback=on ", -EINVAL},
+	{"policy", "cold_after=5", -EINVAL},
+	{"policy", "writeback=on bogus=1", -EINVAL},
 	{"comp_algorithm", "", -EINVAL},
 	{"comp_algorithm", "\n", -EINVAL},
 	{"comp_algorithm", " lz4", -EINVAL},
@@ -211,6 +285,40 @@ static void test_bad_inputs(struct zram *z)
 	}
 }
 
+static void test_good_tier_inputs(struct zram *z)
+{
+	CHECK_EQ(store(z, "writeback_limit_enable", "1\n"), 0);
+	CHECK(!strcmp(show(z, "writeback_limit_enable"), "1\n"));
+	CHECK_EQ(store(z, "writeback_limit", "1234"), 0);
+	CHECK(!strcmp(show(z, "writeback_limit"), "1234\n"));
+	CHECK_EQ(store(z, "writeback_limit_enable", "0"), 0);
+	CHECK_EQ(store(z, "recomp_algorithm", "algo=zstd"), 0);
+	CHECK_EQ(store(z, "recomp_algorithm", "algo=lz4hc priority=3\n"), 0);
+	CHECK(!strcmp(show(z, "recomp_algorithm"),
+		      "#1: lz4 lz4hc [zstd]\n#3: lz4 [lz4hc] zstd\n"));
+	int level0 = atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].level);
+
+	CHECK_EQ(store(z, "algorithm_params", "priority=1 level=19"), 0);
+	CHECK_EQ(atomic_load(&z->params[1][ZRAM_CODEC_ZSTD].level), 19);
+	CHECK_EQ(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].level), level0);
+	CHECK_EQ(store(z, "recompress",
+		       "type=huge_idle threshold=1000 "
+		       "max_pages=10 priority=1"),
+		 0);
+	CHECK_EQ(store(z, "recompress", "algo=lz4hc"), 0);
+	CHECK_EQ(store(z, "recompress", "\n"), 0);
+	CHECK_EQ(store(z, "policy", "idle_after=30 interval=2\nrecompress=on"),
+		 0);
+	CHECK(!strcmp(show(z, "policy"),
+		      "idle_after=30\nrecompress=on\nwriteback=off\n"
+		      "mem_target=0\ninterval=2\n"));
+	/* what `cat policy` prints is accepted back */
+	CHECK_EQ(store(z, "policy", show(z, "policy")), 0);
+	CHECK_EQ(store(z, "policy", "recompress=off,mem_target=1M"), 0);
+	CHECK(strstr(show(z, "policy"), "mem_target=1048576\n") != NULL);
+	CHECK_EQ(store(z, "policy", "mem_target=0"), 0);
+}
+
 static void test_good_inputs(struct zram *z)
 {
 	CHECK_EQ(store(z, "comp_algorithm", "zstd\n"), 0);
@@ -301,6 +409,7 @@ int main(void)
 	CHECK_EQ(store(z, "mem_limit", "3M"), 0);
 	test_bad_inputs(z);
 	test_good_inputs(z);
+	test_good_tier_inputs(z);
 	zram_destroy(z);
 	return harness_finish("zram_parse");
 }
