@@ -112,7 +112,8 @@ int pp_select(struct zram *z, const struct zram_wb_req *ranges, pp_want_fn want,
 		pp_release(z, set, 0);
 		return err;
 	}
-	qsort(set->c, set->n, sizeof(*set->c), cand_cmp);
+	if (set->n)
+		qsort(set->c, set->n, sizeof(*set->c), cand_cmp);
 	return 0;
 }
 
