@@ -6,7 +6,7 @@
  * attribute i of zram_attrs(). Nothing is ever created or removed, so there
  * is no inode table, no lookup count and no lock in the daemon: every field
  * of struct uzram_daemon is written once before the session starts and only
- * read by the workers. All shared mutable state lives in the store.
+ * read by the workers (except `transport`, which documents its own). All shared mutable state lives in the store.
  */
 #ifndef UZRAM_FUSE_DAEMON_H
 #define UZRAM_FUSE_DAEMON_H
@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "transport.h"
 #include "uzram.h"
 #include "zram.h"
 
@@ -54,6 +55,8 @@ struct uzram_daemon {
 	pthread_key_t buf_key;
 	size_t buf_size;
 	struct fuse_session *se; /* for the stop signals (session.c) */
+	/* /dev/fuse or io_uring (transport.c); its own rules for its fields */
+	struct uzram_transport transport;
 	/* a stop signal was refused once because disk.img was open */
 	atomic_bool stop_warned;
 };

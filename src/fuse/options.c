@@ -39,6 +39,7 @@ enum opt_id {
 	OPT_BACKING_DEV,
 	OPT_POLICY,
 	OPT_THREADS,
+	OPT_TRANSPORT,
 	OPT_MLOCK,
 	OPT_ALLOW_OTHER,
 	OPT_FOREGROUND,
@@ -63,6 +64,7 @@ static const struct opt_spec opt_specs[] = {
 	{"backing-dev", 0, true, OPT_BACKING_DEV},
 	{"policy", 0, true, OPT_POLICY},
 	{"threads", 0, true, OPT_THREADS},
+	{"transport", 0, true, OPT_TRANSPORT},
 	{"mlock", 0, false, OPT_MLOCK},
 	{"allow-other", 0, false, OPT_ALLOW_OTHER},
 	{"foreground", 'f', false, OPT_FOREGROUND},
@@ -101,7 +103,11 @@ void uzram_usage(FILE *out)
 	      "                         recompress=on|off, writeback=on|off,\n"
 	      "                         mem_target=SIZE, interval=SECONDS\n"
 	      "  --threads N            FUSE worker threads (default: online\n"
-	      "                         cores, at least 2)\n"
+	      "                         cores, at least 2); with io_uring,\n"
+	      "                         workers per queue (one queue a core)\n"
+	      "  --transport auto|uring|dev\n"
+	      "                         FUSE over io_uring or /dev/fuse\n"
+	      "                         (default auto: io_uring if offered)\n"
 	      "  --mlock                lock the daemon's memory (mlockall)\n"
 	      "  --allow-other          let other users in (file modes apply)\n"
 	      "  -f, --foreground       stay in the foreground\n"
@@ -221,6 +227,25 @@ static int threads_opt_parse(const char *value, struct uzram_options *opts,
 	return 0;
 }
 
+static int transport_opt_parse(const char *value, struct uzram_options *opts,
+			       char *err)
+{
+	static const char *const names[] = {
+		[UZRAM_TRANSPORT_AUTO] = "auto",
+		[UZRAM_TRANSPORT_URING] = "uring",
+		[UZRAM_TRANSPORT_DEV] = "dev",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(value, names[i])) {
+			opts->transport = (enum uzram_transport_mode)i;
+			return 0;
+		}
+	}
+	return opt_fail(err, "--transport '%s': not auto, uring or dev", value);
+}
+
 static int fuse_opt_add(const char *value, struct uzram_options *opts)
 {
 	const char **v;
@@ -284,6 +309,8 @@ static int opt_apply(const struct opt_spec *spec, const char *value,
 		return 0;
 	case OPT_THREADS:
 		return threads_opt_parse(value, opts, err);
+	case OPT_TRANSPORT:
+		return transport_opt_parse(value, opts, err);
 	case OPT_MLOCK:
 		opts->mlock = true;
 		return 0;

@@ -291,6 +291,9 @@ int uzram_run(const struct uzram_options *opts)
 		return 1;
 	if (daemon_setup(&d, opts))
 		return 1;
+	/* --transport uring that cannot be had: one line, nothing mounted */
+	if (uzram_transport_probe(&d.transport, opts->transport, opts->threads))
+		goto err_free_args;
 	if (fuse_args_build(opts, &args)) {
 		fprintf(stderr, "uzram: %s\n", strerror(ENOMEM));
 		goto err_free_args;
@@ -308,6 +311,8 @@ int uzram_run(const struct uzram_options *opts)
 		fprintf(stderr, "uzram: cannot mount on %s\n", mnt);
 		goto err_remove_signals;
 	}
+	if (uzram_transport_attach(&d, se))
+		goto err_unmount;
 	if (opts->mlock)
 		memory_lock(true);
 	if (fuse_daemonize(opts->foreground))
@@ -315,9 +320,12 @@ int uzram_run(const struct uzram_options *opts)
 	if (opts->mlock && !opts->foreground)
 		memory_lock(false);
 	served = session_serve(se, opts->threads);
-	ret = served < 0 ? 1 : 0; /* 0: unmounted, > 0: the signal */
+	uzram_transport_stop(&d); /* the ring's workers, before the unmount */
+	/* 0: unmounted, > 0: the signal */
+	ret = served < 0 || atomic_load(&d.transport.failed) ? 1 : 0;
 err_unmount:
 	fuse_session_unmount(se);
+	uzram_transport_free(&d); /* the kernel is done with its buffers */
 err_remove_signals:
 	signals_remove(se);
 err_destroy_session:

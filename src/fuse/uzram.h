@@ -27,6 +27,13 @@
 /* Room for the one-line message uzram_options_parse() leaves in @err. */
 #define UZRAM_ERR_MAX 256u
 
+/* --transport: how requests travel (src/fuse/transport.h) */
+enum uzram_transport_mode {
+	UZRAM_TRANSPORT_AUTO,  /* io_uring if the kernel offers it, else dev */
+	UZRAM_TRANSPORT_URING, /* FUSE over io_uring, or fail */
+	UZRAM_TRANSPORT_DEV,   /* /dev/fuse read and write */
+};
+
 struct uzram_options {
 	const char *source;	 /* SOURCE of `uzram SOURCE MOUNTPOINT` (as
 				  * mount.fuse3 runs us): the fsname; or NULL */
@@ -39,13 +46,14 @@ struct uzram_options {
 	const char *policy;	 /* --policy "k=v,...", or NULL */
 	unsigned int threads;	 /* --threads; 0 until parsed: then the
 				  * number of online cores, at least 2 */
-	bool mlock;		 /* --mlock */
-	bool allow_other;	 /* --allow-other */
-	bool foreground;	 /* -f (also set by -d) */
-	bool debug;		 /* -d: libfuse's request trace */
-	bool help;		 /* --help / -h: print usage, nothing else */
-	bool version;		 /* --version / -V */
-	const char **fuse_opts;	 /* the -o items for libfuse, in order
+	enum uzram_transport_mode transport; /* --transport, default auto */
+	bool mlock;			     /* --mlock */
+	bool allow_other;		     /* --allow-other */
+	bool foreground;		     /* -f (also set by -d) */
+	bool debug;			     /* -d: libfuse's request trace */
+	bool help;		/* --help / -h: print usage, nothing else */
+	bool version;		/* --version / -V */
+	const char **fuse_opts; /* the -o items for libfuse, in order
 				  * (into argv or @owned) */
 	size_t nr_fuse_opts;
 	char **owned; /* copies of -o lists the values point into */

@@ -7,7 +7,9 @@
  * store, and freed by the key's destructor when the thread exits or by
  * zram_destroy(). So no codec work runs under a lock shared by threads and
  * the I/O path never allocates after a thread's first request (a codec's
- * context is made on the thread's first page of that codec).
+ * context is made on the thread's first page of that codec). A thread that
+ * goes idle may give its stream back early (zram_thread_idle()); its next
+ * request makes a new one.
  *
  * Locking: streams_lock (a leaf) guards the list of streams; it is taken
  * only when a stream is made or freed.
@@ -76,6 +78,16 @@ static void stream_free(struct zram_stream *st, bool locked)
 static void stream_key_destructor(void *p)
 {
 	stream_free(p, false);
+}
+
+void zram_thread_idle(struct zram *z)
+{
+	struct zram_stream *st = pthread_getspecific(z->stream_key);
+
+	if (!st)
+		return;
+	pthread_setspecific(z->stream_key, NULL);
+	stream_free(st, false);
 }
 
 int zram_streams_init(struct zram *z)

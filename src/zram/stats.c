@@ -210,6 +210,8 @@ ssize_t zram_json_show(struct zram *z, char *buf, size_t size)
 {
 	unsigned int algo = (unsigned int)atomic_load_explicit(
 		&z->algo, memory_order_relaxed);
+	const char *transport =
+		atomic_load_explicit(&z->transport, memory_order_acquire);
 	struct zram_stats s;
 	size_t pos = 0, i;
 	int err;
@@ -222,6 +224,9 @@ ssize_t zram_json_show(struct zram *z, char *buf, size_t size)
 				 json_fields[i].name,
 				 *(const uint64_t *)((const char *)&s +
 						     json_fields[i].offset));
+	if (!err && transport)
+		err = out_printf(buf, size, &pos, "  \"transport\": \"%s\",\n",
+				 transport);
 	if (!err)
 		err = out_printf(
 			buf, size, &pos,

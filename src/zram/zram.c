@@ -180,6 +180,11 @@ void zram_open_put(struct zram *z)
 	atomic_fetch_sub_explicit(&z->open_count, 1, memory_order_acq_rel);
 }
 
+void zram_transport_set(struct zram *z, const char *name)
+{
+	atomic_store_explicit(&z->transport, name, memory_order_release);
+}
+
 long zram_open_count(struct zram *z)
 {
 	return atomic_load_explicit(&z->open_count, memory_order_acquire);

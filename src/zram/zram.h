@@ -214,6 +214,20 @@ struct zram_policy {
 ZRAM_API int zram_policy_set(struct zram *z, const struct zram_policy *p);
 ZRAM_API void zram_policy_get(struct zram *z, struct zram_policy *p);
 
+/*
+ * zram_thread_idle - the calling thread will not use @z for a while: free
+ * its codec contexts and buffers now instead of at its exit. Its next call
+ * into the store makes them again (one allocation per codec).
+ */
+ZRAM_API void zram_thread_idle(struct zram *z);
+
+/*
+ * zram_transport_set - how the caller's requests reach the store, shown
+ * in stats.json as "transport" (@name: a string that outlives @z, such as
+ * "uring" or "dev"; NULL: not shown). Any thread, any time.
+ */
+ZRAM_API void zram_transport_set(struct zram *z, const char *name);
+
 /* Every counter, by zram's names, copied out by zram_stats_get(). */
 struct zram_stats {
 	/* mm_stat, in its column order */

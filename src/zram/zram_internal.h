@@ -180,7 +180,8 @@ struct zram {
 	uint64_t nr_slots;
 	size_t huge_size; /* zs_huge_class_size(): store raw from here */
 	unsigned int threads;
-	struct timespec epoch; /* CLOCK_MONOTONIC at creation */
+	_Atomic(const char *) transport; /* zram_transport_set(), or NULL */
+	struct timespec epoch;		 /* CLOCK_MONOTONIC at creation */
 
 	_Atomic int algo; /* codec for new writes (priority 0) */
 	/* codec of priorities 1..3 (recomp_algorithm), -1: none; [0] unused */

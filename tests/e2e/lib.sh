@@ -32,9 +32,15 @@
 #   e2e_skip "message"               # print SKIP: message, exit 77
 #   e2e_log "message"                # progress line on stderr
 #
+#   e2e_uring_on                     # enable_uring=Y until exit (shared
+#                                    # with other tests; the last one out
+#                                    # puts the old value back)
+#
 # Environment: UZRAM_BIN (the daemon; CTest sets it; default
 # $UZRAM_BUILD_DIR/src/fuse/uzram, then uzram on PATH). E2E_MOUNT_TIMEOUT
-# (seconds to wait for a mount, default 10).
+# (seconds to wait for a mount, default 10). UZRAM_TRANSPORT (auto, uring
+# or dev: e2e_start passes it as --transport; uring also turns the
+# kernel's enable_uring on for the test, so the suite runs on the ring).
 
 set -euo pipefail
 
@@ -128,6 +134,53 @@ e2e_is_mounted() {
 		/proc/mounts
 }
 
+# The kernel's switch for FUSE over io_uring is one for the machine, and
+# tests run in parallel (other worktrees too): a count under a lock says
+# how many tests need it on; the first saves the old value, the last puts
+# it back.
+E2E_URING_PARAM=/sys/module/fuse/parameters/enable_uring
+E2E_URING_STATE=/tmp/uzram-enable-uring
+E2E_URING_ON=0
+e2e_uring_on() {
+	((E2E_URING_ON == 0)) || return 0
+	[[ -w $E2E_URING_PARAM ]] ||
+		e2e_skip "no writable $E2E_URING_PARAM (kernel without FUSE over io_uring)"
+	e2e_cleanup_add e2e_uring_off
+	(
+		flock 9
+		n=$(cat "$E2E_URING_STATE.count" 2>/dev/null || echo 0)
+		if ((n == 0)); then
+			cat "$E2E_URING_PARAM" >"$E2E_URING_STATE.orig"
+			echo Y >"$E2E_URING_PARAM"
+		fi
+		echo $((n + 1)) >"$E2E_URING_STATE.count"
+	) 9>"$E2E_URING_STATE.lock" || e2e_fail "cannot turn enable_uring on"
+	E2E_URING_ON=1
+}
+e2e_uring_off() {
+	((E2E_URING_ON == 1)) || return 0
+	(
+		flock 9
+		n=$(cat "$E2E_URING_STATE.count" 2>/dev/null || echo 1)
+		if ((n <= 1)); then
+			cat "$E2E_URING_STATE.orig" >"$E2E_URING_PARAM"
+			rm -f "$E2E_URING_STATE.count" "$E2E_URING_STATE.orig"
+		else
+			echo $((n - 1)) >"$E2E_URING_STATE.count"
+		fi
+	) 9>"$E2E_URING_STATE.lock"
+	E2E_URING_ON=0
+}
+
+# e2e_transport_args: the --transport option for UZRAM_TRANSPORT (none if
+# unset), turning the ring on first if it is asked for.
+e2e_transport_args() {
+	E2E_TRANSPORT_ARGS=()
+	[[ -n "${UZRAM_TRANSPORT:-}" ]] || return 0
+	[[ $UZRAM_TRANSPORT != uring ]] || e2e_uring_on
+	E2E_TRANSPORT_ARGS=(--transport "$UZRAM_TRANSPORT")
+}
+
 # e2e_start MOUNTPOINT [uzram options...]: run the daemon in the foreground
 # (-f) as a background job so the script owns its pid, and wait until the
 # mount is live. Cleanup: unmount if still mounted, then kill the daemon.
@@ -137,7 +190,8 @@ e2e_start() {
 	bin=$(e2e_bin)
 	[[ -x "$bin" ]] || e2e_fail "no uzram binary at '$bin' (set UZRAM_BIN)"
 	e2e_cleanup_add "e2e_is_mounted '$mnt' && { fusermount3 -u '$mnt' || umount -l '$mnt'; }"
-	"$bin" "$mnt" -f "$@" &
+	e2e_transport_args
+	"$bin" "$mnt" -f "${E2E_TRANSPORT_ARGS[@]}" "$@" &
 	UZRAM_PID=$!
 	e2e_cleanup_add "kill $UZRAM_PID 2>/dev/null; sleep 0.2; kill $UZRAM_PID 2>/dev/null; wait $UZRAM_PID"
 	t0=$(e2e_now_ms)
@@ -149,6 +203,19 @@ e2e_start() {
 		sleep 0.05
 	done
 	[[ -e "$mnt/disk.img" ]] || e2e_fail "$mnt/disk.img missing"
+	[[ "${UZRAM_TRANSPORT:-auto}" == auto ]] ||
+		e2e_transport_is "$mnt" "$UZRAM_TRANSPORT"
+}
+
+# e2e_transport_is MOUNTPOINT uring|dev: stats.json says so (the ring
+# comes up right after FUSE_INIT: allow it a moment).
+e2e_transport_is() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		grep -q "\"transport\": \"$2\"" "$1/stats.json" && return 0
+		sleep 0.02
+	done
+	e2e_fail "stats.json of $1 does not say transport $2"
 }
 
 # e2e_stop MOUNTPOINT: unmount and require the daemon to exit 0.

@@ -1,0 +1,248 @@
+/*
+ * transport.c - choosing the transport, and the custom I/O hook through
+ * which libfuse's FUSE_INIT asks for the ring and the ring's replies go
+ * back (see transport.h for the design, transport_uring.c for the ring).
+ *
+ * The choice in three steps, each able to say why not:
+ * 1. before the mount, uzram_transport_probe(): --transport dev, or the
+ *    kernel has no FUSE over io_uring (no enable_uring parameter), or it
+ *    is off (enable_uring N), or io_uring itself is refused here
+ *    (kernel.io_uring_disabled, seccomp): /dev/fuse, without any hook.
+ * 2. at FUSE_INIT: the kernel's request must offer FUSE_OVER_IO_URING
+ *    (the parameter may have changed since the probe); the hook adds it to
+ *    libfuse's reply.
+ * 3. after the reply: every entry of every queue must register. If one
+ *    does not, the ring is never complete and the kernel goes on using
+ *    /dev/fuse; the entries that did register are cancelled.
+ * With --transport uring a "no" at step 1 is an error before the mount; at
+ * steps 2 and 3 it ends the daemon (exit status 1). With auto it means
+ * /dev/fuse. stats.json's "transport" says what is in use.
+ *
+ * Locking: none. The hook's INIT state is written by the one thread that
+ * reads FUSE_INIT, before the kernel sends anything else; t->ring is
+ * published once with a release store.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "uring_abi.h"
+
+#define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
+
+/* Step 1. Returns true if the ring may be tried; else the reason. */
+static bool uring_usable(char *why, size_t size)
+{
+	struct io_uring_params p;
+	struct io_uring ring;
+	char v = 0;
+	FILE *f;
+	int ret;
+
+	f = fopen(ENABLE_URING, "r");
+	if (!f) {
+		snprintf(why, size,
+			 "this kernel has no FUSE over io_uring (needs Linux "
+			 "6.14+ with CONFIG_FUSE_IO_URING)");
+		return false;
+	}
+	if (fscanf(f, " %c", &v) != 1)
+		v = 0;
+	fclose(f);
+	if (v != 'Y' && v != 'y' && v != '1') {
+		snprintf(why, size,
+			 "FUSE over io_uring is off: %s is N (root may write "
+			 "Y to it)",
+			 ENABLE_URING);
+		return false;
+	}
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SQE128;
+	ret = io_uring_queue_init_params(2, &ring, &p);
+	if (ret) {
+		snprintf(why, size,
+			 "io_uring is refused here: %s (kernel.io_uring_"
+			 "disabled?)",
+			 strerror(-ret));
+		return false;
+	}
+	io_uring_queue_exit(&ring);
+	snprintf(why, size, "the kernel offers FUSE over io_uring");
+	return true;
+}
+
+int uzram_transport_probe(struct uzram_transport *t,
+			  enum uzram_transport_mode mode, unsigned int threads)
+{
+	memset(t, 0, sizeof(*t));
+	t->mode = mode;
+	t->per_queue = threads < 2 ? 2 : threads;
+	if (mode == UZRAM_TRANSPORT_DEV) {
+		snprintf(t->why, sizeof(t->why), "--transport dev");
+		return 0;
+	}
+	t->want_uring = uring_usable(t->why, sizeof(t->why));
+	if (!t->want_uring && mode == UZRAM_TRANSPORT_URING) {
+		fprintf(stderr, "uzram: --transport uring: %s\n", t->why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read side: note FUSE_INIT's unique and whether it offers the ring. */
+static void init_seen(struct uzram_transport *t, const void *buf, ssize_t n)
+{
+	const struct fuse_in_header *in = buf;
+	const struct fuse_init_in *arg;
+	uint64_t flags;
+
+	if (n < (ssize_t)sizeof(*in) || in->opcode != FUSE_INIT ||
+	    atomic_load_explicit(&t->init_done, memory_order_relaxed))
+		return;
+	arg = (const void *)(in + 1);
+	if (n < (ssize_t)(sizeof(*in) + sizeof(*arg)))
+		return; /* an old kernel's short INIT: no flags2 */
+	flags = arg->flags;
+	if (flags & FUSE_INIT_EXT)
+		flags |= (uint64_t)arg->flags2 << 32;
+	atomic_store_explicit(&t->init_offered,
+			      (flags & FUSE_OVER_IO_URING) != 0,
+			      memory_order_relaxed);
+	atomic_store_explicit(&t->init_unique, in->unique,
+			      memory_order_release);
+}
+
+static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata)
+{
+	struct uzram_daemon *d = userdata;
+	ssize_t n = read(fd, buf, len);
+
+	if (n > 0 && !atomic_load_explicit(&d->transport.init_done,
+					   memory_order_relaxed))
+		init_seen(&d->transport, buf, n);
+	return n;
+}
+
+/* The transport is settled: tell stats.json, and stop if it must. */
+static void transport_settle(struct uzram_daemon *d, bool uring,
+			     const char *why)
+{
+	struct uzram_transport *t = &d->transport;
+
+	zram_transport_set(d->zram, uring ? "uring" : "dev");
+	if (uring)
+		return;
+	if (t->mode == UZRAM_TRANSPORT_URING) {
+		fprintf(stderr, "uzram: --transport uring: %s; stopping\n",
+			why);
+		atomic_store(&t->failed, true);
+		fuse_session_exit(d->se); /* this worker's loop ends it */
+	} else {
+		fprintf(stderr, "uzram: transport: dev (%s)\n", why);
+	}
+}
+
+/* Step 3, in the thread that wrote the INIT reply. */
+static void ring_begin(struct uzram_daemon *d)
+{
+	struct uzram_transport *t = &d->transport;
+	struct uzram_ring *r = NULL;
+	char why[200];
+
+	if (uzram_ring_start(d, t->per_queue, &r, why, sizeof(why))) {
+		transport_settle(d, false, why);
+		return;
+	}
+	atomic_store_explicit(&t->ring, r, memory_order_release);
+	transport_settle(d, true, NULL);
+}
+
+/*
+ * Step 2: write libfuse's INIT reply with FUSE_OVER_IO_URING added if the
+ * kernel offered it, then start the ring.
+ */
+static ssize_t init_reply(struct uzram_daemon *d, int fd, struct iovec *iov,
+			  int count)
+{
+	struct uzram_transport *t = &d->transport;
+	const struct fuse_out_header *out = iov[0].iov_base;
+	bool offered = atomic_load(&t->init_offered);
+	struct fuse_init_out arg;
+	struct iovec v[2];
+	ssize_t n;
+
+	atomic_store(&t->init_done, true);
+	if (!offered || out->error || count != 2 ||
+	    iov[1].iov_len < sizeof(arg)) {
+		n = writev(fd, iov, count);
+		if (n >= 0 && !out->error)
+			transport_settle(d, false,
+					 "the kernel's FUSE_INIT does not "
+					 "offer io_uring");
+		return n;
+	}
+	memcpy(&arg, iov[1].iov_base, sizeof(arg));
+	arg.flags |= FUSE_INIT_EXT;
+	arg.flags2 |= (uint32_t)(FUSE_OVER_IO_URING >> 32);
+	v[0] = iov[0];
+	v[1].iov_base = &arg;
+	v[1].iov_len = sizeof(arg);
+	n = writev(fd, v, 2);
+	if (n >= 0)
+		ring_begin(d); /* the kernel has initialized the connection */
+	return n;
+}
+
+static ssize_t hook_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	struct uzram_daemon *d = userdata;
+	struct uzram_transport *t = &d->transport;
+	const struct fuse_out_header *out = iov[0].iov_base;
+	ssize_t res;
+
+	if (uzram_ring_reply(iov, count, &res))
+		return res;
+	if (!atomic_load_explicit(&t->init_done, memory_order_relaxed) &&
+	    iov[0].iov_len >= sizeof(*out) && out->unique &&
+	    out->unique ==
+		    atomic_load_explicit(&t->init_unique, memory_order_acquire))
+		return init_reply(d, fd, iov, count);
+	return writev(fd, iov, count);
+}
+
+int uzram_transport_attach(struct uzram_daemon *d, struct fuse_session *se)
+{
+	static const struct fuse_custom_io io = {
+		.read = hook_read,
+		.writev = hook_writev,
+	};
+	struct uzram_transport *t = &d->transport;
+
+	if (!t->want_uring) {
+		zram_transport_set(d->zram, "dev");
+		fprintf(stderr, "uzram: transport: dev (%s)\n", t->why);
+		return 0;
+	}
+	/* until the ring is up, requests come through /dev/fuse */
+	zram_transport_set(d->zram, "dev");
+	if (fuse_session_custom_io(se, &io, fuse_session_fd(se))) {
+		fprintf(stderr, "uzram: cannot install the I/O hook\n");
+		return -1;
+	}
+	fprintf(stderr, "uzram: transport: uring (%s)\n", t->why);
+	return 0;
+}
+
+void uzram_transport_stop(struct uzram_daemon *d)
+{
+	uzram_ring_stop(atomic_load(&d->transport.ring));
+}
+
+void uzram_transport_free(struct uzram_daemon *d)
+{
+	uzram_ring_free(atomic_exchange(&d->transport.ring, NULL));
+}
