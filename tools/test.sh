@@ -2,7 +2,8 @@
 # The whole test suite, on a fresh Debian 12 machine, as root:
 #   installs the packages, checks formatting, builds the `ci` preset (-Werror)
 #   and runs every test (unit, stress, fuzz corpus replay, e2e with real
-#   mounts), then builds the `asan` and `tsan` presets and runs the unit,
+#   mounts, each on /dev/fuse and on FUSE over io_uring: e2e/NAME and
+#   e2e-uring/NAME), then builds the `asan` and `tsan` presets and runs the unit,
 #   stress and fuzz tests under them, and the e2e tests once more against
 #   the ASan daemon. Exits non-zero on any failure.
 set -euo pipefail

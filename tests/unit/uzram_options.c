@@ -55,11 +55,12 @@ static void test_mount_opts(void)
 {
 	struct uzram_options o;
 	char err[UZRAM_ERR_MAX];
-	char *a1[] = {"uzram", "uzram", "/mnt/z", "-o",
-		      "rw,size=4G,algo=zstd,algo_params=level=3\\,x=y,"
-		      "mem-limit=1M,threads=3,mlock,allow_other,nosuid,nodev,"
-		      "noauto,_netdev,x-systemd.automount,defaults,relatime,"
-		      "dev,suid,,user,nofail,comment=x,fsname=swap\\,1"};
+	char *a1[] = {
+		"uzram", "uzram", "/mnt/z", "-o",
+		"rw,size=4G,algo=zstd,algo_params=level=3\\,x=y,"
+		"mem-limit=1M,threads=3,transport=dev,mlock,allow_other,nosuid,nodev,"
+		"noauto,_netdev,x-systemd.automount,defaults,relatime,"
+		"dev,suid,,user,nofail,comment=x,fsname=swap\\,1"};
 	char *a2[] = {"uzram", "/mnt/z", "-osize=8K", "-o",
 		      "ro",    "-o",	 "foreground"};
 
@@ -71,6 +72,7 @@ static void test_mount_opts(void)
 	CHECK(o.algo_params && !strcmp(o.algo_params, "level=3,x=y"));
 	CHECK_EQ(o.mem_limit, 1 << 20);
 	CHECK_EQ(o.threads, 3);
+	CHECK_EQ(o.transport, UZRAM_TRANSPORT_DEV);
 	CHECK(o.mlock && o.allow_other && !o.foreground);
 	/* rw nosuid nodev dev suid go to libfuse; the rest is dropped */
 	REQUIRE(o.nr_fuse_opts == 5);
@@ -96,23 +98,11 @@ static void test_good(void)
 	struct uzram_options o;
 	char err[UZRAM_ERR_MAX];
 	char *a1[] = {"uzram", "/mnt/z", "--size", "1G"};
-	char *a2[] = {"uzram",
-		      "--size=4M",
-		      "--algo",
-		      "zstd",
-		      "--algo-params",
-		      "level=-3",
-		      "--mem-limit",
-		      "1M",
-		      "--threads=7",
-		      "--mlock",
-		      "--allow-other",
-		      "-f",
-		      "-o",
-		      "ro",
-		      "-oallow_root",
-		      "--",
-		      "-odd-dir"};
+	char *a2[] = {"uzram",	       "--size=4M",   "--algo",	     "zstd",
+		      "--algo-params", "level=-3",    "--mem-limit", "1M",
+		      "--threads=7",   "--transport", "uring",	     "--mlock",
+		      "--allow-other", "-f",	      "-o",	     "ro",
+		      "-oallow_root",  "--",	      "-odd-dir"};
 	char *a3[] = {"uzram", "--help"};
 	char *a4[] = {"uzram", "-V"};
 	char *a5[] = {"uzram", "-d", "m", "--size", "1k", "--size", "2k"};
@@ -125,6 +115,7 @@ static void test_good(void)
 	CHECK_EQ(o.mem_limit, 0);
 	CHECK(o.threads >= 2 && o.threads <= UZRAM_MAX_THREADS);
 	CHECK(!o.foreground && !o.mlock && !o.allow_other && !o.debug);
+	CHECK_EQ(o.transport, UZRAM_TRANSPORT_AUTO);
 	CHECK_EQ(o.nr_fuse_opts, 0);
 	uzram_options_free(&o);
 
@@ -135,6 +126,7 @@ static void test_good(void)
 	CHECK(o.algo_params && !strcmp(o.algo_params, "level=-3"));
 	CHECK_EQ(o.mem_limit, 1 << 20);
 	CHECK_EQ(o.threads, 7);
+	CHECK_EQ(o.transport, UZRAM_TRANSPORT_URING);
 	CHECK(o.mlock && o.allow_other && o.foreground && !o.debug);
 	REQUIRE(o.nr_fuse_opts == 2);
 	CHECK(!strcmp(o.fuse_opts[0], "ro"));
@@ -215,6 +207,8 @@ static void test_bad(void)
 	BAD("takes no value", "/mnt/z", "-o", "size=1G,mlock=1");
 	BAD("unknown codec", "/mnt/z", "-o", "size=1G,algo=lzo");
 	BAD("--threads", "/mnt/z", "-o", "size=1G,threads=0");
+	BAD("--transport", "/mnt/z", "--size", "1G", "--transport", "io_uring");
+	BAD("--transport", "/mnt/z", "-o", "size=1G,transport=");
 	BAD("set by uzram", "/mnt/z", "-o", "size=1G,subtype=x");
 	BAD("set by uzram", "/mnt/z", "-o", "size=1G,max_read=4096");
 	BAD("missing --size", "uzram", "/mnt/z", "-o", "rw,algo=zstd");
