@@ -110,11 +110,16 @@ out_unlock:
 static void idtable_release(struct zs_idtable *t)
 {
 	unsigned int i;
+	int err;
 
-	for (i = 0; i < t->nr_blocks; i++)
-		os_release(
+	/* a failure leaves the block resident (see run_release()) */
+	for (i = 0; i < t->nr_blocks; i++) {
+		err = os_release(
 			atomic_load_explicit(&t->dir[i], memory_order_relaxed),
 			idtable_block_bytes(t));
+		assert(!err);
+		(void)err;
+	}
 	t->free_head = 0;
 	t->next_unused = 1;
 }

@@ -80,7 +80,8 @@ enum {
  */
 void *os_map(size_t bytes);
 void os_unmap(void *addr, size_t bytes);
-void os_release(void *addr, size_t bytes);
+/* Returns 0 or -errno (the memory stays resident; nothing else changes). */
+int os_release(void *addr, size_t bytes);
 
 /* ------------------------------------------------------------------------
  * Id tables (zs_idtable.c): slab-like arrays of fixed-size entries named by

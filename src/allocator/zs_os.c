@@ -7,11 +7,24 @@
  * the pool gives back really leaves the process: os_release() drops a range's
  * pages (MADV_DONTNEED) while keeping the address range, and the next touch
  * gets fresh zero pages.
+ *
+ * Locked memory (the daemon's --mlock, mlockall(MCL_CURRENT | MCL_FUTURE |
+ * MCL_ONFAULT)): the kernel refuses MADV_DONTNEED on a locked range with
+ * EINVAL, which would pin every page the pool ever used. So a refused
+ * release unlocks the range, drops it, and locks it again on fault only
+ * (mlock2 MLOCK_ONFAULT, which populates nothing): the memory leaves, and
+ * the next touch of the range is locked again as mlockall would have done.
+ * The three calls are made only for ranges that were locked, so an unlocked
+ * process pays one madvise per release as before.
  */
 #include <errno.h>
 #include <sys/mman.h>
 
 #include "zs_internal.h"
+
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 0x01
+#endif
 
 /* os_map - @bytes of zeroed memory, or NULL with errno set. */
 void *os_map(size_t bytes)
@@ -26,21 +39,50 @@ void *os_map(size_t bytes)
 	/*
 	 * Transparent huge pages would make a 4 KiB write resident 2 MiB and
 	 * split on every release: resident memory must follow the pages used.
+	 * EINVAL: a kernel without THP, where there is nothing to turn off.
 	 */
-	madvise(p, bytes, MADV_NOHUGEPAGE);
+	if (madvise(p, bytes, MADV_NOHUGEPAGE) && errno != EINVAL) {
+		int err = errno;
+
+		munmap(p, bytes); /* the whole new mapping: cannot fail */
+		errno = err;
+		return NULL;
+	}
 	return p;
 }
 
 void os_unmap(void *addr, size_t bytes)
 {
-	if (addr) {
-		zs_unpoison(addr, bytes);
-		munmap(addr, bytes);
-	}
+	int ret;
+
+	if (!addr)
+		return;
+	zs_unpoison(addr, bytes);
+	/* a whole mapping from os_map(): no split, so it cannot fail */
+	ret = munmap(addr, bytes);
+	assert(!ret);
+	(void)ret;
 }
 
 /* os_release - give the pages of a range back to the OS, keep the range. */
-void os_release(void *addr, size_t bytes)
+int os_release(void *addr, size_t bytes)
 {
-	madvise(addr, bytes, MADV_DONTNEED);
+	return zs_os_release(addr, bytes);
+}
+
+int zs_os_release(void *addr, size_t bytes)
+{
+	int err;
+
+	if (!madvise(addr, bytes, MADV_DONTNEED))
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	/* locked (mlockall): unlock, drop, lock again on the next fault */
+	if (munlock(addr, bytes))
+		return -errno;
+	err = madvise(addr, bytes, MADV_DONTNEED) ? -errno : 0;
+	if (mlock2(addr, bytes, MLOCK_ONFAULT) && !err)
+		err = -errno;
+	return err;
 }

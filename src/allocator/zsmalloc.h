@@ -159,4 +159,15 @@ struct zs_class_stats {
 int zs_class_stats_get(struct zs_pool *pool, unsigned int index,
 		       struct zs_class_stats *out);
 
+/*
+ * zs_os_release - give the pages of [@addr, @addr + @bytes) (page-aligned,
+ * private anonymous memory) back to the OS and keep the range mapped: the
+ * next touch reads zeros. Works on memory locked by mlockall() too (unlocks
+ * the range, drops it, locks it again on fault), which a plain MADV_DONTNEED
+ * refuses. The allocator's own releases and the store's slot table use it.
+ * Returns 0, or -errno of madvise/munlock/mlock2 (the memory may stay
+ * resident; its content is then unchanged or zero, nothing else changes).
+ */
+int zs_os_release(void *addr, size_t bytes);
+
 #endif
