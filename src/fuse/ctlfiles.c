@@ -85,8 +85,9 @@ void uzram_ctl_open(fuse_req_t req, struct uzram_daemon *d,
 	fi->fh = (uintptr_t)cf;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		free(cf); /* open(2) was interrupted: no release will come */
+	/* any failed reply: the kernel has no open file, no release comes */
+	if (fuse_reply_open(req, fi))
+		free(cf);
 }
 
 /*

@@ -16,7 +16,8 @@
  *   the file succeeds at once (everything is always "allocated"); any
  *   other mode is EOPNOTSUPP. fsync and flush succeed: nothing is buffered.
  * - open/release count users (zram_open_get/put), so `reset` is EBUSY
- *   while disk.img is open, as zram refuses it while the device is open.
+ *   while disk.img is open, as zram refuses it while the device is open,
+ *   and an open while a reset runs is EBUSY, as for /dev/zramN.
  *
  * Reads decompress into a reply buffer owned by the calling worker thread
  * (struct uzram_daemon, buf_key): one allocation per thread, none per
@@ -259,12 +260,19 @@ static void disk_open(fuse_req_t req, struct uzram_daemon *d,
 		fuse_reply_err(req, EPERM); /* the size is fixed */
 		return;
 	}
-	zram_open_get(d->zram);
+	if (zram_open_get(d->zram)) {
+		fuse_reply_err(req, EBUSY); /* a reset is running */
+		return;
+	}
 	fi->direct_io = 1; /* no uncompressed copy in the page cache */
 	fi->keep_cache = 0;
 	fi->noflush = 1; /* nothing to flush on close(2) */
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		zram_open_put(d->zram); /* interrupted: no release follows */
+	/*
+	 * Any failed reply (interrupted: -ENOENT; connection gone, ...) means
+	 * the kernel has no open file, so no release will follow.
+	 */
+	if (fuse_reply_open(req, fi))
+		zram_open_put(d->zram);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -6,8 +6,11 @@
  * are good and it can be carried out. The text of the control files is
  * parsed in attrs.c (grammar in parse.c), which then calls these.
  *
- * Lock order: ctrl_lock -> pp_lock -> slot lock -> allocator locks.
+ * Lock order: ctrl_lock -> store claim -> pp_lock -> slot lock -> allocator
+ * locks.
  *   ctrl_lock   serialises control commands (never taken by I/O).
+ *   store claim reset owns the store (zram_claim(), rules in
+ *               zram_internal.h): no open, hence no I/O, meanwhile.
  *   pp_lock     one post-processing pass at a time (writeback.c); reset
  *               takes it so no pass counts while it zeroes the counters.
  *
@@ -199,7 +202,7 @@ static int idle_walk_one(struct zram *z, uint64_t index, void *arg)
 	struct zram_slot *slot = &z->table[index];
 	uint32_t ac;
 
-	slot_lock(slot);
+	slot_lock(z, slot);
 	ac = LOAD(slot->ac_time);
 	slot_idle_set(z, slot,
 		      w->all || (w->secs <= UINT32_MAX / 10 && ac <= w->now &&
@@ -209,8 +212,11 @@ static int idle_walk_one(struct zram *z, uint64_t index, void *arg)
 }
 
 /*
- * Same-filled and written-back pages are never idle, as in zram.
- * Locking: one slot lock at a time.
+ * Same-filled and written-back pages are never idle, as in zram. Only
+ * touched table pages are walked (slot_walk): `idle all` on an untouched
+ * 16 TiB disk is a scan of 2 MiB of bits.
+ * Locking: one slot lock at a time (the policy thread calls this with
+ * pp_lock held, so no ctrl_lock here: reset takes ctrl_lock -> pp_lock).
  */
 uint64_t zram_idle_mark(struct zram *z, uint64_t min_age)
 {
@@ -222,37 +228,30 @@ uint64_t zram_idle_mark(struct zram *z, uint64_t min_age)
 	return LOAD(z->stats.idle_pages);
 }
 
-static int reset_one(struct zram *z, uint64_t index, void *arg)
-{
-	struct zram_slot *slot = &z->table[index];
-
-	(void)arg;
-	slot_lock(slot);
-	slot_free(z, slot);
-	atomic_store_explicit(&slot->ac_time, 0, memory_order_relaxed);
-	slot_unlock(slot);
-	return 0;
-}
-
 /*
  * Drops every page and zeroes the counters as zram does; keeps the size,
- * codec, params and mem_limit the store has.
+ * codec, params and mem_limit the store has. The store is claimed for the
+ * whole run (zram_claim(): opens of the disk get -EBUSY meanwhile, so no
+ * write lands in a half-reset store and the counters are zeroed with
+ * nothing in flight). Each touched table page is emptied and given back to
+ * the OS, so the table's memory goes too.
  */
 int zram_reset(struct zram *z)
 {
 	_Atomic uint64_t *c = (_Atomic uint64_t *)&z->stats;
 	struct zs_pool_stats ps;
 	uint64_t i;
-	int err = 0;
+	int err;
 
+	_Static_assert(sizeof(z->stats) % sizeof(*c) == 0,
+		       "zram_counters must be 64-bit atomics only");
 	pthread_mutex_lock(&z->ctrl_lock);
-	if (atomic_load_explicit(&z->open_count, memory_order_acquire) > 0) {
-		err = -EBUSY;
+	err = zram_claim(z);
+	if (err)
 		goto out_unlock;
-	}
 	/* no writeback/recompress/policy pass may count while we zero */
 	pthread_mutex_lock(&z->pp_lock);
-	slot_walk(z, 0, z->nr_slots, reset_one, NULL);
+	slot_table_reset(z);
 	tier_punch(z);
 	for (i = 0; i < sizeof(z->stats) / sizeof(*c); i++)
 		atomic_store_explicit(&c[i], 0, memory_order_relaxed);
@@ -264,6 +263,7 @@ int zram_reset(struct zram *z)
 			      (uint64_t)zs_get_total_pages(z->pool) *
 				      ZRAM_PAGE_SIZE,
 			      memory_order_relaxed);
+	zram_unclaim(z);
 out_unlock:
 	pthread_mutex_unlock(&z->ctrl_lock);
 	return err;

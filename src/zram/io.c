@@ -65,7 +65,7 @@ static int slot_store(struct zram *z, struct zram_stream *st,
 		if (err)
 			break;
 		if (!locked)
-			slot_lock(slot);
+			slot_lock(z, slot);
 		err = slot_obj_commit(z, &obj);
 		if (!err) {
 			slot_install(z, slot, &obj);
@@ -99,9 +99,11 @@ static int page_read(struct zram *z, struct zram_stream *st, uint64_t index,
 		memset(dst, 0, n);
 		return 0;
 	}
-	slot_lock(slot);
+	slot_lock(z, slot);
 	err = slot_decode(z, st, index, whole ? dst : st->page);
-	if (!err)
+	/* emptied meanwhile: its table page may have gone, leave it so */
+	if (!err && slot_holds_data(atomic_load_explicit(&slot->flags,
+							 memory_order_relaxed)))
 		slot_touch(z, slot);
 	slot_unlock(slot);
 	if (err) {
@@ -114,9 +116,60 @@ static int page_read(struct zram *z, struct zram_stream *st, uint64_t index,
 	return 0;
 }
 
+static bool bytes_zero(const unsigned char *p, size_t n)
+{
+	return !n || (!p[0] && !memcmp(p, p + 1, n - 1));
+}
+
 /*
- * Read-modify-write of part of a page; @src NULL writes zeros and leaves an
- * empty slot empty. Locking: takes the slot lock for the whole update.
+ * Part of a page into a slot found empty without its lock: zeros around
+ * @src, encoded with no lock held, installed only if the slot is still
+ * empty. Returns 0, 1 if the slot holds data by now (do the read-modify-
+ * write instead), or -errno. Locking: takes the slot lock to install.
+ */
+static int page_write_empty(struct zram *z, struct zram_stream *st,
+			    struct zram_slot *slot, const void *src,
+			    size_t pofs, size_t n)
+{
+	struct slot_codec c;
+	struct slot_obj obj;
+	int err;
+
+	memset(st->page, 0, ZRAM_PAGE_SIZE);
+	memcpy(st->page + pofs, src, n);
+	for (;;) {
+		err = slot_codec_get(z, 0, &c);
+		if (!err)
+			err = slot_encode(z, st, &c, st->page, &obj);
+		if (err)
+			return err;
+		slot_lock(z, slot);
+		if (slot_holds_data(atomic_load_explicit(
+			    &slot->flags, memory_order_relaxed))) {
+			slot_unlock(slot);
+			slot_obj_drop(z, &obj);
+			return 1;
+		}
+		err = slot_obj_commit(z, &obj);
+		if (!err) {
+			slot_install(z, slot, &obj);
+			slot_touch(z, slot);
+		}
+		slot_unlock(slot);
+		if (!err)
+			return 0;
+		slot_obj_drop(z, &obj);
+		sched_yield();
+	}
+}
+
+/*
+ * Read-modify-write of part of a page; @src NULL writes zeros. A slot that
+ * is empty (and not locked) is not locked to find that out, as for reads:
+ * zeros into it change nothing and are dropped, other bytes are encoded
+ * first and installed if it is still empty. So zeroing the ends of a
+ * discard, or a partial write of zeros, never faults in a table page.
+ * Locking: takes the slot lock for the whole update.
  */
 static int page_write_part(struct zram *z, struct zram_stream *st,
 			   uint64_t index, const void *src, size_t pofs,
@@ -125,7 +178,14 @@ static int page_write_part(struct zram *z, struct zram_stream *st,
 	struct zram_slot *slot = &z->table[index];
 	int err = 0;
 
-	slot_lock(slot);
+	if (slot_is_empty_unlocked(slot)) {
+		if (!src || bytes_zero(src, n))
+			return 0;
+		err = page_write_empty(z, st, slot, src, pofs, n);
+		if (err <= 0)
+			return err;
+	}
+	slot_lock(z, slot);
 	if (!src && !slot_holds_data(atomic_load_explicit(
 			    &slot->flags, memory_order_relaxed)))
 		goto out_unlock;
@@ -263,7 +323,7 @@ static void page_clear(struct zram *z, uint64_t index, bool zeroes)
 
 	if (!zeroes && slot_is_empty_unlocked(slot))
 		return;
-	slot_lock(slot);
+	slot_lock(z, slot);
 	if (zeroes) {
 		slot_install(z, slot, &obj);
 		slot_touch(z, slot);
@@ -290,17 +350,28 @@ static int range_clear(struct zram *z, uint64_t off, uint64_t len, bool zeroes)
 	while (len) {
 		uint64_t index = off / ZRAM_PAGE_SIZE;
 		size_t pofs = off % ZRAM_PAGE_SIZE;
-		size_t n = ZRAM_PAGE_SIZE - pofs;
+		uint64_t n = ZRAM_PAGE_SIZE - pofs;
 
 		if (n > len)
-			n = (size_t)len;
+			n = len;
 		if (!zeroes && !pofs && index % SLOTS_PER_TABLE_PAGE == 0 &&
-		    len >= (uint64_t)SLOTS_PER_TABLE_PAGE * ZRAM_PAGE_SIZE) {
-			/* a whole table page: its memory goes back too */
-			atomic_fetch_add_explicit(&z->stats.notify_free,
-						  slot_table_release(z, index),
-						  memory_order_relaxed);
-			n = SLOTS_PER_TABLE_PAGE * ZRAM_PAGE_SIZE;
+		    len >= ZRAM_TABLE_PAGE_BYTES_DISK) {
+			/* whole table pages: their memory goes back too, and
+			 * untouched ones are skipped (mkfs discards it all) */
+			uint64_t page = index / SLOTS_PER_TABLE_PAGE;
+			uint64_t next = table_page_next(
+				z, page,
+				page + len / ZRAM_TABLE_PAGE_BYTES_DISK);
+
+			if (next > page) {
+				n = (next - page) * ZRAM_TABLE_PAGE_BYTES_DISK;
+			} else {
+				atomic_fetch_add_explicit(
+					&z->stats.notify_free,
+					slot_table_release(z, index),
+					memory_order_relaxed);
+				n = ZRAM_TABLE_PAGE_BYTES_DISK;
+			}
 		} else if (n == ZRAM_PAGE_SIZE) {
 			page_clear(z, index, zeroes);
 		} else {

@@ -67,7 +67,7 @@ static int pp_walk_one(struct zram *z, uint64_t index, void *arg)
 
 	if (w->set->n == w->set->cap && set_grow(w->set))
 		return -ENOMEM;
-	slot_lock(slot);
+	slot_lock(z, slot);
 	f = LOAD(slot->flags);
 	k = slot_kind(f);
 	if ((k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED) ||
@@ -126,7 +126,7 @@ void pp_release(struct zram *z, struct pp_set *set, size_t from)
 
 		if (!(LOAD(slot->flags) & SLOT_PP))
 			continue;
-		slot_lock(slot);
+		slot_lock(z, slot);
 		if (LOAD(slot->flags) & SLOT_PP)
 			slot_flags_update(slot, SLOT_PP, 0);
 		slot_unlock(slot);

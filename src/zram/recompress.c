@@ -113,7 +113,7 @@ static int rc_one(struct zram *z, struct zram_stream *st, struct rc_pass *rc,
 	uint32_t f;
 	int err = 0, n;
 
-	slot_lock(slot);
+	slot_lock(z, slot);
 	f = LOAD(slot->flags);
 	k = slot_kind(f);
 	if (!(f & SLOT_PP) ||

@@ -29,11 +29,22 @@
  * of its slot locks and MADV_DONTNEEDs it: the words read as 0 again (empty,
  * unlocked), and every slot's futex is woken afterwards, so a thread that
  * slept on one of the old locks wakes, sees 0, and takes the lock. A thread
- * about to sleep on the old value finds 0 and does not sleep.
+ * about to sleep on the old value finds 0 and does not sleep. The page goes
+ * back through zs_os_release(), which also works under mlockall (--mlock).
+ *
+ * Touched table pages (z->touched, one bit each): slot_lock() sets the bit
+ * of the slot's table page once it holds the lock, so the bit is set before
+ * any slot of the page changes; the release clears it while it holds every
+ * lock of the page, before the page is dropped, so a thread that takes one
+ * of those locks afterwards sets it again. Walks over the table (idle,
+ * reset, destroy, slot_walk, discards of whole table pages) visit only pages
+ * whose bit is set: an untouched 16 TiB disk is 2 MiB of zero bits, not
+ * 2^32 slots.
  */
 #include <assert.h>
 #include <errno.h>
 #include <linux/futex.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -49,33 +60,102 @@ _Static_assert(ZRAM_PRIOS <= 4, "priority has two bits");
 int slot_table_create(struct zram *z, uint64_t nr_slots)
 {
 	size_t bytes = (size_t)nr_slots * sizeof(struct zram_slot);
+	uint64_t pages =
+		(nr_slots + SLOTS_PER_TABLE_PAGE - 1) / SLOTS_PER_TABLE_PAGE;
 	void *p;
 
+	z->touched = calloc((pages + 63) / 64, sizeof(*z->touched));
+	if (!z->touched)
+		return -ENOMEM;
 	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
+	if (p == MAP_FAILED) {
+		free(z->touched);
+		z->touched = NULL;
 		return -ENOMEM;
+	}
 	z->table = p;
 	z->table_bytes = bytes;
 	z->nr_slots = nr_slots;
+	z->nr_table_pages = pages;
 	return 0;
+}
+
+/*
+ * table_page_next - the first touched table page in [@page, @end), or @end
+ * if there is none (@end <= z->nr_table_pages). Lock-free: a page touched
+ * while the walk runs may or may not be seen (callers that must see every
+ * page hold the store claim, so nothing is touched meanwhile).
+ */
+uint64_t table_page_next(const struct zram *z, uint64_t page, uint64_t end)
+{
+	while (page < end) {
+		uint64_t w = atomic_load_explicit(&z->touched[page / 64],
+						  memory_order_acquire) >>
+			     (page % 64);
+
+		if (w) {
+			page += (uint64_t)__builtin_ctzll(w);
+			return page < end ? page : end;
+		}
+		page = (page | 63) + 1;
+	}
+	return end;
+}
+
+bool table_page_touched(const struct zram *z, uint64_t page)
+{
+	return atomic_load_explicit(&z->touched[page / 64],
+				    memory_order_acquire) &
+	       (1ull << (page % 64));
+}
+
+/* Locking: the lock of slot @index held. */
+static void table_page_touch(struct zram *z, uint64_t index)
+{
+	uint64_t page = index / SLOTS_PER_TABLE_PAGE;
+	_Atomic uint64_t *w = &z->touched[page / 64];
+	uint64_t bit = 1ull << (page % 64);
+
+	/* a load first: the word is shared by 64 MiB of disk */
+	if (!(atomic_load_explicit(w, memory_order_relaxed) & bit))
+		atomic_fetch_or_explicit(w, bit, memory_order_release);
+}
+
+/* Locking: every lock of @page held. */
+static void table_page_untouch(struct zram *z, uint64_t page)
+{
+	atomic_fetch_and_explicit(&z->touched[page / 64],
+				  ~(1ull << (page % 64)), memory_order_release);
 }
 
 /* Locking: no other thread may use @z. */
 void slot_table_destroy(struct zram *z)
 {
-	uint64_t i;
+	uint64_t page, i, end;
+	int ret;
 
 	if (!z->table)
 		return;
-	for (i = 0; i < z->nr_slots; i++) {
-		if (!atomic_load_explicit(&z->table[i].flags,
-					  memory_order_relaxed))
-			continue;
-		slot_lock(&z->table[i]);
-		slot_free(z, &z->table[i]);
+	for (page = table_page_next(z, 0, z->nr_table_pages);
+	     page < z->nr_table_pages;
+	     page = table_page_next(z, page + 1, z->nr_table_pages)) {
+		end = (page + 1) * SLOTS_PER_TABLE_PAGE;
+		for (i = page * SLOTS_PER_TABLE_PAGE;
+		     i < end && i < z->nr_slots; i++) {
+			if (!atomic_load_explicit(&z->table[i].flags,
+						  memory_order_relaxed))
+				continue;
+			slot_lock(z, &z->table[i]);
+			slot_free(z, &z->table[i]);
+		}
 	}
-	munmap(z->table, z->table_bytes);
+	/* cannot fail: the whole mapping, no split */
+	ret = munmap(z->table, z->table_bytes);
+	assert(!ret);
+	(void)ret;
+	free(z->touched);
+	z->touched = NULL;
 	z->table = NULL;
 }
 
@@ -85,7 +165,8 @@ static long futex_op(_Atomic uint32_t *word, int op, uint32_t val)
 		       val, NULL, NULL, 0);
 }
 
-void slot_lock(struct zram_slot *slot)
+/* Takes @slot's lock and marks its table page touched (see the top). */
+void slot_lock(struct zram *z, struct zram_slot *slot)
 {
 	uint32_t old = atomic_load_explicit(&slot->flags, memory_order_relaxed);
 	uint32_t extra = 0;
@@ -94,8 +175,12 @@ void slot_lock(struct zram_slot *slot)
 		if (!(old & SLOT_LOCK)) {
 			if (atomic_compare_exchange_weak_explicit(
 				    &slot->flags, &old, old | SLOT_LOCK | extra,
-				    memory_order_acquire, memory_order_relaxed))
+				    memory_order_acquire,
+				    memory_order_relaxed)) {
+				table_page_touch(z,
+						 (uint64_t)(slot - z->table));
 				return;
+			}
 			continue;
 		}
 		if (!(old & SLOT_WAITERS)) {
@@ -105,7 +190,12 @@ void slot_lock(struct zram_slot *slot)
 				continue;
 			old |= SLOT_WAITERS;
 		}
+		/* counted, so a table release knows whether to wake */
+		atomic_fetch_add_explicit(&z->lock_sleepers, 1,
+					  memory_order_seq_cst);
 		futex_op(&slot->flags, FUTEX_WAIT, old);
+		atomic_fetch_sub_explicit(&z->lock_sleepers, 1,
+					  memory_order_relaxed);
 		extra = SLOT_WAITERS;
 		old = atomic_load_explicit(&slot->flags, memory_order_relaxed);
 	}
@@ -172,31 +262,23 @@ void slot_touch(struct zram *z, struct zram_slot *slot)
 }
 
 /*
- * slot_table_release - discard the SLOTS_PER_TABLE_PAGE slots from @first
- * (a multiple of it) and give their table page back to the OS. A page never
- * written (all words 0: not resident, or the shared zero page) is left alone.
- * Returns the number of slots that held data (for notify_free).
+ * Empty the table page @page under all of its slot locks and give it back
+ * to the OS; the page's locks go with it (the words read 0). Threads that
+ * slept on one of those locks are woken: a sleeper counts itself in
+ * z->lock_sleepers before FUTEX_WAIT, so a count of 0 read after the page
+ * went means any later sleeper compares its futex word with 0 and does not
+ * sleep; the 256 wakes (syscalls) are only made when someone may sleep.
+ * Returns the number of slots that held data.
  * Locking: takes the page's slot locks in ascending order; zs_free inside.
  */
-uint64_t slot_table_release(struct zram *z, uint64_t first)
+static uint64_t table_page_empty(struct zram *z, uint64_t page)
 {
-	struct zram_slot *slots = &z->table[first];
+	struct zram_slot *slots = &z->table[page * SLOTS_PER_TABLE_PAGE];
 	uint64_t freed = 0;
 	size_t i;
-	bool touched = false;
 
-	assert(first % SLOTS_PER_TABLE_PAGE == 0);
-	for (i = 0; i < SLOTS_PER_TABLE_PAGE && !touched; i++)
-		touched = atomic_load_explicit(&slots[i].flags,
-					       memory_order_relaxed) ||
-			  atomic_load_explicit(&slots[i].handle,
-					       memory_order_relaxed) ||
-			  atomic_load_explicit(&slots[i].ac_time,
-					       memory_order_relaxed);
-	if (!touched)
-		return 0;
 	for (i = 0; i < SLOTS_PER_TABLE_PAGE; i++)
-		slot_lock(&slots[i]);
+		slot_lock(z, &slots[i]);
 	for (i = 0; i < SLOTS_PER_TABLE_PAGE; i++) {
 		if (slot_holds_data(atomic_load_explicit(
 			    &slots[i].flags, memory_order_relaxed))) {
@@ -204,10 +286,13 @@ uint64_t slot_table_release(struct zram *z, uint64_t first)
 			freed++;
 		}
 	}
+	table_page_untouch(z, page);
 	/* both a release of every lock and the zeroing of every slot */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (madvise(slots, ZRAM_TABLE_PAGE_SIZE, MADV_DONTNEED)) {
-		/* cannot happen for an aligned private anonymous page */
+	if (zs_os_release(slots, ZRAM_TABLE_PAGE_SIZE)) {
+		/* still resident (only if even munlock failed): keep it
+		 * counted as touched, unlock by hand */
+		table_page_touch(z, page * SLOTS_PER_TABLE_PAGE);
 		for (i = 0; i < SLOTS_PER_TABLE_PAGE; i++) {
 			atomic_store_explicit(&slots[i].ac_time, 0,
 					      memory_order_relaxed);
@@ -215,7 +300,41 @@ uint64_t slot_table_release(struct zram *z, uint64_t first)
 		}
 		return freed;
 	}
-	for (i = 0; i < SLOTS_PER_TABLE_PAGE; i++)
-		futex_op(&slots[i].flags, FUTEX_WAKE, INT32_MAX);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&z->lock_sleepers, memory_order_seq_cst))
+		for (i = 0; i < SLOTS_PER_TABLE_PAGE; i++)
+			futex_op(&slots[i].flags, FUTEX_WAKE, INT32_MAX);
 	return freed;
+}
+
+/*
+ * slot_table_release - discard the SLOTS_PER_TABLE_PAGE slots from @first
+ * (a multiple of it) and give their table page back to the OS. A page never
+ * touched (its bit clear) is left alone without a look at its slots.
+ * Returns the number of slots that held data (for notify_free).
+ * Locking: takes the page's slot locks in ascending order; zs_free inside.
+ */
+uint64_t slot_table_release(struct zram *z, uint64_t first)
+{
+	uint64_t page = first / SLOTS_PER_TABLE_PAGE;
+
+	assert(first % SLOTS_PER_TABLE_PAGE == 0);
+	if (!table_page_touched(z, page))
+		return 0;
+	return table_page_empty(z, page);
+}
+
+/*
+ * slot_table_reset - empty every touched table page and give it back.
+ * Locking: ctrl_lock held and the store claimed (zram_claim()), so nothing
+ * touches a page behind the walk.
+ */
+void slot_table_reset(struct zram *z)
+{
+	uint64_t page;
+
+	for (page = table_page_next(z, 0, z->nr_table_pages);
+	     page < z->nr_table_pages;
+	     page = table_page_next(z, page + 1, z->nr_table_pages))
+		table_page_empty(z, page);
 }

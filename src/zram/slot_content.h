@@ -172,7 +172,7 @@ void pool_obj_free(struct zram *z, uint64_t handle);
  * slot_walk - call @fn for every slot in [@first, @end) that may hold data
  * (its flags word is not 0), in ascending order, without its lock; @fn
  * locks it if it needs to and returns 0 to go on or non-zero to stop (that
- * value is returned). Never-written table pages are read, not dirtied.
+ * value is returned). Table pages never touched are skipped unread.
  */
 int slot_walk(struct zram *z, uint64_t first, uint64_t end,
 	      int (*fn)(struct zram *z, uint64_t index, void *arg), void *arg);

@@ -79,7 +79,7 @@ static int batch_flush(struct wb_pass *p)
 		uint32_t f;
 		enum slot_kind k;
 
-		slot_lock(slot);
+		slot_lock(p->z, slot);
 		f = LOAD(slot->flags);
 		k = slot_kind(f);
 		if (!err && (f & SLOT_PP) &&
@@ -117,7 +117,7 @@ static int batch_add(struct wb_pass *p, uint32_t index)
 
 	if (p->nr == sizeof(p->ent) / sizeof(p->ent[0]))
 		return -EAGAIN;
-	slot_lock(slot);
+	slot_lock(p->z, slot);
 	f = LOAD(slot->flags);
 	k = slot_kind(f);
 	if (!(f & SLOT_PP) ||

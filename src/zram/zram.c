@@ -8,6 +8,7 @@
  * Locking: none here beyond what the called helpers take; zram_create()
  * and zram_destroy() run while no other thread uses the store.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,14 +171,27 @@ void zram_destroy(struct zram *z)
 	free(z);
 }
 
-void zram_open_get(struct zram *z)
+/* The transitions of open_count are listed in zram_internal.h. */
+int zram_open_get(struct zram *z)
 {
-	atomic_fetch_add_explicit(&z->open_count, 1, memory_order_acq_rel);
+	long n = atomic_load_explicit(&z->open_count, memory_order_relaxed);
+
+	do {
+		if (n < 0)
+			return -EBUSY; /* claimed: a reset is running */
+	} while (!atomic_compare_exchange_weak_explicit(
+		&z->open_count, &n, n + 1, memory_order_acq_rel,
+		memory_order_relaxed));
+	return 0;
 }
 
 void zram_open_put(struct zram *z)
 {
-	atomic_fetch_sub_explicit(&z->open_count, 1, memory_order_acq_rel);
+	long old = atomic_fetch_sub_explicit(&z->open_count, 1,
+					     memory_order_acq_rel);
+
+	assert(old > 0);
+	(void)old;
 }
 
 void zram_transport_set(struct zram *z, const char *name)
@@ -187,7 +201,38 @@ void zram_transport_set(struct zram *z, const char *name)
 
 long zram_open_count(struct zram *z)
 {
-	return atomic_load_explicit(&z->open_count, memory_order_acquire);
+	long n = atomic_load_explicit(&z->open_count, memory_order_acquire);
+
+	return n > 0 ? n : 0;
+}
+
+/*
+ * zram_claim - own the store for a whole-store operation: no user has the
+ * disk open, and none can open it until zram_unclaim().
+ * Returns 0, or -EBUSY if the disk is open (or already claimed).
+ * Locking: ctrl_lock held (so claims are serialised as control commands).
+ */
+int zram_claim(struct zram *z)
+{
+	long zero = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(
+		    &z->open_count, &zero, ZRAM_CLAIMED, memory_order_acq_rel,
+		    memory_order_relaxed))
+		return -EBUSY;
+	return 0;
+}
+
+/* Locking: ctrl_lock held, the claim taken by zram_claim(). */
+void zram_unclaim(struct zram *z)
+{
+	long claimed = ZRAM_CLAIMED;
+	bool ok = atomic_compare_exchange_strong_explicit(
+		&z->open_count, &claimed, 0, memory_order_release,
+		memory_order_relaxed);
+
+	assert(ok);
+	(void)ok;
 }
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)

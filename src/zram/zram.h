@@ -107,15 +107,21 @@ ZRAM_API int zram_flush(struct zram *z);
 
 /*
  * zram_open_get / zram_open_put - count users of the disk (the daemon calls
- * them on open/release of disk.img). `reset` is refused with -EBUSY while the
- * count is above zero, as zram refuses it while the block device is open.
+ * them on open/release of disk.img). I/O (read, write, discard) must only be
+ * issued by a user between its get and its put. `reset` is refused with
+ * -EBUSY while the count is above zero, as zram refuses it while the block
+ * device is open; and while a reset (or any whole-store operation) runs,
+ * zram_open_get() fails with -EBUSY, as an open of /dev/zramN does, so no
+ * write can land in the middle of it. zram_open_get() returns 0 or -EBUSY;
+ * each success needs exactly one zram_open_put(). Lock-free, never waits.
  */
-ZRAM_API void zram_open_get(struct zram *z);
+ZRAM_API int zram_open_get(struct zram *z);
 ZRAM_API void zram_open_put(struct zram *z);
 
 /*
- * zram_open_count - the current count. Lock-free, so a signal handler may
- * call it (the daemon refuses a first SIGTERM while the disk is in use).
+ * zram_open_count - the current count (0 while a reset runs). Lock-free, so
+ * a signal handler may call it (the daemon refuses a stop signal while the
+ * disk is in use).
  */
 ZRAM_API long zram_open_count(struct zram *z);
 

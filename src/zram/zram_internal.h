@@ -8,17 +8,38 @@
  *
  * Lock order (whole directory):
  *   ctrl_lock (mutex, control commands only)
+<<<<<<< HEAD
  *     -> pp_lock (mutex: one writeback/recompress/policy pass at a time)
  *       -> slot lock (bit lock in slot->flags, sleepable, one slot at a time)
  *         -> allocator locks (inside zs_*, never held on return)
  *         -> backing->lock (leaf: the backing store's free-space map)
  *   policy ctl->lock (mutex) is a leaf: never held across a pass.
+=======
+ *     -> the store claim (open_count, below; never waited for)
+ *       -> slot lock (bit lock in slot->flags, sleepable, one slot at a time)
+ *         -> allocator locks (inside zs_*, never held on return)
+>>>>>>> 775d70b (zram: reset claims the store; walks skip untouched table pages)
  *   streams_lock (mutex) is a leaf: taken only when a thread creates or frees
  *   its codec contexts, never with a slot lock held by the same path.
+ *
+ * Claiming the store (zram_claim / zram_unclaim), as the kernel's zram claims
+ * its device for a reset: open_count is the number of users of the disk
+ * (zram_open_get/put), or ZRAM_CLAIMED while one whole-store operation owns
+ * the store. The only transitions are
+ *   n -> n + 1 (open, n >= 0),  n -> n - 1 (close, n > 0),
+ *   0 -> ZRAM_CLAIMED (claim, ctrl_lock held),  ZRAM_CLAIMED -> 0 (unclaim),
+ * each one CAS, so an open never slips in between a claim's check and its
+ * walk: opens while claimed fail with -EBUSY, a claim while open fails with
+ * -EBUSY, and nobody waits. I/O is only issued between an open and its
+ * close, so a claimed store has no I/O in flight: the claimant may walk and
+ * change every slot and counter as if single-threaded (it still takes the
+ * slot locks, which cost nothing uncontended). Reset uses it; snapshots and
+ * online resize are meant to.
  */
 #ifndef UZRAM_ZRAM_INTERNAL_H
 #define UZRAM_ZRAM_INTERNAL_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -71,6 +92,12 @@ struct zram_slot {
  * time, when a discard covers all of it (slot_table_release). */
 #define ZRAM_TABLE_PAGE_SIZE 4096u
 #define SLOTS_PER_TABLE_PAGE (ZRAM_TABLE_PAGE_SIZE / sizeof(struct zram_slot))
+/* bytes of disk one table page describes: 1 MiB */
+#define ZRAM_TABLE_PAGE_BYTES_DISK \
+	((uint64_t)SLOTS_PER_TABLE_PAGE * ZRAM_PAGE_SIZE)
+
+/* open_count while a whole-store operation owns the store (see the top). */
+#define ZRAM_CLAIMED LONG_MIN
 
 /* Codec ids, stored in two bits of each slot: never renumber. */
 enum zram_codec_id {
@@ -178,6 +205,18 @@ struct zram {
 	struct zram_slot *table; /* nr_slots entries, mmap'ed */
 	size_t table_bytes;
 	uint64_t nr_slots;
+	/*
+	 * One bit per table page (SLOTS_PER_TABLE_PAGE slots): set by
+	 * slot_lock() before the holder changes any slot of that page,
+	 * cleared by the table release under all of the page's slot locks
+	 * before it drops the page. A clear bit means every slot of the page
+	 * is empty, so walks (idle, reset, destroy) skip it and cost what is
+	 * used, not what the disk could hold: 2 MiB of bits for 16 TiB.
+	 */
+	_Atomic uint64_t *touched;
+	uint64_t nr_table_pages;
+	/* threads asleep on a slot lock (slot.c: a release wakes only then) */
+	_Atomic uint64_t lock_sleepers;
 	size_t huge_size; /* zs_huge_class_size(): store raw from here */
 	unsigned int threads;
 	_Atomic(const char *) transport; /* zram_transport_set(), or NULL */
@@ -192,7 +231,7 @@ struct zram {
 	_Atomic uint64_t mem_limit;	       /* bytes, 0 = none */
 	_Atomic uint64_t mem_used_max;	       /* bytes */
 	_Atomic uint64_t pages_compacted_base; /* pool figure at reset */
-	_Atomic long open_count;
+	_Atomic long open_count; /* users, or ZRAM_CLAIMED (see the top) */
 
 	pthread_mutex_t ctrl_lock; /* serialises control commands */
 
@@ -220,15 +259,22 @@ struct zram {
 #endif
 };
 
+/* zram.c */
+int zram_claim(struct zram *z);
+void zram_unclaim(struct zram *z);
+
 /* slot.c */
 int slot_table_create(struct zram *z, uint64_t nr_slots);
 void slot_table_destroy(struct zram *z);
-void slot_lock(struct zram_slot *slot);
+void slot_lock(struct zram *z, struct zram_slot *slot);
 void slot_unlock(struct zram_slot *slot);
+uint64_t table_page_next(const struct zram *z, uint64_t page, uint64_t end);
+bool table_page_touched(const struct zram *z, uint64_t page);
 bool slot_holds_data(uint32_t flags);
 void slot_flags_update(struct zram_slot *slot, uint32_t clear, uint32_t set);
 void slot_touch(struct zram *z, struct zram_slot *slot);
 uint64_t slot_table_release(struct zram *z, uint64_t first);
+void slot_table_reset(struct zram *z);
 uint32_t zram_now_ds(const struct zram *z);
 
 /* codec.c */

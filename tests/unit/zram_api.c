@@ -105,7 +105,7 @@ static void test_limits(struct zram *z)
 	CHECK(s.mem_used_max == s.mem_used_total);
 	CHECK_EQ(zram_idle_mark(z, ZRAM_IDLE_ALL), 16);
 	CHECK_EQ(zram_idle_mark(z, 3600), 0);
-	zram_open_get(z);
+	CHECK_EQ(zram_open_get(z), 0);
 	CHECK_EQ(zram_reset(z), -EBUSY);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.pages_stored, 16);

@@ -174,7 +174,7 @@ static void test_reset(struct zram *z)
 	static unsigned char buf[ZRAM_PAGE_SIZE], zero[ZRAM_PAGE_SIZE];
 	struct zram_stats s;
 
-	zram_open_get(z);
+	CHECK_EQ(zram_open_get(z), 0);
 	CHECK_EQ(store(z, "reset", "1"), -EBUSY);
 	zram_stats_get(z, &s);
 	CHECK(s.pages_stored > 0);

@@ -114,6 +114,14 @@ static void range_pick(uint64_t *rs, uint64_t *off, size_t *len)
 		*len = (size_t)(DISK - *off) + 1 + r % 100; /* past the end */
 }
 
+static bool range_zero(const unsigned char *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return false;
+	return true;
+}
+
 static void step_write(struct zram *z, void *ctx, unsigned int id, uint64_t *rs)
 {
 	uint64_t off, p;
@@ -135,8 +143,14 @@ static void step_write(struct zram *z, void *ctx, unsigned int id, uint64_t *rs)
 	memcpy(m.ref + off, buf, len);
 	for (p = off / ZRAM_PAGE_SIZE; p <= (off + len - 1) / ZRAM_PAGE_SIZE;
 	     p++) {
-		model_store(z, ctx, id, p);
+		uint64_t lo = p * ZRAM_PAGE_SIZE, hi = lo + ZRAM_PAGE_SIZE;
+
 		m.num_writes++;
+		/* zeros into part of an empty page: nothing to store */
+		if (!m.stored[p] && (lo < off || hi > off + len) &&
+		    range_zero(m.ref + lo, ZRAM_PAGE_SIZE))
+			continue;
+		model_store(z, ctx, id, p);
 	}
 }
 
