@@ -14,8 +14,10 @@
  *    after the mount exists and the child is ready to serve; a failed mount
  *    exits non-zero from the foreground. The store has no threads of its
  *    own, so it survives the fork.
- * 4. mlockall() after the fork (memory locks are not inherited), but it is
- *    also tried once before it so a failure still reaches the terminal.
+ * 4. mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) after the fork
+ *    (memory locks are not inherited), but it is also tried once before it
+ *    so a failure still reaches the terminal. On fault only, so nothing is
+ *    populated; the store unlocks what it gives back (docs/daemon.md).
  * 5. The multi-threaded loop with clone_fd and max_idle_threads = max_threads
  *    = --threads: a fixed pool of persistent workers, each reading its own
  *    /dev/fuse clone, each with its own read buffer and codec contexts.
@@ -123,9 +125,28 @@ static void signals_remove(struct fuse_session *se)
 	signal_daemon = NULL;
 }
 
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
+#endif
+
+/*
+ * --mlock: every page the daemon touches is locked when it is faulted in
+ * (MCL_ONFAULT), never before: the slot table of a 16 TiB disk is 64 GiB of
+ * address space and must not be populated, and the pool maps chunks it has
+ * not used yet. Memory the store gives back is unlocked first and dropped
+ * (zs_os_release()), so the pool and the table still shrink. A kernel
+ * without MCL_ONFAULT (before 4.4) gets no lock at all rather than one that
+ * pins every mapping whole.
+ */
 static void memory_lock(bool verbose)
 {
-	if (mlockall(MCL_CURRENT | MCL_FUTURE) && verbose)
+	if (!mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) || !verbose)
+		return;
+	if (errno == EINVAL)
+		fprintf(stderr, "uzram: warning: mlockall: this kernel has no "
+				"MCL_ONFAULT (Linux 4.4); not locking "
+				"memory\n");
+	else
 		fprintf(stderr, "uzram: warning: mlockall: %s; continuing\n",
 			strerror(errno));
 }
