@@ -54,12 +54,51 @@ struct uzram_daemon {
 	 */
 	pthread_key_t buf_key;
 	size_t buf_size;
-	struct fuse_session *se; /* for the stop signals (session.c) */
+	struct fuse_session *se; /* for the stop signals (signals.c) */
 	/* /dev/fuse or io_uring (transport.c); its own rules for its fields */
 	struct uzram_transport transport;
-	/* a stop signal was refused once because disk.img was open */
-	atomic_bool stop_warned;
+	/*
+	 * CLOCK_MONOTONIC milliseconds of the last stop signal refused
+	 * because disk.img was open, 0: none since the guard was (re)armed.
+	 */
+	_Atomic int64_t stop_refused_ms;
 };
+
+/*
+ * The stop guard (signals.c). While disk.img is open, a stop signal is
+ * refused unless it comes within UZRAM_STOP_WINDOW_MS of a refused one;
+ * closing the last open of disk.img re-arms it.
+ */
+#define UZRAM_STOP_WINDOW_MS 5000
+
+enum uzram_stop {
+	UZRAM_STOP_REFUSED, /* disk in use: warn, keep serving */
+	UZRAM_STOP_NOW,	    /* end the session */
+};
+
+/*
+ * uzram_stop_decide - what a stop signal arriving at @now_ms (monotonic)
+ * does. Async-signal-safe (the handler calls it); the tests call it with a
+ * simulated clock.
+ */
+enum uzram_stop uzram_stop_decide(struct uzram_daemon *d, int64_t now_ms);
+
+/* uzram_stop_rearm - disk.img's last open was closed (ops.c). */
+void uzram_stop_rearm(struct uzram_daemon *d);
+
+/*
+ * uzram_signals_install - route SIGINT, SIGTERM and SIGHUP (those at their
+ * default) to the stop guard of @d and @se, and let libfuse ignore SIGPIPE.
+ * uzram_signals_install_set() takes the signals (@sigs, @nr; the tests
+ * pass others). Returns 0, or -1 with nothing installed and no pointer to
+ * @d kept.
+ */
+int uzram_signals_install_set(struct uzram_daemon *d, struct fuse_session *se,
+			      const int *sigs, size_t nr);
+int uzram_signals_install(struct uzram_daemon *d, struct fuse_session *se);
+
+/* uzram_signals_remove - undo uzram_signals_install(); drops @d. */
+void uzram_signals_remove(struct fuse_session *se);
 
 /* The lowlevel ops table (ops.c). */
 extern const struct fuse_lowlevel_ops uzram_ll_ops;

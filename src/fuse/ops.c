@@ -295,6 +295,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 
 	if (ino == UZRAM_INO_DISK) {
 		zram_open_put(d->zram);
+		if (!zram_open_count(d->zram))
+			uzram_stop_rearm(d); /* a refused stop is forgotten */
 		fuse_reply_err(req, 0);
 	} else {
 		uzram_ctl_release(req, fi);

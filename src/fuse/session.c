@@ -24,10 +24,9 @@
  * 6. SIGINT, SIGTERM, SIGHUP or an unmount ends the loop; libfuse joins
  *    every worker before it returns, so the store and the buffers are freed
  *    when no request can reach them. While disk.img is open (a loop device
- *    holds it, or a filesystem on that loop device is mounted), the first
- *    signal is refused with a warning: stopping would throw the disk's only
- *    copy away under a mounted filesystem, which `fusermount3 -u` and
- *    `reset` refuse too. A second signal stops the daemon all the same.
+ *    holds it, or a filesystem on that loop device is mounted), a stop
+ *    signal is refused with a warning unless it follows a refused one
+ *    within UZRAM_STOP_WINDOW_MS (signals.c has the rule).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -55,74 +54,6 @@ static void io_flusher_set(void)
 			"uzram: warning: PR_SET_IO_FLUSHER: %s (needs "
 			"CAP_SYS_RESOURCE, Linux 5.6); continuing\n",
 			strerror(errno));
-}
-
-/*
- * The daemon the stop signals act on. Process-wide because a signal handler
- * has no other way in (libfuse keeps its session in a static for the same
- * reason); set once before the handlers are installed, cleared after.
- */
-static struct uzram_daemon *signal_daemon;
-
-/* SIGINT, SIGTERM, SIGHUP. Only async-signal-safe calls. */
-static void stop_signal(int sig)
-{
-	static const char busy[] =
-		"uzram: disk.img is in use (loop device or open file): detach "
-		"it first; signal again to stop anyway and lose its data\n";
-	struct uzram_daemon *d = signal_daemon;
-	ssize_t n;
-
-	(void)sig;
-	if (!d)
-		return;
-	if (zram_open_count(d->zram) > 0 &&
-	    !atomic_exchange_explicit(&d->stop_warned, true,
-				      memory_order_relaxed)) {
-		n = write(STDERR_FILENO, busy, sizeof(busy) - 1);
-		(void)n;
-		return;
-	}
-	fuse_session_exit(d->se);
-}
-
-/*
- * Install stop_signal() for the signals that are at their default (a
- * script's background job starts with SIGINT ignored: leave it so, as
- * libfuse does), then let libfuse ignore SIGPIPE. Returns 0 or -1.
- */
-static int signals_install(struct uzram_daemon *d, struct fuse_session *se)
-{
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	struct sigaction sa, old;
-	size_t i;
-
-	d->se = se;
-	signal_daemon = d;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = stop_signal;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		if (sigaction(sigs[i], NULL, &old))
-			return -1;
-		if (old.sa_handler == SIG_DFL && sigaction(sigs[i], &sa, NULL))
-			return -1;
-	}
-	return fuse_set_signal_handlers(se);
-}
-
-static void signals_remove(struct fuse_session *se)
-{
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	struct sigaction old;
-	size_t i;
-
-	fuse_remove_signal_handlers(se);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (!sigaction(sigs[i], NULL, &old) &&
-		    old.sa_handler == stop_signal)
-			signal(sigs[i], SIG_DFL);
-	signal_daemon = NULL;
 }
 
 #ifndef MCL_ONFAULT
@@ -324,7 +255,7 @@ int uzram_run(const struct uzram_options *opts)
 	if (!se)
 		goto err_free_args;
 	io_flusher_set(); /* after the checks, so each error is one line */
-	if (signals_install(&d, se)) {
+	if (uzram_signals_install(&d, se)) {
 		fprintf(stderr, "uzram: cannot install signal handlers\n");
 		goto err_destroy_session;
 	}
@@ -348,7 +279,7 @@ err_unmount:
 	fuse_session_unmount(se);
 	uzram_transport_free(&d); /* the kernel is done with its buffers */
 err_remove_signals:
-	signals_remove(se);
+	uzram_signals_remove(se);
 err_destroy_session:
 	fuse_session_destroy(se);
 err_free_args:
