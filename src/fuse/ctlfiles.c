@@ -17,6 +17,13 @@
  *
  * No locks: a snapshot is private to its open file, and the store
  * serialises its own attributes.
+ *
+ * Memory is capped per mount: with --allow-other any user can open the stat
+ * files, and each open holds a snapshot until it is closed. d->ctl_opens
+ * counts open control files (at most UZRAM_CTL_OPENS_MAX, then EMFILE) and
+ * d->ctl_bytes the memory they hold (at most UZRAM_CTL_BYTES_MAX, then
+ * ENOMEM; a reader's 64 KiB show() buffer is counted whole until it is cut
+ * to the snapshot's length). Both are atomics: opens run on any worker.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,31 +35,106 @@
 
 struct ctl_file {
 	const struct zram_attr *attr;
-	size_t len;  /* bytes of @snap; 0 for a write-only open */
-	char snap[]; /* show() output taken at open */
+	size_t len;   /* bytes of @snap; 0 for a write-only open */
+	size_t bytes; /* counted in d->ctl_bytes */
+	char snap[];  /* show() output taken at open */
 };
+
+/* Count @bytes against the mount's cap. Returns 0 or -ENOMEM. */
+static int ctl_bytes_get(struct uzram_daemon *d, size_t bytes)
+{
+	uint64_t old = atomic_fetch_add_explicit(&d->ctl_bytes, bytes,
+						 memory_order_relaxed);
+
+	if (old + bytes <= UZRAM_CTL_BYTES_MAX)
+		return 0;
+	atomic_fetch_sub_explicit(&d->ctl_bytes, bytes, memory_order_relaxed);
+	return -ENOMEM;
+}
+
+static void ctl_bytes_put(struct uzram_daemon *d, size_t bytes)
+{
+	atomic_fetch_sub_explicit(&d->ctl_bytes, bytes, memory_order_relaxed);
+}
 
 /* Take the show() snapshot for a reader. Returns 0 or -errno. */
 static int ctl_snapshot(struct uzram_daemon *d, const struct zram_attr *attr,
 			struct ctl_file **out)
 {
+	size_t full = sizeof(struct ctl_file) + ZRAM_ATTR_SHOW_MAX;
 	struct ctl_file *cf, *small;
 	ssize_t n;
+	int err;
 
-	cf = malloc(sizeof(*cf) + ZRAM_ATTR_SHOW_MAX);
-	if (!cf)
+	err = ctl_bytes_get(d, full);
+	if (err)
+		return err;
+	cf = malloc(full);
+	if (!cf) {
+		ctl_bytes_put(d, full);
 		return -ENOMEM;
+	}
 	cf->attr = attr;
 	n = attr->show(d->zram, cf->snap, ZRAM_ATTR_SHOW_MAX);
 	if (n < 0) {
 		free(cf);
+		ctl_bytes_put(d, full);
 		return (int)n;
 	}
 	cf->len =
 		(size_t)n < ZRAM_ATTR_SHOW_MAX ? (size_t)n : ZRAM_ATTR_SHOW_MAX;
 	small = realloc(cf, sizeof(*cf) + cf->len);
-	*out = small ? small : cf;
+	if (small) {
+		cf = small;
+		ctl_bytes_put(d, ZRAM_ATTR_SHOW_MAX - cf->len);
+		cf->bytes = sizeof(*cf) + cf->len;
+	} else {
+		cf->bytes = full;
+	}
+	*out = cf;
 	return 0;
+}
+
+int uzram_ctl_file_new(struct uzram_daemon *d, const struct zram_attr *attr,
+		       bool reads, struct ctl_file **out)
+{
+	struct ctl_file *cf;
+	int err;
+
+	if (atomic_fetch_add_explicit(&d->ctl_opens, 1, memory_order_relaxed) >=
+	    UZRAM_CTL_OPENS_MAX) {
+		err = -EMFILE;
+		goto err_count;
+	}
+	if (reads) {
+		err = ctl_snapshot(d, attr, out);
+		if (err)
+			goto err_count;
+		return 0;
+	}
+	err = ctl_bytes_get(d, sizeof(*cf));
+	if (err)
+		goto err_count;
+	cf = calloc(1, sizeof(*cf));
+	if (!cf) {
+		ctl_bytes_put(d, sizeof(*cf));
+		err = -ENOMEM;
+		goto err_count;
+	}
+	cf->attr = attr;
+	cf->bytes = sizeof(*cf);
+	*out = cf;
+	return 0;
+err_count:
+	atomic_fetch_sub_explicit(&d->ctl_opens, 1, memory_order_relaxed);
+	return err;
+}
+
+void uzram_ctl_file_free(struct uzram_daemon *d, struct ctl_file *cf)
+{
+	ctl_bytes_put(d, cf->bytes);
+	free(cf);
+	atomic_fetch_sub_explicit(&d->ctl_opens, 1, memory_order_relaxed);
 }
 
 void uzram_ctl_open(fuse_req_t req, struct uzram_daemon *d,
@@ -68,26 +150,17 @@ void uzram_ctl_open(fuse_req_t req, struct uzram_daemon *d,
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	if (reads) {
-		ret = ctl_snapshot(d, attr, &cf);
-		if (ret) {
-			fuse_reply_err(req, -ret);
-			return;
-		}
-	} else {
-		cf = calloc(1, sizeof(*cf));
-		if (!cf) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		cf->attr = attr;
+	ret = uzram_ctl_file_new(d, attr, reads, &cf);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
 	}
 	fi->fh = (uintptr_t)cf;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	/* any failed reply: the kernel has no open file, no release comes */
 	if (fuse_reply_open(req, fi))
-		free(cf);
+		uzram_ctl_file_free(d, cf);
 }
 
 /*
@@ -133,8 +206,9 @@ void uzram_ctl_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
 		fuse_reply_write(req, size);
 }
 
-void uzram_ctl_release(fuse_req_t req, struct fuse_file_info *fi)
+void uzram_ctl_release(fuse_req_t req, struct uzram_daemon *d,
+		       struct fuse_file_info *fi)
 {
-	free((struct ctl_file *)(uintptr_t)fi->fh);
+	uzram_ctl_file_free(d, (struct ctl_file *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }

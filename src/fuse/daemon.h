@@ -62,6 +62,9 @@ struct uzram_daemon {
 	 * because disk.img was open, 0: none since the guard was (re)armed.
 	 */
 	_Atomic int64_t stop_refused_ms;
+	/* open control/stat files and the bytes they hold (ctlfiles.c) */
+	_Atomic uint64_t ctl_opens;
+	_Atomic uint64_t ctl_bytes;
 };
 
 /*
@@ -121,6 +124,28 @@ void uzram_ctl_read(fuse_req_t req, struct uzram_daemon *d, size_t size,
 		    off_t off, struct fuse_file_info *fi);
 void uzram_ctl_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
 		     size_t size, struct fuse_file_info *fi);
-void uzram_ctl_release(fuse_req_t req, struct fuse_file_info *fi);
+void uzram_ctl_release(fuse_req_t req, struct uzram_daemon *d,
+		       struct fuse_file_info *fi);
+
+/*
+ * Per mount, open control and stat files are capped: at most
+ * UZRAM_CTL_OPENS_MAX at once (then EMFILE), holding at most
+ * UZRAM_CTL_BYTES_MAX of snapshots (then ENOMEM), so that with
+ * --allow-other no user can make the daemon hold unbounded memory.
+ */
+#define UZRAM_CTL_OPENS_MAX 4096u
+#define UZRAM_CTL_BYTES_MAX (16u << 20)
+
+struct ctl_file;
+
+/*
+ * uzram_ctl_file_new / uzram_ctl_file_free - one open control file: its
+ * snapshot if @reads, counted against the caps. Returns 0 and *@out,
+ * -EMFILE (too many open), -ENOMEM (snapshot memory cap, or out of memory),
+ * or show()'s -errno. uzram_ctl_open() and uzram_ctl_release() use them.
+ */
+int uzram_ctl_file_new(struct uzram_daemon *d, const struct zram_attr *attr,
+		       bool reads, struct ctl_file **out);
+void uzram_ctl_file_free(struct uzram_daemon *d, struct ctl_file *cf);
 
 #endif

@@ -299,7 +299,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 			uzram_stop_rearm(d); /* a refused stop is forgotten */
 		fuse_reply_err(req, 0);
 	} else {
-		uzram_ctl_release(req, fi);
+		uzram_ctl_release(req, d, fi);
 	}
 }
 
