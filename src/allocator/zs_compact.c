@@ -2,19 +2,22 @@
  * zs_compact.c - compaction: move objects from the emptiest zspages of a
  * class into the fullest, free the zspages emptied.
  *
- * Lock order: pool->lock (write) -> class->lock -> zspage write-trylock.
- *   pool->lock (write)   no handle can be translated while objects move,
- *                        so rewriting a handle's word is safe;
+ * Lock order: class->lock -> zspage write-trylock.
  *   class->lock          lists, free lists and counters of the class;
+ *                        zs_free of the class's objects waits on it;
  *   zspage lock          try-locked on the SOURCE only: a source some reader
- *                        holds is skipped, never waited for. The destination
- *                        is not locked: the slots we fill were free, so no
- *                        reader can hold them, and new lookups wait on the
- *                        pool lock.
+ *                        holds is skipped, never waited for, and a reader
+ *                        that comes while it is held waits for this one
+ *                        zspage only. The destination is not locked: the
+ *                        slots we fill were free, so no reader can hold
+ *                        them; a reader finds a moved object through the
+ *                        new handle word, stored (release) after the copy.
+ * No pool-wide lock (handles are translated lock-free, zs_internal.h), so a
+ * compactor preempted here stalls only readers of its source zspage.
  * One compactor per pool (compaction_in_progress). After each source zspage
- * the compactor drops both locks if a thread waits on either (their waiter
- * counters) or the destination is full, and frees the zspages it emptied
- * with no lock held (their pages go back to the page layer and the OS).
+ * the compactor drops the class lock if a thread waits on it or the
+ * destination is full, and frees the zspages it emptied with no lock held
+ * (their pages go back to the page layer and the OS).
  */
 #include <sched.h>
 #include <string.h>
@@ -23,18 +26,8 @@
 
 #define COMPACT_MAX_SKIPS 32 /* read-locked sources tried per pick */
 
-static void pool_write_lock(struct zs_pool *pool)
-{
-	pthread_rwlock_wrlock(&pool->lock);
-}
-
-static void pool_write_unlock(struct zs_pool *pool)
-{
-	pthread_rwlock_unlock(&pool->lock);
-}
-
 /*
- * Locking: pool write lock and class lock held. The emptiest non-empty
+ * Locking: class lock held. The emptiest non-empty
  * zspage other than @dst that we could write-lock, or 0.
  */
 static uint32_t source_pick(struct zs_pool *pool, struct zs_size_class *class,
@@ -43,7 +36,6 @@ static uint32_t source_pick(struct zs_pool *pool, struct zs_size_class *class,
 	unsigned int g, tries = 0;
 	uint32_t id;
 
-	zs_assert_pool_write_locked(pool);
 	zs_assert_class_locked(class);
 	for (g = ZS_INUSE_RATIO_10; g <= ZS_INUSE_RATIO_99; g++) {
 		for (id = class->fullness_list[g]; id;
@@ -96,7 +88,7 @@ static void slot_copy(struct zs_pool *pool, struct zs_size_class *class,
 /*
  * Move the objects of @src_id into @dst_id until @dst_id is full or
  * @src_id empty.
- * Locking: pool write lock, class lock, @src_id write-locked.
+ * Locking: class lock, @src_id write-locked.
  */
 static void zspage_migrate(struct zs_pool *pool, struct zs_size_class *class,
 			   uint32_t src_id, uint32_t dst_id)
@@ -120,17 +112,17 @@ static void zspage_migrate(struct zs_pool *pool, struct zs_size_class *class,
 					(uint32_t)(word >> 1));
 		dpn = zspage_obj_page(pool, class, dst, didx);
 		slot_copy(pool, class, dpn, obj_offset(class, didx), pn, off);
+		/* only now: a lock-free reader may follow it at once */
+		handle_word_set(pool, (uint32_t)(word >> 1), dpn, didx);
 		zspage_obj_free(pool, class, src_id, pn, i);
 		if (dst->inuse == class->objs_per_zspage)
 			break;
 	}
 }
 
-static bool compact_contended(struct zs_pool *pool, struct zs_size_class *class)
+static bool compact_contended(struct zs_size_class *class)
 {
-	return atomic_load_explicit(&pool->lock_waiters,
-				    memory_order_relaxed) ||
-	       atomic_load_explicit(&class->lock_waiters, memory_order_relaxed);
+	return atomic_load_explicit(&class->lock_waiters, memory_order_relaxed);
 }
 
 /* Destroy the zspages chained on @freed (via ->next). No lock held. */
@@ -158,7 +150,6 @@ static size_t class_compact(struct zs_pool *pool, struct zs_size_class *class)
 	class_unlock(class);
 	if (!freeable)
 		return 0;
-	pool_write_lock(pool);
 	class_lock(class);
 	while (class_freeable(class)) {
 		if (!dst)
@@ -176,22 +167,19 @@ static size_t class_compact(struct zs_pool *pool, struct zs_size_class *class)
 		}
 		if (zspage_get(pool, dst)->inuse == class->objs_per_zspage)
 			dst = 0;
-		if (dst && !compact_contended(pool, class))
+		if (dst && !compact_contended(class))
 			continue;
 		class_unlock(class);
-		pool_write_unlock(pool);
 		freed_release(pool, freed);
 		freed = 0;
-		if (compact_contended(pool, class)) {
+		if (compact_contended(class)) {
 			pool->compact_backoffs++;
 			sched_yield();
 		}
-		pool_write_lock(pool);
 		class_lock(class);
 		dst = 0;
 	}
 	class_unlock(class);
-	pool_write_unlock(pool);
 	freed_release(pool, freed);
 	return pages_freed;
 }

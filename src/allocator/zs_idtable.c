@@ -6,7 +6,9 @@
  * a directory (one mapping, touched only as far as it is used) maps an id's
  * high bits to its block, so a lookup is two loads and no lock. Freed
  * entries go on a LIFO free list threaded through their first 4 bytes and
- * are reused before any never-used entry.
+ * are reused before any never-used entry. A free entry holds the link at
+ * t->link_offset (the zspage table keeps its entries' lock words intact,
+ * see zs_internal.h).
  *
  * Invariants: id 0 is never handed out; a block, once mapped, stays mapped
  * until idtable_destroy(), so an id that was ever valid always resolves to
@@ -34,10 +36,12 @@ static size_t idtable_dir_bytes(const struct zs_idtable *t)
 }
 
 int idtable_init(struct zs_idtable *t, unsigned int entry_size,
-		 unsigned int block_shift, unsigned int max_blocks)
+		 unsigned int link_offset, unsigned int block_shift,
+		 unsigned int max_blocks)
 {
 	memset(t, 0, sizeof(*t));
 	t->entry_size = entry_size;
+	t->link_offset = link_offset;
 	t->block_shift = block_shift;
 	t->max_blocks = max_blocks;
 	t->next_unused = 1;
@@ -86,7 +90,9 @@ int idtable_alloc(struct zs_idtable *t, uint32_t *id)
 	pthread_mutex_lock(&t->lock);
 	if (t->free_head) {
 		*id = t->free_head;
-		memcpy(&t->free_head, idtable_entry(t, *id), sizeof(uint32_t));
+		memcpy(&t->free_head,
+		       (unsigned char *)idtable_entry(t, *id) + t->link_offset,
+		       sizeof(uint32_t));
 		goto out;
 	}
 	if (t->next_unused >> t->block_shift >= t->nr_blocks) {
@@ -127,7 +133,8 @@ static void idtable_release(struct zs_idtable *t)
 void idtable_free(struct zs_idtable *t, uint32_t id)
 {
 	pthread_mutex_lock(&t->lock);
-	memcpy(idtable_entry(t, id), &t->free_head, sizeof(uint32_t));
+	memcpy((unsigned char *)idtable_entry(t, id) + t->link_offset,
+	       &t->free_head, sizeof(uint32_t));
 	t->free_head = id;
 	if (--t->in_use == 0)
 		idtable_release(t);

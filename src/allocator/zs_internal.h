@@ -26,17 +26,37 @@
  * zspage->huge_handle and the payload starts at offset 0.
  *
  * Lock order (every file that takes more than one states it again):
- *   pool->lock (rwlock) -> class->lock (mutex) -> zspage lock
+ *   class->lock (mutex) -> zspage lock
  *   -> table/page-layer mutexes (leaves; never held while taking another)
+ * (zs_free takes a zspage read lock, then the class lock: allowed because
+ * nobody waits for a zspage lock while holding a class lock; compaction
+ * only try-locks.)
  *
  * The zspage lock rules:
- *   - readers (read_begin/end, write) may sleep, block or be preempted while
- *     holding it; they take it under the pool read lock;
- *   - the only writer is compaction, which holds the pool write lock and the
- *     class lock and ONLY ever try-locks it, skipping a zspage it cannot get;
+ *   - readers (read_begin/end, write, zs_free) may sleep, block or be
+ *     preempted while holding it;
+ *   - the only writer is compaction, which holds the class lock and ONLY
+ *     ever try-locks it, skipping a zspage it cannot get;
  *   - a reader that finds it write-locked spins briefly, then sleeps on a
  *     futex; the writer's unlock wakes it (a writer can be preempted in user
  *     space, so a reader must not burn CPU waiting).
+ *
+ * Handles are translated without a pool lock (zs_obj_pin, zs_map.c): read
+ * the handle word (acquire), read the zspage id of its page, read-lock that
+ * zspage, then check that the word and the page's zspage id are unchanged;
+ * if either moved, unlock and start again. A read-locked zspage cannot be
+ * compaction's source, so once the check passes the object stays put until
+ * the unlock; only readers of the one zspage being moved ever wait. For this
+ * to be safe on ids read before the check:
+ *   - a zspage table entry's lock word is never written except by the lock
+ *     itself: the table's free-list link lives at offset 8 (link_offset),
+ *     zspage_create() leaves lock and waiters alone, and a stale reader's
+ *     lock and unlock of a freed or reused entry cancel out;
+ *   - a page descriptor's zspage field is atomic (it is a free-list link
+ *     while the page is free) and any id is looked up with
+ *     idtable_entry_try(), which refuses ids whose block was never mapped;
+ *   - compaction copies an object, then stores the new word with release,
+ *     so a reader that loads it with acquire sees the copy.
  */
 #ifndef UZRAM_ZS_INTERNAL_H
 #define UZRAM_ZS_INTERNAL_H
@@ -90,7 +110,8 @@ int os_release(void *addr, size_t bytes);
  */
 struct zs_idtable {
 	pthread_mutex_t lock;
-	unsigned int entry_size;  /* bytes, >= 4, the first 4 hold the link */
+	unsigned int entry_size;  /* bytes, >= link_offset + 4 */
+	unsigned int link_offset; /* where a free entry holds the link */
 	unsigned int block_shift; /* log2(entries per block) */
 	unsigned int max_blocks;
 	_Atomic(unsigned char *) *dir; /* max_blocks slots, from os_map */
@@ -102,7 +123,8 @@ struct zs_idtable {
 };
 
 int idtable_init(struct zs_idtable *t, unsigned int entry_size,
-		 unsigned int block_shift, unsigned int max_blocks);
+		 unsigned int link_offset, unsigned int block_shift,
+		 unsigned int max_blocks);
 void idtable_destroy(struct zs_idtable *t);
 int idtable_alloc(struct zs_idtable *t, uint32_t *id);
 void idtable_free(struct zs_idtable *t, uint32_t id);
@@ -117,6 +139,25 @@ static inline void *idtable_entry(struct zs_idtable *t, uint32_t id)
 	return block + (size_t)slot * t->entry_size;
 }
 
+/*
+ * idtable_entry_try - the entry of an id that may be stale or garbage (read
+ * without a lock): NULL if 0 or if its block was never mapped, else
+ * readable memory (whose content the caller must still validate).
+ */
+static inline void *idtable_entry_try(struct zs_idtable *t, uint32_t id)
+{
+	unsigned char *block;
+
+	if (!id || id >> t->block_shift >= t->max_blocks)
+		return NULL;
+	block = atomic_load_explicit(&t->dir[id >> t->block_shift],
+				     memory_order_acquire);
+	if (!block)
+		return NULL;
+	return block +
+	       (size_t)(id & ((1u << t->block_shift) - 1)) * t->entry_size;
+}
+
 /* ------------------------------------------------------------------------
  * Page layer (zs_pages.c): 4 KiB pages carved from 2 MiB chunks.
  */
@@ -127,8 +168,10 @@ static inline void *idtable_entry(struct zs_idtable *t, uint32_t id)
 #define ZS_HOT_PAGES_KEEP 64	 /* ... and after a trim */
 
 struct zs_page_desc {
-	uint32_t next;	 /* next page of the zspage chain, ZS_PN_NONE */
-	uint32_t zspage; /* owning zspage id while allocated; free-list link */
+	uint32_t next; /* next page of the zspage chain, ZS_PN_NONE */
+	/* owning zspage id while allocated; free-list link while free.
+	 * Atomic: lock-free handle translation reads it unlocked. */
+	_Atomic uint32_t zspage;
 };
 
 /*
@@ -179,7 +222,11 @@ static inline struct zs_page_desc *page_desc(struct zs_pages *pages,
 /* ------------------------------------------------------------------------
  * zspages (zs_zspage.c).
  */
-/* While free in the zspage table, the first 4 bytes hold the table link. */
+/*
+ * While free in the zspage table, bytes 8..11 (inuse, freeobj) hold the
+ * table link (ZSPAGE_LINK_OFFSET): lock and waiters are never overwritten.
+ */
+#define ZSPAGE_LINK_OFFSET 8
 struct zspage {
 	_Atomic int lock;	  /* >0 readers, 0 free, -1 write-locked */
 	_Atomic uint32_t waiters; /* readers asleep on the futex */
@@ -219,8 +266,6 @@ struct zs_size_class {
 };
 
 struct zs_pool {
-	pthread_rwlock_t lock;
-	_Atomic uint32_t lock_waiters; /* threads blocked on lock */
 	_Atomic int compaction_in_progress;
 	uint64_t compact_backoffs; /* lock drops for waiters; compactor only */
 	_Atomic uint64_t pages_allocated;
@@ -262,25 +307,12 @@ static inline bool zs_mutex_held(pthread_mutex_t *lock)
 	pthread_mutex_unlock(lock);
 	return false;
 }
-
-static inline bool zs_rwlock_write_held(pthread_rwlock_t *lock)
-{
-	if (pthread_rwlock_tryrdlock(lock))
-		return true;
-	pthread_rwlock_unlock(lock);
-	return false;
-}
 #define zs_assert_class_locked(class) assert(zs_mutex_held(&(class)->lock))
-#define zs_assert_pool_write_locked(pool) \
-	assert(zs_rwlock_write_held(&(pool)->lock))
 #else
 #define zs_assert_class_locked(class) ((void)(class))
-#define zs_assert_pool_write_locked(pool) ((void)(pool))
 #endif
 
-/* Locks with a waiter count, so compaction can see it is in the way. */
-void pool_read_lock(struct zs_pool *pool);
-void pool_read_unlock(struct zs_pool *pool);
+/* A lock with a waiter count, so compaction can see it is in the way. */
 void class_lock(struct zs_size_class *class);
 void class_unlock(struct zs_size_class *class);
 
@@ -298,8 +330,17 @@ static inline struct zspage *zspage_get(struct zs_pool *pool, uint32_t id)
 
 static inline uint32_t zspage_id_of_page(struct zs_pool *pool, uint32_t pn)
 {
-	return page_desc(&pool->pages, pn)->zspage;
+	return atomic_load_explicit(&page_desc(&pool->pages, pn)->zspage,
+				    memory_order_relaxed);
 }
+
+/*
+ * zs_obj_pin - translate @handle without a pool lock and read-lock its
+ * zspage (see the rules at the top). Returns the zspage, the object's page
+ * and index. The caller unlocks with zspage_read_unlock(). (zs_map.c)
+ */
+struct zspage *zs_obj_pin(struct zs_pool *pool, zs_handle_t handle,
+			  uint32_t *pn, unsigned int *idx);
 
 void zspage_read_lock(struct zspage *zspage);
 void zspage_read_unlock(struct zspage *zspage);
@@ -332,18 +373,20 @@ static inline _Atomic uint64_t *handle_slot(struct zs_pool *pool,
 	return idtable_entry(&pool->handles, (uint32_t)handle);
 }
 
+/* Acquire: pairs with handle_word_set() (the object's bytes are there). */
 static inline uint64_t handle_word(struct zs_pool *pool, zs_handle_t handle)
 {
 	return atomic_load_explicit(handle_slot(pool, handle),
-				    memory_order_relaxed);
+				    memory_order_acquire);
 }
 
+/* Release: after the object was copied to (pn, obj_idx) (compaction). */
 static inline void handle_word_set(struct zs_pool *pool, zs_handle_t handle,
 				   uint32_t pn, unsigned int obj_idx)
 {
 	atomic_store_explicit(handle_slot(pool, handle),
 			      ((uint64_t)pn << ZS_OBJ_IDX_BITS) | obj_idx,
-			      memory_order_relaxed);
+			      memory_order_release);
 }
 
 static inline uint32_t word_pn(uint64_t word)

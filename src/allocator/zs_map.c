@@ -1,9 +1,11 @@
 /*
  * zs_map.c - the mapping API: zs_obj_read_begin/end and zs_obj_write.
  *
- * Lock order: pool->lock (read, only to translate the handle) -> zspage lock
- * (read, held for the access). The zspage lock rules are in zs_zspage.c:
- * readers may sleep holding it; the writer (compaction) only try-locks.
+ * Locking: the zspage lock (read, held for the access), taken by the
+ * lock-free translation zs_obj_pin() (its rules: zs_internal.h). The zspage
+ * lock rules are in zs_zspage.c: readers may sleep holding it; the writer
+ * (compaction) only try-locks. No pool-wide lock: a compactor preempted in
+ * the middle of a zspage holds up only the readers of that zspage.
  * No class lock, no malloc, no per-thread buffer: between begin and end the
  * caller holds only the zspage read lock and may sleep; compaction, the
  * only mover, skips a read-locked zspage.
@@ -18,24 +20,31 @@
 #include "zs_internal.h"
 
 /*
- * obj_pin - translate @handle and read-lock its zspage.
- * Locking: takes and drops the pool read lock; returns with the zspage read
- * lock held.
+ * Locking: returns with the zspage read lock held. Before the check only
+ * the entry's lock word is touched: the entry may be free or reused.
  */
-static struct zspage *obj_pin(struct zs_pool *pool, zs_handle_t handle,
-			      uint32_t *pn, unsigned int *idx)
+struct zspage *zs_obj_pin(struct zs_pool *pool, zs_handle_t handle,
+			  uint32_t *pn, unsigned int *idx)
 {
 	struct zspage *zspage;
 	uint64_t word;
+	uint32_t zid;
 
-	pool_read_lock(pool);
-	word = handle_word(pool, handle);
+	for (;;) {
+		word = handle_word(pool, handle);
+		zid = zspage_id_of_page(pool, word_pn(word));
+		zspage = idtable_entry_try(&pool->zspages, zid);
+		if (!zspage)
+			continue; /* a free page's link: the object moved */
+		zspage_read_lock(zspage);
+		if (handle_word(pool, handle) == word &&
+		    zspage_id_of_page(pool, word_pn(word)) == zid)
+			break;
+		zspage_read_unlock(zspage);
+	}
+	assert(zspage->magic == ZS_ZSPAGE_MAGIC);
 	*pn = word_pn(word);
 	*idx = word_idx(word);
-	zspage = zspage_get(pool, zspage_id_of_page(pool, *pn));
-	assert(zspage->magic == ZS_ZSPAGE_MAGIC);
-	zspage_read_lock(zspage);
-	pool_read_unlock(pool);
 	return zspage;
 }
 
@@ -48,7 +57,7 @@ void *zs_obj_read_begin(struct zs_pool *pool, zs_handle_t handle,
 	unsigned int idx, off, first;
 	uint32_t pn;
 
-	zspage = obj_pin(pool, handle, &pn, &idx);
+	zspage = zs_obj_pin(pool, handle, &pn, &idx);
 	class = pool->size_class[zspage->class_idx];
 	addr = page_addr(&pool->pages, pn);
 	if (class->huge)
@@ -88,7 +97,7 @@ void zs_obj_write(struct zs_pool *pool, zs_handle_t handle, const void *src,
 	size_t first;
 	uint32_t pn;
 
-	zspage = obj_pin(pool, handle, &pn, &idx);
+	zspage = zs_obj_pin(pool, handle, &pn, &idx);
 	class = pool->size_class[zspage->class_idx];
 	addr = page_addr(&pool->pages, pn);
 	if (class->huge) {

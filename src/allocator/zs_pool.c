@@ -1,18 +1,18 @@
 /*
  * zs_pool.c - the pool: creation, zs_malloc, zs_free, pool statistics.
  *
- * Lock order: pool->lock (rwlock) -> class->lock (mutex) -> zspage lock
- * -> leaf mutexes (handle table, zspage table, page layer).
- *   pool->lock     read: translate a handle to its zspage (zs_free, the
- *                  mapping paths); write: move objects (zs_compact)
+ * Lock order: class->lock (mutex) -> zspage lock -> leaf mutexes (handle
+ * table, zspage table, page layer); zs_free pins the object's zspage (read
+ * lock) before it takes the class lock, see zs_internal.h.
  *   class->lock    the class's fullness lists, counters and its zspages'
- *                  inuse/freeobj/free lists
- * zs_malloc takes no pool lock (it translates no handle); new zspages are
- * made with no lock held. Freed handle ids are kept per class (up to
- * ZS_HANDLE_CACHE, under the class lock) for the class's next allocations,
- * so the handle table's lock is rarely taken. pool_read_lock() and
- * class_lock() count threads that had to wait, so compaction can tell it is
- * in the way and back off (pthread has no rwlock_is_contended()).
+ *                  inuse/freeobj/free lists; compaction moves objects
+ *                  under it
+ * There is no pool-wide lock: handles are translated lock-free
+ * (zs_obj_pin). New zspages are made with no lock held. Freed handle ids
+ * are kept per class (up to ZS_HANDLE_CACHE, under the class lock) for the
+ * class's next allocations, so the handle table's lock is rarely taken.
+ * class_lock() counts threads that had to wait, so compaction can tell it is
+ * in the way and back off.
  */
 #include <errno.h>
 #include <string.h>
@@ -21,20 +21,6 @@
 
 #define ZS_HANDLE_BLOCK_SHIFT 12 /* 4096 handles = 32 KiB a block */
 #define ZS_ZSPAGE_BLOCK_SHIFT 10 /* 1024 zspages = 32 KiB a block */
-
-void pool_read_lock(struct zs_pool *pool)
-{
-	if (pthread_rwlock_tryrdlock(&pool->lock) == 0)
-		return;
-	atomic_fetch_add_explicit(&pool->lock_waiters, 1, memory_order_relaxed);
-	pthread_rwlock_rdlock(&pool->lock);
-	atomic_fetch_sub_explicit(&pool->lock_waiters, 1, memory_order_relaxed);
-}
-
-void pool_read_unlock(struct zs_pool *pool)
-{
-	pthread_rwlock_unlock(&pool->lock);
-}
 
 void class_lock(struct zs_size_class *class)
 {
@@ -52,22 +38,6 @@ void class_unlock(struct zs_size_class *class)
 	pthread_mutex_unlock(&class->lock);
 }
 
-static int pool_lock_init(struct zs_pool *pool)
-{
-	pthread_rwlockattr_t attr;
-	int err;
-
-	err = pthread_rwlockattr_init(&attr);
-	if (err)
-		return -err;
-	/* Readers hold it briefly; let the compactor in between them. */
-	pthread_rwlockattr_setkind_np(
-		&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	err = pthread_rwlock_init(&pool->lock, &attr);
-	pthread_rwlockattr_destroy(&attr);
-	return -err;
-}
-
 struct zs_pool *zs_create_pool(const char *name)
 {
 	struct zs_pool *pool = os_map(sizeof(*pool));
@@ -80,23 +50,19 @@ struct zs_pool *zs_create_pool(const char *name)
 	err = pages_init(&pool->pages);
 	if (err)
 		goto err_unmap_pool;
-	err = idtable_init(&pool->handles, sizeof(uint64_t),
+	err = idtable_init(&pool->handles, sizeof(uint64_t), 0,
 			   ZS_HANDLE_BLOCK_SHIFT,
 			   (1u << (32 - ZS_HANDLE_BLOCK_SHIFT)) - 1);
 	if (err)
 		goto err_destroy_pages;
 	err = idtable_init(&pool->zspages, sizeof(struct zspage),
-			   ZS_ZSPAGE_BLOCK_SHIFT,
+			   ZSPAGE_LINK_OFFSET, ZS_ZSPAGE_BLOCK_SHIFT,
 			   (1u << (32 - ZS_ZSPAGE_BLOCK_SHIFT)) - 1);
 	if (err)
 		goto err_destroy_handles;
-	if (pool_lock_init(pool))
-		goto err_destroy_zspages;
 	classes_init(pool);
 	return pool;
 
-err_destroy_zspages:
-	idtable_destroy(&pool->zspages);
 err_destroy_handles:
 	idtable_destroy(&pool->handles);
 err_destroy_pages:
@@ -117,7 +83,6 @@ void zs_destroy_pool(struct zs_pool *pool)
 	for (i = 0; i < ZS_SIZE_CLASSES; i++)
 		if (pool->size_class[i]->index == i)
 			pthread_mutex_destroy(&pool->classes[i].lock);
-	pthread_rwlock_destroy(&pool->lock);
 	idtable_destroy(&pool->zspages);
 	idtable_destroy(&pool->handles);
 	pages_destroy(&pool->pages);
@@ -183,6 +148,7 @@ int zs_malloc(struct zs_pool *pool, size_t size, zs_handle_t *handle)
 {
 	struct zs_size_class *class;
 	uint32_t h, zid;
+	unsigned int idx;
 	int err;
 
 	if (size == 0)
@@ -203,7 +169,10 @@ int zs_malloc(struct zs_pool *pool, size_t size, zs_handle_t *handle)
 			goto err_put_handle;
 		zspage_attach(pool, class, zid);
 	}
-	zspage_obj_alloc(pool, class, zid, h);
+	idx = zspage_obj_alloc(pool, class, zid, h);
+	handle_word_set(
+		pool, h,
+		zspage_obj_page(pool, class, zspage_get(pool, zid), idx), idx);
 	class_unlock(class);
 	*handle = h;
 	return 0;
@@ -220,21 +189,19 @@ void zs_free(struct zs_pool *pool, zs_handle_t handle)
 {
 	struct zs_size_class *class;
 	struct zspage *zspage;
-	uint64_t word;
-	uint32_t zid;
+	unsigned int idx;
+	uint32_t zid, pn;
 	bool empty;
 
 	if (!handle)
 		return;
-	pool_read_lock(pool);
-	word = handle_word(pool, handle);
-	zid = zspage_id_of_page(pool, word_pn(word));
-	zspage = zspage_get(pool, zid);
-	assert(zspage->magic == ZS_ZSPAGE_MAGIC);
+	/* pinned, the object cannot move; under the class lock neither */
+	zspage = zs_obj_pin(pool, handle, &pn, &idx);
+	zid = zspage_id_of_page(pool, pn);
 	class = pool->size_class[zspage->class_idx];
 	class_lock(class);
-	pool_read_unlock(pool);
-	zspage_obj_free(pool, class, zid, word_pn(word), word_idx(word));
+	zspage_read_unlock(zspage);
+	zspage_obj_free(pool, class, zid, pn, idx);
 	empty = zspage->inuse == 0;
 	if (empty)
 		zspage_detach(pool, class, zid);

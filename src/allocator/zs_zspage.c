@@ -9,24 +9,26 @@
  * others are on the free list; the zspage sits on the fullness list of
  * fullness_of(inuse); an empty zspage is detached and destroyed at once.
  *
- * Lock order: pool->lock -> class->lock -> zspage lock -> leaf mutexes
- * (id tables, page layer).
+ * Lock order: class->lock -> zspage lock -> leaf mutexes (id tables, page
+ * layer); zs_free pins (zspage read lock) before its class lock.
  *   class->lock   inuse, freeobj, fullness, list links, huge_handle
  *   zspage lock   pins the zspage's objects in place (see below)
  *
  * The zspage lock (lock: >0 readers, 0 unlocked, -1 write-locked):
  *   - readers may sleep, block or be preempted while holding it;
- *   - the writer (compaction) holds the pool write lock and the class lock
- *     and only try-locks; it never waits for a reader;
+ *   - the writer (compaction) holds the class lock and only try-locks; it
+ *     never waits for a reader;
  *   - a reader that finds it write-locked yields ZSPAGE_SPINS times, then
  *     sleeps on a futex on the lock word, counted in waiters; the writer's
  *     unlock wakes every sleeper if waiters != 0. The seq_cst store of 0 /
  *     load of waiters on the writer side and the seq_cst increment of
  *     waiters / futex check of the lock word on the reader side make sure a
- *     sleeper is always woken. (Readers lock under the pool read lock and
- *     the writer holds the pool write lock, so today a reader waits for a
- *     preempted compactor on the pool rwlock; the futex path keeps this lock
- *     sound on its own.)
+ *     sleeper is always woken. A reader waits here only for a compactor
+ *     that is moving this very zspage;
+ *   - a reader translating a handle lock-free may lock an entry that is
+ *     free or was reused, then checks and unlocks (zs_internal.h): so the
+ *     lock word is left alone by zspage_create() and the table's free
+ *     link, and destroy does not assert it is 0.
  */
 #include <errno.h>
 #include <limits.h>
@@ -196,7 +198,9 @@ int zspage_create(struct zs_pool *pool, struct zs_size_class *class,
 	if (err)
 		goto err_free_id;
 	zspage = zspage_get(pool, *id);
-	memset(zspage, 0, sizeof(*zspage));
+	/* all but lock and waiters: a stale reader may hold the lock now */
+	memset((char *)zspage + offsetof(struct zspage, inuse), 0,
+	       sizeof(*zspage) - offsetof(struct zspage, inuse));
 	zspage->class_idx = (uint8_t) class->index;
 	zspage->huge = class->huge;
 	zspage->magic = ZS_ZSPAGE_MAGIC;
@@ -234,7 +238,6 @@ void zspage_destroy(struct zs_pool *pool, uint32_t id)
 	uint32_t pn;
 
 	assert(zspage->magic == ZS_ZSPAGE_MAGIC && zspage->inuse == 0);
-	assert(atomic_load_explicit(&zspage->lock, memory_order_relaxed) == 0);
 	for (pn = zspage->first_page; pn != ZS_PN_NONE;
 	     pn = page_desc(&pool->pages, pn)->next)
 		pns[n++] = pn;
@@ -308,9 +311,11 @@ uint32_t zspage_find_fullest(struct zs_pool *pool, struct zs_size_class *class)
 
 /*
  * zspage_obj_alloc - take the first free object of zspage @zs_id for
- * @handle: write its header (or huge_handle), point the handle at it, fix
- * the fullness group. Returns the obj_idx. The zspage must not be full.
- * Locking: class lock held (and the pool write lock when compaction calls).
+ * @handle: write its header (or huge_handle), fix the fullness group.
+ * Returns the obj_idx. The zspage must not be full. The caller points the
+ * handle at it (handle_word_set) once the object's bytes are there: a
+ * lock-free reader may follow the word at once.
+ * Locking: class lock held.
  */
 unsigned int zspage_obj_alloc(struct zs_pool *pool, struct zs_size_class *class,
 			      uint32_t zs_id, uint32_t handle)
@@ -333,7 +338,6 @@ unsigned int zspage_obj_alloc(struct zs_pool *pool, struct zs_size_class *class,
 	}
 	zspage->inuse++;
 	class->objs_inuse++;
-	handle_word_set(pool, handle, pn, idx);
 	zspage_fix_fullness(pool, class, zs_id);
 	return idx;
 }

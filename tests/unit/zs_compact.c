@@ -80,15 +80,15 @@ static void test_single_compactor(void)
 
 	REQUIRE(pool != NULL);
 	pool_fill(pool, h, 3, keep);
-	/* Hold the pool read lock: the first compactor stalls inside. */
-	pool_read_lock(pool);
+	/* Hold the class lock: the first compactor stalls inside. */
+	class_lock(pool->size_class[class_index_of(40 + ZS_HANDLE_SIZE)]);
 	REQUIRE(pthread_create(&t, NULL, compactor_main, &c) == 0);
 	for (i = 0; i < 1000 && !atomic_load(&pool->compaction_in_progress);
 	     i++)
 		usleep(1000);
 	CHECK_EQ(atomic_load(&pool->compaction_in_progress), 1);
 	CHECK_EQ(zs_compact(pool), 0); /* second caller: at once, nothing */
-	pool_read_unlock(pool);
+	class_unlock(pool->size_class[class_index_of(40 + ZS_HANDLE_SIZE)]);
 	pthread_join(t, NULL);
 	/* 300 objects of 256 a zspage: one zspage (3 pages) freed. */
 	CHECK_EQ(c.freed, 3);
@@ -147,9 +147,15 @@ static void test_backoff(void)
 
 		REQUIRE(pool != NULL);
 		pool_fill(pool, h, 101, keep);
-		atomic_store(&pool->lock_waiters, waiting);
+		atomic_store(
+			&pool->size_class[class_index_of(40 + ZS_HANDLE_SIZE)]
+				 ->lock_waiters,
+			waiting);
 		CHECK_EQ(zs_compact(pool), 100 * 3);
-		atomic_store(&pool->lock_waiters, 0);
+		atomic_store(
+			&pool->size_class[class_index_of(40 + ZS_HANDLE_SIZE)]
+				 ->lock_waiters,
+			0);
 		CHECK_EQ(pool->compact_backoffs, waiting ? 100 : 0);
 		CHECK_EQ(zs_get_total_pages(pool), 3);
 		CHECK_EQ(pool_check(pool, h, 101, keep), 0);
