@@ -14,12 +14,20 @@
  * Locking: streams_lock (a leaf) guards the list of streams; it is taken
  * only when a stream is made or freed.
  *
- * Dictionaries are immutable once loaded and are freed only by
- * zram_destroy(): a thread may have read a dict pointer just before it was
- * replaced, so a replaced dict waits on z->retired.
+ * Dictionaries are immutable once loaded. A replaced one is freed as soon
+ * as no thread can use it (zram_dict_retire()): a thread may have read the
+ * dict pointer just before it was replaced, but it only dereferences it
+ * inside slot_compress()'s active section (st->active odd), after checking
+ * it is still current; the retirer, after publishing the new one, waits
+ * for every stream that was inside such a section to leave it. Sections
+ * are one compression long, with no lock taken inside, so the wait is
+ * short and cannot deadlock (it holds streams_lock, which no active
+ * section takes). Before, replaced dictionaries (up to 16 MiB each) were
+ * kept until the store died.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -219,6 +227,33 @@ err_free_data:
 err_free:
 	free(d);
 	return err;
+}
+
+/*
+ * zram_dict_retire - free @d, no longer any (priority, codec)'s dictionary
+ * (already replaced with seq_cst stores), once no thread is inside an
+ * active section that began before the replacement.
+ * Locking: ctrl_lock held; takes streams_lock.
+ */
+void zram_dict_retire(struct zram *z, struct zram_dict *d)
+{
+	struct zram_stream *st;
+	uint64_t v;
+
+	if (!d)
+		return;
+	atomic_thread_fence(memory_order_seq_cst);
+	pthread_mutex_lock(&z->streams_lock);
+	for (st = z->streams; st; st = st->next) {
+		v = atomic_load_explicit(&st->active, memory_order_seq_cst);
+		if (!(v & 1))
+			continue; /* a later section sees the new dict */
+		while (atomic_load_explicit(&st->active,
+					    memory_order_acquire) == v)
+			sched_yield();
+	}
+	pthread_mutex_unlock(&z->streams_lock);
+	zram_dict_free(d);
 }
 
 void zram_dict_free(struct zram_dict *d)

@@ -20,7 +20,7 @@ struct zstd_ctx {
 	ZSTD_DCtx *dctx;
 	bool ready;
 	int level;
-	const struct zram_dict *dict;
+	uint64_t dict_gen; /* generation of the loaded dictionary, 0: none */
 };
 
 static void zstd_ctx_destroy(void *ctx)
@@ -63,7 +63,7 @@ static int zstd_cctx_setup(struct zstd_ctx *c, int level,
 		return -ENOMEM;
 	c->ready = true;
 	c->level = level;
-	c->dict = dict;
+	c->dict_gen = dict ? dict->gen : 0;
 	return 0;
 }
 
@@ -74,7 +74,9 @@ static int zstd_compress(void *ctx, int level, const struct zram_dict *dict,
 	size_t n;
 	int err;
 
-	if (!c->ready || c->level != level || c->dict != dict) {
+	/* by generation: a freed dictionary's address may come back */
+	if (!c->ready || c->level != level ||
+	    c->dict_gen != (dict ? dict->gen : 0)) {
 		err = zstd_cctx_setup(c, level, dict);
 		if (err)
 			return err;

@@ -49,12 +49,11 @@ static int dict_replace(struct zram *z, struct zram_codec_params *p,
 		zram_dict_free(d);
 		return -EBUSY;
 	}
+	d->gen = ++z->dict_gen;
 	atomic_store_explicit(&p->dict, d, memory_order_seq_cst);
 	atomic_store_explicit(&p->pending, NULL, memory_order_seq_cst);
-	if (old) {
-		old->next = z->retired;
-		z->retired = old;
-	}
+	/* no slot needs @old (pages was 0); wait out its last users */
+	zram_dict_retire(z, old);
 	return 0;
 }
 

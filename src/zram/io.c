@@ -62,6 +62,8 @@ static int slot_store(struct zram *z, struct zram_stream *st,
 		err = slot_codec_get(z, 0, &c);
 		if (!err)
 			err = slot_encode(z, st, &c, src, &obj);
+		if (err == -EAGAIN)
+			continue; /* a new dictionary: snapshot it */
 		if (err)
 			break;
 		if (!locked)
@@ -141,6 +143,8 @@ static int page_write_empty(struct zram *z, struct zram_stream *st,
 		err = slot_codec_get(z, 0, &c);
 		if (!err)
 			err = slot_encode(z, st, &c, st->page, &obj);
+		if (err == -EAGAIN)
+			continue; /* a new dictionary: snapshot it */
 		if (err)
 			return err;
 		slot_lock(z, slot);

@@ -62,7 +62,7 @@ static int rc_try(struct zram *z, struct zram_stream *st,
 		if (slot_codec_get(z, prio, c))
 			continue;
 		n = slot_compress(z, st, c, page);
-		if (n == -E2BIG)
+		if (n == -E2BIG || n == -EAGAIN) /* EAGAIN: its dict changed */
 			continue;
 		if (n < 0)
 			return n;

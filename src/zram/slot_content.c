@@ -131,16 +131,30 @@ int slot_obj_store(struct zram *z, const void *data, size_t len, uint32_t flags,
 	return 0;
 }
 
+/*
+ * The dictionary is only dereferenced inside the active section (st->active
+ * odd), and only if it is still current: zram_dict_retire() waits for
+ * sections that began before a replacement, so it is not freed under us.
+ */
 int slot_compress(struct zram *z, struct zram_stream *st,
 		  const struct slot_codec *c, const void *page)
 {
+	struct zram_codec_params *p = &z->params[c->prio][c->codec];
 	void *ctx = zram_stream_ctx(st, c->codec);
-	int n;
+	uint64_t v = LOAD(st->active);
+	int n = -EAGAIN;
 
 	if (!ctx)
 		return -ENOMEM;
-	n = zram_codec_get(c->codec)->compress(ctx, c->level, c->dict, page,
-					       st->cbuf, sizeof(st->cbuf));
+	atomic_store_explicit(&st->active, v + 1, memory_order_seq_cst);
+	if (!c->dict ||
+	    atomic_load_explicit(&p->dict, memory_order_seq_cst) == c->dict)
+		n = zram_codec_get(c->codec)->compress(ctx, c->level, c->dict,
+						       page, st->cbuf,
+						       sizeof(st->cbuf));
+	atomic_store_explicit(&st->active, v + 2, memory_order_release);
+	if (n == -EAGAIN)
+		return n; /* the dictionary changed: take the new one */
 	if (n <= 0 || (size_t)n >= z->huge_size)
 		return -E2BIG;
 	return n;

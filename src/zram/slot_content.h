@@ -90,7 +90,8 @@ int slot_codec_get(struct zram *z, unsigned int prio, struct slot_codec *out);
 /*
  * slot_compress - compress one page with @c into @st->cbuf.
  * Returns the compressed length (> 0), or -E2BIG when the codec cannot
- * shrink it below @z->huge_size, -ENOMEM (no codec context).
+ * shrink it below @z->huge_size, -ENOMEM (no codec context), -EAGAIN if
+ * @c's dictionary was replaced since slot_codec_get() (get it again).
  * Locking: none taken; may run under a slot lock.
  */
 int slot_compress(struct zram *z, struct zram_stream *st,
@@ -99,7 +100,8 @@ int slot_compress(struct zram *z, struct zram_stream *st,
 /*
  * slot_encode - encode one page into a new unpublished object: the fill
  * word if it is same-filled, else compressed with @c, else raw (HUGE).
- * Returns 0, -ENOSPC (over mem_limit), -ENOMEM.
+ * Returns 0, -ENOSPC (over mem_limit), -ENOMEM, -EAGAIN (as
+ * slot_compress: get the codec again and retry).
  * Locking: none taken; may run under a slot lock.
  */
 int slot_encode(struct zram *z, struct zram_stream *st,

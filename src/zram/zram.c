@@ -132,27 +132,16 @@ err_free:
 	return err;
 }
 
+/* The current dictionaries (replaced ones were freed when replaced). */
 static void dicts_free(struct zram *z)
 {
 	unsigned int i, prio;
 
-	for (prio = 0; prio < ZRAM_PRIOS; prio++) {
-		for (i = 0; i < ZRAM_CODECS; i++) {
-			struct zram_dict *d = atomic_load_explicit(
-				&z->params[prio][i].dict, memory_order_relaxed);
-
-			if (d) {
-				d->next = z->retired;
-				z->retired = d;
-			}
-		}
-	}
-	while (z->retired) {
-		struct zram_dict *d = z->retired;
-
-		z->retired = d->next;
-		zram_dict_free(d);
-	}
+	for (prio = 0; prio < ZRAM_PRIOS; prio++)
+		for (i = 0; i < ZRAM_CODECS; i++)
+			zram_dict_free(
+				atomic_load_explicit(&z->params[prio][i].dict,
+						     memory_order_relaxed));
 }
 
 void zram_destroy(struct zram *z)

@@ -112,8 +112,19 @@ enum zram_codec_id {
 #define ZRAM_PRIOS 4u
 
 /* A dictionary: loaded once, immutable, freed only by zram_destroy(). */
+/*
+ * A dictionary. Immutable once loaded. Its generation (never 0, unique in
+ * its store, given when it becomes current) is its identity for caches such
+ * as a zstd context's loaded dictionary: a freed dictionary's address may
+ * come back for the next one. Lifetime: it is current for one (priority,
+ * codec) until replaced; slots need it through params.pages (a replacement
+ * is refused while that is not 0, so a retired one has no slot); threads
+ * use it only inside slot_compress()'s "active" section, and a replacement
+ * waits for the threads that were in one (zram_dict_retire()), then frees
+ * it. Decoders hold a slot that needs it, so they never see it retire.
+ */
 struct zram_dict {
-	struct zram_dict *next; /* retired list; protected by ctrl_lock */
+	uint64_t gen;
 	const struct zram_codec_ops *ops;
 	void *data;
 	size_t size;
@@ -170,6 +181,9 @@ struct zram_stream {
 	struct zram *z;
 	struct zram_stream *prev, *next; /* protected by z->streams_lock */
 	void *ctx[ZRAM_CODECS];
+	/* odd while this thread compresses (codec.c: dictionary lifetime);
+	 * before cbuf, so zram_stream_get() zeroes it */
+	_Atomic uint64_t active;
 	unsigned char cbuf[2 * ZRAM_PAGE_SIZE];	  /* compressor output */
 	unsigned char local_copy[ZRAM_PAGE_SIZE]; /* zs_obj_read_begin */
 	unsigned char page[ZRAM_PAGE_SIZE];	  /* partial I/O */
@@ -246,7 +260,7 @@ struct zram {
 	_Atomic bool wb_limit_enable;
 	_Atomic uint64_t wb_limit;	/* 4 KiB units */
 	struct zram_policy_ctl *policy; /* policy.c; NULL until started */
-	struct zram_dict *retired;	/* protected by ctrl_lock */
+	uint64_t dict_gen; /* last generation given; protected by ctrl_lock */
 
 	pthread_key_t stream_key;
 	pthread_mutex_t streams_lock;
@@ -287,6 +301,7 @@ void *zram_stream_ctx(struct zram_stream *st, unsigned int id);
 int zram_dict_load(const struct zram_codec_ops *ops, const char *path,
 		   struct zram_dict **out);
 void zram_dict_free(struct zram_dict *d);
+void zram_dict_retire(struct zram *z, struct zram_dict *d);
 
 /* io.c */
 void zram_mem_used_update(struct zram *z, uint64_t used);
