@@ -66,8 +66,11 @@ static void test_memory(const char *a, const char *b)
 	after = harness_rss_kib();
 	fprintf(stderr, "48 dictionary replacements: RSS %ld -> %ld KiB\n",
 		base, after);
-#ifndef UZRAM_TSAN
+#if !defined(UZRAM_TSAN) && !defined(__SANITIZE_ADDRESS__)
 	CHECK(after - base < 8 * 1024); /* 48+ MiB if they were kept */
+#else
+	/* ASan's quarantine and TSan's shadow keep freed memory resident */
+	(void)after;
 #endif
 	zram_destroy(z);
 }
