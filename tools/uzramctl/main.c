@@ -248,7 +248,10 @@ static int cli_parse(struct cli *c, int argc, char **argv)
 
 /*
  * The disks to show: the named ones, or every mounted one. A disk whose
- * files cannot be read is reported and left out (*@failed set).
+ * files cannot be read is reported and left out (*@failed set) -- except,
+ * when listing every mount, one that was unmounted between /proc/mounts and
+ * the read (ENOENT): it is gone, not broken, as zramctl skips a device that
+ * is reset while it lists.
  */
 static int disks_gather(char **names, int count, struct disk **out,
 			bool *failed)
@@ -271,6 +274,8 @@ static int disks_gather(char **names, int count, struct disk **out,
 	for (i = 0; i < n; i++) {
 		int ret = disk_read(&v[i]);
 
+		if (ret == -ENOENT && !count)
+			continue;
 		if (ret) {
 			fprintf(stderr, "uzramctl: %s: %s\n", v[i].mountpoint,
 				strerror(-ret));
