@@ -74,7 +74,7 @@ e2e_log "ok: the tree diffs clean, read back from the backing file"
 check "bd_reads > 0" test "$(bd "$mnt" 2)" -gt 0
 e2e_umount "$fs"
 a0=$(alloc "$work/backing")
-blkdiscard "$dev"
+blkdiscard -f "$dev" || e2e_fail "blkdiscard $dev"
 a=$(alloc "$work/backing")
 check "blkdiscard gives the backing blocks back ($a0 -> $a bytes)" \
 	test $((a * 100)) -le "$a0"
