@@ -4,8 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config libfuse3-dev fuse3
       liblz4-dev libzstd-dev fio e2fsprogs xfsprogs btrfs-progs util-linux
-      mount nbdkit libnbd-bin gnuplot-nox clang clang-format python3 git
-      liburing-dev)
+      mount nbdkit nbdkit-plugin-dev libnbd-bin nbdfuse qemu-utils scdoc
+      gnuplot-nox clang clang-format python3 git liburing-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

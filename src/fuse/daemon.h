@@ -41,7 +41,10 @@
 struct uzram_daemon {
 	struct zram *zram;
 	uint64_t disksize; /* zram_disksize(), bytes */
-	uid_t uid;	   /* owner shown for every file */
+	/* no disk.img: the control files of a store served by someone else
+	 * (the nbdkit plugin's controls=DIR, controls.c) */
+	bool controls_only;
+	uid_t uid; /* owner shown for every file */
 	gid_t gid;
 	time_t started;		       /* every file's atime, mtime, ctime */
 	const struct zram_attr *attrs; /* zram_attrs() */
@@ -102,6 +105,13 @@ int uzram_signals_install(struct uzram_daemon *d, struct fuse_session *se);
 
 /* uzram_signals_remove - undo uzram_signals_install(); drops @d. */
 void uzram_signals_remove(struct fuse_session *se);
+
+/*
+ * uzram_mountpoint_check - @path must be an empty directory; its real path
+ * goes to @resolved (PATH_MAX bytes). Returns 0, or -1 after printing one
+ * line on stderr (session.c).
+ */
+int uzram_mountpoint_check(const char *path, char *resolved);
 
 /* The lowlevel ops table (ops.c). */
 extern const struct fuse_lowlevel_ops uzram_ll_ops;

@@ -42,6 +42,12 @@ static struct uzram_daemon *req_daemon(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* disk.img exists unless the mount shows the control files only. */
+static bool ino_is_disk(const struct uzram_daemon *d, fuse_ino_t ino)
+{
+	return ino == UZRAM_INO_DISK && !d->controls_only;
+}
+
 /* The attribute behind @ino, or NULL if @ino is not an attribute file. */
 static const struct zram_attr *ino_attr(const struct uzram_daemon *d,
 					fuse_ino_t ino)
@@ -69,7 +75,7 @@ static int ino_stat(const struct uzram_daemon *d, fuse_ino_t ino,
 	if (ino == UZRAM_INO_ROOT) {
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
-	} else if (ino == UZRAM_INO_DISK) {
+	} else if (ino_is_disk(d, ino)) {
 		st->st_mode = S_IFREG | 0600;
 		st->st_size = (off_t)d->disksize;
 		st->st_blocks = (blkcnt_t)(d->disksize / 512);
@@ -121,7 +127,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	if (!strcmp(name, UZRAM_DISK_NAME))
+	if (!d->controls_only && !strcmp(name, UZRAM_DISK_NAME))
 		ino = UZRAM_INO_DISK;
 	for (i = 0; !ino && i < d->nr_attrs; i++)
 		if (!strcmp(name, d->attrs[i].name))
@@ -171,7 +177,7 @@ static int setattr_check(const struct uzram_daemon *d, fuse_ino_t ino,
 		return -EPERM;
 	if (!(to_set & FUSE_SET_ATTR_SIZE))
 		return 0;
-	if (ino == UZRAM_INO_DISK && (uint64_t)attr->st_size != d->disksize)
+	if (ino_is_disk(d, ino) && (uint64_t)attr->st_size != d->disksize)
 		return -EPERM;
 	if (ino == UZRAM_INO_ROOT)
 		return -EISDIR;
@@ -238,7 +244,8 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	dirbuf_add(req, &b, ".", UZRAM_INO_ROOT);
 	dirbuf_add(req, &b, "..", UZRAM_INO_ROOT);
-	dirbuf_add(req, &b, UZRAM_DISK_NAME, UZRAM_INO_DISK);
+	if (!d->controls_only)
+		dirbuf_add(req, &b, UZRAM_DISK_NAME, UZRAM_INO_DISK);
 	for (i = 0; i < d->nr_attrs; i++)
 		dirbuf_add(req, &b, d->attrs[i].name, UZRAM_INO_ATTR0 + i);
 	if (b.err)
@@ -280,7 +287,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct uzram_daemon *d = req_daemon(req);
 	const struct zram_attr *attr = ino_attr(d, ino);
 
-	if (ino == UZRAM_INO_DISK)
+	if (ino_is_disk(d, ino))
 		disk_open(req, d, fi);
 	else if (attr)
 		uzram_ctl_open(req, d, attr, fi);
@@ -293,7 +300,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 {
 	struct uzram_daemon *d = req_daemon(req);
 
-	if (ino == UZRAM_INO_DISK) {
+	if (ino_is_disk(d, ino)) {
 		zram_open_put(d->zram);
 		if (!zram_open_count(d->zram))
 			uzram_stop_rearm(d); /* a refused stop is forgotten */
@@ -343,10 +350,12 @@ static void disk_read(fuse_req_t req, struct uzram_daemon *d, size_t size,
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	if (ino == UZRAM_INO_DISK)
-		disk_read(req, req_daemon(req), size, off);
+	struct uzram_daemon *d = req_daemon(req);
+
+	if (ino_is_disk(d, ino))
+		disk_read(req, d, size, off);
 	else
-		uzram_ctl_read(req, req_daemon(req), size, off, fi);
+		uzram_ctl_read(req, d, size, off, fi);
 }
 
 static void disk_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
@@ -377,7 +386,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	struct uzram_daemon *d = req_daemon(req);
 
-	if (ino == UZRAM_INO_DISK)
+	if (ino_is_disk(d, ino))
 		disk_write(req, d, buf, size, off);
 	else
 		uzram_ctl_write(req, d, buf, size, fi);
@@ -397,7 +406,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 	(void)datasync;
 	(void)fi;
-	fuse_reply_err(req, ino == UZRAM_INO_DISK ? -zram_flush(d->zram) : 0);
+	fuse_reply_err(req, ino_is_disk(d, ino) ? -zram_flush(d->zram) : 0);
 }
 
 /*
@@ -448,12 +457,13 @@ static int disk_fallocate(struct uzram_daemon *d, int mode, off_t off,
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 			 off_t len, struct fuse_file_info *fi)
 {
+	struct uzram_daemon *d = req_daemon(req);
+
 	(void)fi;
-	if (ino != UZRAM_INO_DISK)
+	if (!ino_is_disk(d, ino))
 		fuse_reply_err(req, EOPNOTSUPP);
 	else
-		fuse_reply_err(
-			req, -disk_fallocate(req_daemon(req), mode, off, len));
+		fuse_reply_err(req, -disk_fallocate(d, mode, off, len));
 }
 
 /* df shows the disk: its size, and the pages that hold data as used. */

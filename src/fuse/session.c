@@ -83,7 +83,7 @@ static void memory_lock(bool verbose)
 }
 
 /* The mountpoint must be an empty directory. @resolved has PATH_MAX bytes. */
-static int mountpoint_check(const char *path, char *resolved)
+int uzram_mountpoint_check(const char *path, char *resolved)
 {
 	struct dirent *de;
 	struct stat st;
@@ -239,7 +239,7 @@ int uzram_run(const struct uzram_options *opts)
 	char mnt[PATH_MAX];
 	int ret = 1, served;
 
-	if (mountpoint_check(opts->mountpoint, mnt))
+	if (uzram_mountpoint_check(opts->mountpoint, mnt))
 		return 1;
 	if (daemon_setup(&d, opts))
 		return 1;

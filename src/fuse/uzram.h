@@ -103,4 +103,34 @@ const char *uzram_version(void);
  */
 int uzram_run(const struct uzram_options *opts);
 
+/*
+ * The control files alone, for a store served by another program (the
+ * nbdkit plugin's controls=DIR): the same files as the daemon's mount, no
+ * disk.img, served by @threads libfuse worker threads of the caller's
+ * process until uzram_controls_unmount(). No signal handlers are touched.
+ */
+struct uzram_controls;
+struct zram;
+
+/*
+ * uzram_controls_check - whether @dir can take the controls (an empty
+ * directory), so a caller can refuse a bad one before it starts serving.
+ * Returns 0, or -EINVAL after one line on stderr.
+ */
+int uzram_controls_check(const char *dir);
+
+/*
+ * uzram_controls_mount - mount @z's control files on the empty directory
+ * @dir and start serving them in the background. @z must outlive the
+ * mount. Returns 0 and *@out, or -errno after one line on stderr.
+ */
+int uzram_controls_mount(struct zram *z, const char *dir, unsigned int threads,
+			 struct uzram_controls **out);
+
+/*
+ * uzram_controls_unmount - unmount, wait for the workers, free. A reader
+ * still in a control file finishes first. NULL: no-op.
+ */
+void uzram_controls_unmount(struct uzram_controls *c);
+
 #endif

@@ -17,7 +17,7 @@
 #include "zram_parse.h"
 
 /* 2^32 slots: 16 TiB of disk, a 64 GiB table of address space. */
-#define ZRAM_MAX_SLOTS (1ull << 32)
+#define ZRAM_MAX_SLOTS (ZRAM_DISKSIZE_MAX / ZRAM_PAGE_SIZE)
 
 static void params_init(struct zram *z)
 {

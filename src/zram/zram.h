@@ -36,6 +36,9 @@
 
 #define ZRAM_PAGE_SIZE 4096u
 
+/* Largest disk zram_create() takes: 2^32 slots, 16 TiB. */
+#define ZRAM_DISKSIZE_MAX (1ull << 44)
+
 struct zram;
 
 struct zram_config {

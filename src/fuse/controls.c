@@ -1,0 +1,139 @@
+/*
+ * controls.c - the control files of a store without disk.img, served from
+ * threads of a program that serves the disk itself (the nbdkit plugin's
+ * controls=DIR).
+ *
+ * The same ops table, inode numbers and control-file code as the daemon
+ * (ops.c, ctlfiles.c) with uzram_daemon.controls_only set, so `cat
+ * DIR/mm_stat`, `echo 1 > DIR/compact` and uzramctl behave exactly as on a
+ * daemon's mount. Differences from uzram_run(): no signal handlers (the
+ * host program owns its signals), no daemonizing, no PR_SET_IO_FLUSHER (no
+ * block I/O comes through this mount), and the session loop runs in a
+ * thread of ours until uzram_controls_unmount().
+ *
+ * Shutdown: fuse_session_unmount() makes every worker's read of /dev/fuse
+ * fail with ENODEV, which ends fuse_session_loop_mt(); then the thread is
+ * joined and the session destroyed. The store is the caller's and is not
+ * freed here.
+ *
+ * Locking: none of our own; the session thread only starts after every field
+ * is written, and the store serialises its commands.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+struct uzram_controls {
+	struct uzram_daemon d;
+	struct fuse_session *se;
+	pthread_t thread;
+	unsigned int threads;
+};
+
+static void *controls_loop(void *arg)
+{
+	struct uzram_controls *c = arg;
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+
+	if (!cfg)
+		return NULL;
+	fuse_loop_cfg_set_max_threads(cfg, c->threads);
+	fuse_loop_cfg_set_idle_threads(cfg, c->threads);
+	fuse_session_loop_mt(c->se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return NULL;
+}
+
+static int controls_session(struct uzram_controls *c, const char *mnt)
+{
+	char opts[128];
+	char *argv[] = {"uzram-controls", "-o", opts, NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+
+	/* max_read as op_init() sets it, or libfuse refuses the session */
+	snprintf(opts, sizeof(opts),
+		 "fsname=uzram-controls,subtype=uzram,default_permissions,"
+		 "max_read=%u",
+		 UZRAM_MAX_IO);
+
+	c->se = fuse_session_new(&args, &uzram_ll_ops, sizeof(uzram_ll_ops),
+				 &c->d);
+	if (!c->se)
+		return -EINVAL;
+	if (fuse_session_mount(c->se, mnt)) {
+		fprintf(stderr, "uzram: cannot mount the controls on %s\n",
+			mnt);
+		fuse_session_destroy(c->se);
+		return -EIO;
+	}
+	return 0;
+}
+
+int uzram_controls_check(const char *dir)
+{
+	char mnt[PATH_MAX];
+
+	return uzram_mountpoint_check(dir, mnt) ? -EINVAL : 0;
+}
+
+int uzram_controls_mount(struct zram *z, const char *dir, unsigned int threads,
+			 struct uzram_controls **out)
+{
+	struct uzram_controls *c;
+	char mnt[PATH_MAX];
+	int err;
+
+	if (uzram_mountpoint_check(dir, mnt))
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->threads = threads ? threads : 1;
+	c->d.zram = z;
+	c->d.controls_only = true;
+	c->d.disksize = zram_disksize(z);
+	c->d.uid = getuid();
+	c->d.gid = getgid();
+	c->d.started = time(NULL);
+	c->d.attrs = zram_attrs(&c->d.nr_attrs);
+	c->d.buf_size = UZRAM_MAX_IO;
+	err = -pthread_key_create(&c->d.buf_key, free);
+	if (err)
+		goto err_free;
+	err = controls_session(c, mnt);
+	if (err)
+		goto err_key;
+	err = -pthread_create(&c->thread, NULL, controls_loop, c);
+	if (err) {
+		fprintf(stderr, "uzram: cannot start the controls thread: %s\n",
+			strerror(-err));
+		goto err_unmount;
+	}
+	*out = c;
+	return 0;
+err_unmount:
+	fuse_session_unmount(c->se);
+	fuse_session_destroy(c->se);
+err_key:
+	pthread_key_delete(c->d.buf_key);
+err_free:
+	free(c);
+	return err;
+}
+
+void uzram_controls_unmount(struct uzram_controls *c)
+{
+	if (!c)
+		return;
+	fuse_session_exit(c->se);
+	fuse_session_unmount(c->se);
+	pthread_join(c->thread, NULL);
+	fuse_session_destroy(c->se);
+	pthread_key_delete(c->d.buf_key);
+	free(c);
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Every parameter of nbdkit-uzram-plugin, good and bad. A good set serves a
+# disk of the right size and codec (nbdinfo through `nbdkit -U - --run`, as
+# nbdkit's own tests do); a bad one makes nbdkit exit non-zero before it
+# serves, with one error line that names the parameter.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_nbdkit.sh"
+nbdkit_setup
+e2e_tmpdir tmp
+mkdir "$tmp/ctl" "$tmp/full"
+touch "$tmp/full/x" "$tmp/file"
+
+# params | export size | comp_algorithm line at controls (or -)
+good=(
+	"size=1M|1048576"
+	"1M|1048576"
+	"size=4097|8192"
+	"size=1G algo=zstd|1073741824"
+	"size=1M algo=lz4hc algo-params=level=9|1048576"
+	"size=1M algo=zstd algo-params=level=-3|1048576"
+	"size=1M 'algo-params=algo=zstd level=19'|1048576"
+	"size=1M mem-limit=1M|1048576"
+	"size=1M mem-limit=0|1048576"
+	"size=64G|68719476736"
+	"size=1M threads=1|1048576"
+	"size=1M threads=8|1048576"
+)
+for g in "${good[@]}"; do
+	params=${g%%|*} want=${g#*|}
+	eval "set -- $params" # the table quotes values with spaces
+	# shellcheck disable=SC2016
+	got=$(nbdkit_run "$@" --run 'nbdinfo --size "$uri"' 2>"$tmp/err") ||
+		e2e_fail "good: $params refused: $(cat "$tmp/err")"
+	check "good: $params -> size $want (got $got)" test "$got" = "$want"
+done
+
+# controls= also good: the files appear while it serves, and go after
+# shellcheck disable=SC2016
+# (--run may start before the plugin's after_fork has mounted them)
+got=$(nbdkit_run size=1M algo=lz4hc controls="$tmp/ctl" --run "
+	for i in \$(seq 50); do
+		[ -e '$tmp/ctl/comp_algorithm' ] && break; sleep 0.1
+	done
+	cat '$tmp/ctl/comp_algorithm'") || e2e_fail "controls=DIR refused"
+check "good: controls=DIR shows comp_algorithm (got '$got')" \
+	test "$got" = "lz4 [lz4hc] zstd"
+check "controls unmounted after nbdkit exits" \
+	test -z "$(ls -A "$tmp/ctl")"
+
+# params | text the one error line must contain
+bad=(
+	"|size= is required"
+	"algo=zstd|size= is required"
+	"size=0|size=0"
+	"size=abc|size=abc"
+	"size=-1|size=-1"
+	"size=1.5G|size=1.5G"
+	"size=1M algo=gzip|algo=gzip"
+	"size=1M algo=|algo="
+	"size=1M algo-params=level=99 algo=zstd|algo-params=level=99"
+	"size=1M algo-params=bogus|algo-params=bogus"
+	"size=1M 'algo-params=level=3  level=4'|algo-params=level=3"
+	"size=1M algo=lz4 algo-params=dict=$tmp/file|algo-params=dict"
+	"size=1M mem-limit=lots|mem-limit=lots"
+	"size=1M mem-limit=99999999T|mem-limit=99999999T"
+	"size=1M threads=0|threads=0"
+	"size=1M threads=abc|threads"
+	"size=1M threads=100000|threads=100000"
+	"size=1M controls=|controls="
+	"size=1M controls=$tmp/none|controls=$tmp/none"
+	"size=1M controls=$tmp/full|controls=$tmp/full"
+	"size=1M controls=$tmp/file|controls=$tmp/file"
+	"size=1M colour=blue|colour"
+	"size=17T|size=17T"
+)
+for b in "${bad[@]}"; do
+	params=${b%%|*} want=${b#*|}
+	eval "set -- $params"
+	if nbdkit_run "$@" --run 'exit 0' >"$tmp/out" 2>"$tmp/err"; then
+		e2e_fail "bad: '$params' was accepted"
+	fi
+	errs=$(grep -c 'error' "$tmp/err" || true)
+	check "bad: '$params' refused, one error line naming it ($(head -1 "$tmp/err"))" \
+		grep -qF -- "$want" "$tmp/err"
+	check "bad: '$params': exactly one error line (got $errs)" test "$errs" = 1
+	check "bad: '$params': nothing served" test ! -s "$tmp/out"
+done
+e2e_log "PASS"
