@@ -56,12 +56,19 @@ static struct {
 static struct zram *store;
 static struct uzram_controls *controls;
 
+/*
+ * Messages use strerrordesc_np(), not strerror(): no locale or gettext
+ * state is touched, which matters inside nbdkit under the ASan build, where
+ * a strerror() before exit() left glibc's locale lock taken and exit hung in
+ * a library destructor (libp11-kit's freelocale).
+ */
+
 /* The one place a store error becomes an NBD error. Returns -1. */
 static int nbd_error(long err, const char *what)
 {
 	nbdkit_set_error((int)-err);
 	if (err != -ENOSPC) /* a full disk is the client's to report */
-		nbdkit_debug("uzram: %s: %s", what, strerror((int)-err));
+		nbdkit_debug("uzram: %s: %s", what, strerrordesc_np((int)-err));
 	return -1;
 }
 
@@ -169,7 +176,7 @@ static int uzram_config_complete(void)
 			     param.size, param.algo ? param.algo : "lz4",
 			     param.algo_params ? " with algo-params=" : "",
 			     param.algo_params ? param.algo_params : "",
-			     strerror(-err));
+			     strerrordesc_np(-err));
 		return -1;
 	}
 	return 0;

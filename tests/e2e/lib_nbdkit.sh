@@ -19,16 +19,17 @@ nbdkit_setup() {
 	NBDKIT_PLUGIN=${UZRAM_BUILD_DIR:?}/src/nbdkit/nbdkit-uzram-plugin.so
 	[[ -f $NBDKIT_PLUGIN ]] ||
 		e2e_skip "no $NBDKIT_PLUGIN (built without nbdkit-plugin-dev)"
-	NBDKIT_ENV=()
+	NBDKIT_ENV=(env)
 	if [[ $(ldd "$NBDKIT_PLUGIN") =~ (/[^ ]*libasan[^ ]*) ]]; then
 		NBDKIT_ENV=(env "LD_PRELOAD=${BASH_REMATCH[1]}"
 			"ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
 	fi
 }
 
-# nbdkit_run PARAMS... -- CMD: nbdkit -U - with --run CMD ($uri set).
+# nbdkit_run PARAMS... --run CMD: nbdkit -U - ($uri set for CMD); a hang
+# is a failure (status 124 after 60 s), never a stalled CI.
 nbdkit_run() {
-	"${NBDKIT_ENV[@]}" nbdkit -U - "$NBDKIT_PLUGIN" "$@"
+	timeout 60 "${NBDKIT_ENV[@]}" nbdkit -U - "$NBDKIT_PLUGIN" "$@"
 }
 
 nbdkit_start() {
