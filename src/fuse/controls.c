@@ -5,8 +5,8 @@
  *
  * The same ops table, inode numbers and control-file code as the daemon
  * (ops.c, ctlfiles.c) with uzram_daemon.controls_only set, so `cat
- * DIR/mm_stat`, `echo 1 > DIR/compact` and uzramctl behave exactly as on a
- * daemon's mount. Differences from uzram_run(): no signal handlers (the
+ * DIR/mm_stat` and `echo 1 > DIR/compact` behave exactly as on a daemon's
+ * mount. Differences from uzram_run(): no signal handlers (the
  * host program owns its signals), no daemonizing, no PR_SET_IO_FLUSHER (no
  * block I/O comes through this mount), and the session loop runs in a
  * thread of ours until uzram_controls_unmount().
@@ -55,9 +55,14 @@ static int controls_session(struct uzram_controls *c, const char *mnt)
 	char *argv[] = {"uzram-controls", "-o", opts, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 
-	/* max_read as op_init() sets it, or libfuse refuses the session */
+	/*
+	 * max_read as op_init() sets it, or libfuse refuses the session. Type
+	 * fuse.uzram-controls, not fuse.uzram: there is no disk.img here, and
+	 * uzramctl (which lists fuse.uzram mounts as disks) must not list it.
+	 */
 	snprintf(opts, sizeof(opts),
-		 "fsname=uzram-controls,subtype=uzram,default_permissions,"
+		 "fsname=uzram-controls,subtype=uzram-controls,"
+		 "default_permissions,"
 		 "max_read=%u",
 		 UZRAM_MAX_IO);
 

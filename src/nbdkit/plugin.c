@@ -225,7 +225,11 @@ static void uzram_dump_plugin(void)
 static void *uzram_open(int readonly)
 {
 	(void)readonly;
-	zram_open_get(store);
+	if (zram_open_get(store)) {
+		/* a reset through controls=DIR owns the store right now */
+		nbdkit_error("the store is being reset; connect again");
+		return NULL;
+	}
 	return NBDKIT_HANDLE_NOT_NEEDED;
 }
 

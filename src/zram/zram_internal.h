@@ -8,17 +8,12 @@
  *
  * Lock order (whole directory):
  *   ctrl_lock (mutex, control commands only)
-<<<<<<< HEAD
+ *     -> the store claim (open_count, below; never waited for)
  *     -> pp_lock (mutex: one writeback/recompress/policy pass at a time)
  *       -> slot lock (bit lock in slot->flags, sleepable, one slot at a time)
  *         -> allocator locks (inside zs_*, never held on return)
  *         -> backing->lock (leaf: the backing store's free-space map)
  *   policy ctl->lock (mutex) is a leaf: never held across a pass.
-=======
- *     -> the store claim (open_count, below; never waited for)
- *       -> slot lock (bit lock in slot->flags, sleepable, one slot at a time)
- *         -> allocator locks (inside zs_*, never held on return)
->>>>>>> 775d70b (zram: reset claims the store; walks skip untouched table pages)
  *   streams_lock (mutex) is a leaf: taken only when a thread creates or frees
  *   its codec contexts, never with a slot lock held by the same path.
  *
