@@ -156,6 +156,18 @@ static int read_delay_store(struct zram *z, const char *buf, size_t len)
 	zram_read_delay_set(z, index, ms);
 	return 0;
 }
+
+/* "MS" (at most 60000; 0: off): reset sleeps MS with the store claimed. */
+static int reset_delay_store(struct zram *z, const char *buf, size_t len)
+{
+	uint64_t ms;
+
+	if (parse_u64(buf, len, &ms) || ms > 60000)
+		return -EINVAL;
+	atomic_store_explicit(&z->dbg_reset_delay_ms, (uint32_t)ms,
+			      memory_order_relaxed);
+	return 0;
+}
 #endif
 
 static const struct zram_attr attrs[] = {
@@ -184,6 +196,7 @@ static const struct zram_attr attrs[] = {
 	{"policy", 0644, zram_policy_show, zram_policy_store},
 #ifdef UZRAM_TEST_HOOKS
 	{"debug_read_delay", 0200, NULL, read_delay_store},
+	{"debug_reset_delay", 0200, NULL, reset_delay_store},
 #endif
 };
 

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "slot_content.h"
 
@@ -227,6 +228,20 @@ uint64_t zram_idle_mark(struct zram *z, uint64_t min_age)
 	return LOAD(z->stats.idle_pages);
 }
 
+/* Test hook debug_reset_delay: a reset that takes its time, claimed. */
+static void reset_delay(struct zram *z)
+{
+#ifdef UZRAM_TEST_HOOKS
+	uint32_t ms = LOAD(z->dbg_reset_delay_ms);
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+	while (ms && nanosleep(&ts, &ts) && errno == EINTR)
+		;
+#else
+	(void)z;
+#endif
+}
+
 /*
  * Drops every page and zeroes the counters as zram does; keeps the size,
  * codec, params and mem_limit the store has. The store is claimed for the
@@ -248,6 +263,7 @@ int zram_reset(struct zram *z)
 	err = zram_claim(z);
 	if (err)
 		goto out_unlock;
+	reset_delay(z);
 	/* no writeback/recompress/policy pass may count while we zero */
 	pthread_mutex_lock(&z->pp_lock);
 	slot_table_reset(z);

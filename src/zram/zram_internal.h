@@ -265,6 +265,7 @@ struct zram {
 #ifdef UZRAM_TEST_HOOKS
 	_Atomic uint64_t dbg_delay_index; /* UINT64_MAX: off */
 	_Atomic uint32_t dbg_delay_ms;
+	_Atomic uint32_t dbg_reset_delay_ms; /* reset sleeps, claimed */
 #endif
 };
 
