@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mlock_swap_cgroup.sh - swap on uzram, the use zram exists for, works with
 # --mlock under memory pressure: a process in a memory cgroup limited to
-# 64 MiB writes 256 MiB (4x its limit) of pseudo-random, verifiable pages
+# 32 MiB writes 128 MiB (4x its limit) of pseudo-random, verifiable pages
 # and reads them back twice, with swap ONLY on a loop device over uzram's
 # disk.img (highest priority, so any other swap is not used first). Every
 # page must verify, the swap on uzram must have held most of the data, and
@@ -21,7 +21,7 @@ e2e_tmpdir work
 mnt=$work/mnt
 mkdir "$mnt"
 
-LIMIT_MIB=64
+LIMIT_MIB=32
 DATA_MIB=$((4 * LIMIT_MIB))
 
 e2e_start "$mnt" --size 512M --mlock
