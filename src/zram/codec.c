@@ -12,7 +12,8 @@
  * request makes a new one.
  *
  * Locking: streams_lock (a leaf) guards the list of streams; it is taken
- * only when a stream is made or freed.
+ * when a stream is made or freed, and by zram_dict_retire() (ctrl_lock ->
+ * streams_lock) while it waits out the streams' active sections.
  *
  * Dictionaries are immutable once loaded. A replaced one is freed as soon
  * as no thread can use it (zram_dict_retire()): a thread may have read the

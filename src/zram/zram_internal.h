@@ -14,8 +14,9 @@
  *         -> allocator locks (inside zs_*, never held on return)
  *         -> backing->lock (leaf: the backing store's free-space map)
  *   policy ctl->lock (mutex) is a leaf: never held across a pass.
- *   streams_lock (mutex) is a leaf: taken only when a thread creates or frees
- *   its codec contexts, never with a slot lock held by the same path.
+ *   streams_lock (mutex) is a leaf: taken when a thread creates or frees
+ *   its codec contexts, never with a slot lock held by the same path, and
+ *   by a dictionary replacement (under ctrl_lock) waiting out compressions.
  *
  * Claiming the store (zram_claim / zram_unclaim), as the kernel's zram claims
  * its device for a reset: open_count is the number of users of the disk
