@@ -3,7 +3,7 @@
 # Idempotent: does nothing when all are present. Needs root (or sudo).
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config libfuse3-dev fuse3
-      liblz4-dev libzstd-dev fio e2fsprogs xfsprogs btrfs-progs util-linux
+      liblz4-dev libzstd-dev libxxhash-dev fio e2fsprogs xfsprogs btrfs-progs util-linux
       mount nbdkit nbdkit-plugin-dev libnbd-bin nbdfuse qemu-utils scdoc
       gnuplot-nox clang clang-format python3 git liburing-dev)
 missing=()

@@ -1,0 +1,98 @@
+/*
+ * dedup.h - the deduplication index (private to src/zram).
+ *
+ * Maps the content hash of an uncompressed 4 KiB page to a refcounted entry
+ * that names one pool object: the store keeps each distinct page once and
+ * every slot holding that content refers to the same entry. The index never
+ * looks at page data and never calls the allocator or a codec: the caller
+ * compares candidates byte for byte (see io.c) and frees the pool object the
+ * last dedup_put() hands back. So a hash collision can only cost a compare,
+ * never return another page's data.
+ *
+ * An entry is immutable while it lives (handle, meta, hash): a holder of a
+ * reference may read them without a lock. Only its reference count changes.
+ * A page whose content changes gets a new entry; the old one stays for its
+ * other sharers (copy-on-write by construction).
+ *
+ * Ids are 32-bit, stable for the entry's life, and reused after its last
+ * reference goes. Functions return 0 or -errno as the rest of the store.
+ */
+#ifndef UZRAM_ZRAM_DEDUP_H
+#define UZRAM_ZRAM_DEDUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct zram_dedup;
+
+/* Most candidates one lookup returns (each costs the caller a compare). */
+#define DEDUP_CANDIDATES 4u
+
+/* Figures for stats.json. */
+struct dedup_stats {
+	uint64_t entries;    /* distinct objects in the index */
+	uint64_t refs;	     /* references to them (slots + in-flight) */
+	uint64_t meta_bytes; /* memory of the index itself */
+};
+
+/*
+ * dedup_create - an empty index for at most @max_entries live entries.
+ * Returns 0 and *@out, -EINVAL (0 or more than 2^32 - 2 entries), -ENOMEM.
+ */
+int dedup_create(uint64_t max_entries, struct zram_dedup **out);
+
+/* dedup_destroy - free the index (not the pool objects). NULL: no-op. */
+void dedup_destroy(struct zram_dedup *d);
+
+/* dedup_hash - the content hash of one page (XXH3 64-bit). */
+uint64_t dedup_hash(const struct zram_dedup *d, const void *page);
+
+/*
+ * dedup_lookup - entries whose hash matches @hash, at most @max
+ * (<= DEDUP_CANDIDATES), newest first. Each returned id carries one new
+ * reference, which the caller keeps (the page is shared) or drops with
+ * dedup_put(). Returns the number of ids written to @ids.
+ * Locking: takes one stripe lock, released on return.
+ */
+unsigned int dedup_lookup(struct zram_dedup *d, uint64_t hash, uint32_t *ids,
+			  unsigned int max);
+
+/*
+ * dedup_insert - a new entry for the pool object @handle (content hash
+ * @hash; @meta is the caller's description, returned by dedup_meta()) with
+ * one reference. Returns 0 and *@id, -ENOSPC if @max_entries are live,
+ * -ENOMEM.
+ * Locking: ids_lock, then one stripe lock.
+ */
+int dedup_insert(struct zram_dedup *d, uint64_t hash, uint64_t handle,
+		 uint32_t meta, uint32_t *id);
+
+/*
+ * dedup_get - one more reference to @id; the caller already holds one
+ * (directly or through a slot it has locked).
+ */
+void dedup_get(struct zram_dedup *d, uint32_t id);
+
+/*
+ * dedup_put - drop one reference to @id. Returns true if it was the last:
+ * the entry is gone and *@handle is its pool object, which the caller frees.
+ * Locking: takes one stripe lock, then ids_lock.
+ */
+bool dedup_put(struct zram_dedup *d, uint32_t id, uint64_t *handle);
+
+/* The entry's pool object and meta word. Caller holds a reference. */
+uint64_t dedup_handle(const struct zram_dedup *d, uint32_t id);
+uint32_t dedup_meta(const struct zram_dedup *d, uint32_t id);
+
+/* dedup_refs - @id's reference count now (tests and stats: a hint). */
+uint32_t dedup_refs(struct zram_dedup *d, uint32_t id);
+
+void dedup_stats_get(struct zram_dedup *d, struct dedup_stats *s);
+
+#ifdef UZRAM_TEST_HOOKS
+/* Make every page hash to @value (forced collisions), or XXH3 again if
+ * @on is false. Only while no other thread uses the index. */
+void dedup_debug_const_hash(struct zram_dedup *d, bool on, uint64_t value);
+#endif
+
+#endif

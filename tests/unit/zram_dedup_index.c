@@ -1,0 +1,185 @@
+/*
+ * zram_dedup_index.c - the dedup index on its own: lookups return exactly
+ * the live entries of a hash (each with a reference taken), the last put of
+ * an entry hands back its pool object and takes it out of every later
+ * lookup, ids are reused, the entry bound gives -ENOSPC, and under forced
+ * collisions (one constant hash) every live entry is a candidate, never more
+ * than the caller's bound. Checked against a reference count kept here.
+ */
+#include <errno.h>
+
+#include "dedup.h"
+#include "harness.h"
+#include "zram.h"
+
+#define MAXE 3000u
+
+static uint32_t ref_refs[MAXE];
+static uint64_t ref_hash[MAXE];
+static bool ref_live[MAXE];
+
+static void test_basic(void)
+{
+	struct zram_dedup *d;
+	uint32_t ids[DEDUP_CANDIDATES], a, b, c;
+	uint64_t h = 0;
+	struct dedup_stats s;
+
+	CHECK_EQ(dedup_create(0, &d), -EINVAL);
+	CHECK_EQ(dedup_create(1ull << 33, &d), -EINVAL);
+	REQUIRE(dedup_create(2, &d) == 0);
+	CHECK_EQ(dedup_lookup(d, 42, ids, DEDUP_CANDIDATES), 0);
+	REQUIRE(dedup_insert(d, 42, 1000, 77, &a) == 0);
+	REQUIRE(dedup_insert(d, 43, 2000, 88, &b) == 0);
+	CHECK(a != b);
+	CHECK_EQ(dedup_insert(d, 44, 3000, 99, &c), -ENOSPC);
+	CHECK_EQ(dedup_handle(d, a), 1000);
+	CHECK_EQ(dedup_meta(d, b), 88);
+	CHECK_EQ(dedup_lookup(d, 42, ids, DEDUP_CANDIDATES), 1);
+	CHECK_EQ(ids[0], a);
+	CHECK_EQ(dedup_refs(d, a), 2);
+	dedup_get(d, a);
+	CHECK_EQ(dedup_refs(d, a), 3);
+	dedup_stats_get(d, &s);
+	CHECK_EQ(s.entries, 2);
+	CHECK_EQ(s.refs, 4);
+	CHECK(s.meta_bytes >= 2 * 24);
+	CHECK(!dedup_put(d, a, &h));
+	CHECK(!dedup_put(d, a, &h));
+	CHECK(dedup_put(d, a, &h));
+	CHECK_EQ(h, 1000);
+	CHECK_EQ(dedup_lookup(d, 42, ids, DEDUP_CANDIDATES), 0);
+	/* the freed id is reused */
+	REQUIRE(dedup_insert(d, 45, 4000, 1, &c) == 0);
+	CHECK_EQ(c, a);
+	CHECK_EQ(dedup_lookup(d, 45, ids, 1), 1);
+	CHECK(!dedup_put(d, c, &h));
+	CHECK(dedup_put(d, c, &h));
+	CHECK_EQ(h, 4000);
+	CHECK(dedup_put(d, b, &h));
+	CHECK_EQ(h, 2000);
+	dedup_stats_get(d, &s);
+	CHECK_EQ(s.entries, 0);
+	CHECK_EQ(s.refs, 0);
+	dedup_destroy(d);
+	dedup_destroy(NULL);
+}
+
+/* Hashes in one bucket whose kept 32 bits differ are not candidates. */
+static void test_same_bucket(void)
+{
+	struct zram_dedup *d;
+	uint32_t ids[DEDUP_CANDIDATES], a, b;
+	uint64_t h;
+
+	REQUIRE(dedup_create(16, &d) == 0);
+	REQUIRE(dedup_insert(d, 5, 1, 0, &a) == 0);
+	REQUIRE(dedup_insert(d, 5 + (1ull << 20), 2, 0, &b) == 0);
+	CHECK_EQ(dedup_lookup(d, 5, ids, DEDUP_CANDIDATES), 1);
+	CHECK_EQ(ids[0], a);
+	CHECK(!dedup_put(d, ids[0], &h));
+	CHECK(dedup_put(d, a, &h));
+	CHECK_EQ(dedup_lookup(d, 5, ids, DEDUP_CANDIDATES), 0);
+	CHECK_EQ(dedup_lookup(d, 5 + (1ull << 20), ids, DEDUP_CANDIDATES), 1);
+	CHECK(!dedup_put(d, b, &h));
+	CHECK(dedup_put(d, b, &h));
+	dedup_destroy(d);
+}
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Random inserts, lookups, gets and puts against the reference. */
+static void test_model(uint64_t nhashes)
+{
+	struct zram_dedup *d;
+	struct dedup_stats s;
+	uint64_t step, live = 0, refs = 0, h;
+	uint32_t ids[DEDUP_CANDIDATES], id;
+	unsigned int i, n, expect;
+
+	REQUIRE(dedup_create(MAXE, &d) == 0);
+	memset(ref_live, 0, sizeof(ref_live));
+	for (step = 0; step < 40000; step++) {
+		uint64_t hash = rng() % nhashes;
+
+		switch (rng() % 4) {
+		case 0:
+			if (dedup_insert(d, hash, hash * 7 + 1, (uint32_t)hash,
+					 &id)) {
+				CHECK_EQ(live, MAXE);
+				break;
+			}
+			REQUIRE(id < MAXE && !ref_live[id]);
+			ref_live[id] = true;
+			ref_refs[id] = 1;
+			ref_hash[id] = hash;
+			live++;
+			refs++;
+			break;
+		case 1:
+			expect = 0;
+			for (id = 0; id < MAXE; id++)
+				expect += ref_live[id] && ref_hash[id] == hash;
+			n = dedup_lookup(d, hash, ids, DEDUP_CANDIDATES);
+			CHECK_EQ(n, expect < DEDUP_CANDIDATES
+					    ? expect
+					    : DEDUP_CANDIDATES);
+			for (i = 0; i < n; i++) {
+				REQUIRE(ref_live[ids[i]]);
+				CHECK_EQ(ref_hash[ids[i]], hash);
+				CHECK_EQ(dedup_meta(d, ids[i]), hash);
+				ref_refs[ids[i]]++;
+				refs++;
+			}
+			break;
+		case 2:
+		case 3:
+			id = (uint32_t)(rng() % MAXE);
+			if (!ref_live[id])
+				break;
+			if (rng() % 3 == 0) {
+				dedup_get(d, id);
+				ref_refs[id]++;
+				refs++;
+				break;
+			}
+			h = 0;
+			ref_refs[id]--;
+			refs--;
+			CHECK_EQ(dedup_put(d, id, &h), ref_refs[id] == 0);
+			if (!ref_refs[id]) {
+				CHECK_EQ(h, ref_hash[id] * 7 + 1);
+				ref_live[id] = false;
+				live--;
+			}
+			break;
+		}
+		if (ref_live[0])
+			CHECK_EQ(dedup_refs(d, 0), ref_refs[0]);
+	}
+	dedup_stats_get(d, &s);
+	CHECK_EQ(s.entries, live);
+	CHECK_EQ(s.refs, refs);
+	for (id = 0; id < MAXE; id++)
+		if (ref_live[id])
+			CHECK_EQ(dedup_refs(d, id), ref_refs[id]);
+	dedup_destroy(d);
+}
+
+int main(void)
+{
+	rng_state = harness_seed() | 1;
+	test_basic();
+	test_same_bucket();
+	test_model(5000); /* few collisions */
+	test_model(3);	  /* long chains: more candidates than the bound */
+	return harness_finish("zram_dedup_index");
+}
