@@ -170,6 +170,21 @@ static int reset_delay_store(struct zram *z, const char *buf, size_t len)
 }
 #endif
 
+static ssize_t dedup_show(struct zram *z, char *buf, size_t size)
+{
+	return u64_show(buf, size, zram_dedup_get(z));
+}
+
+/* "1" or "0". */
+static int dedup_store(struct zram *z, const char *buf, size_t len)
+{
+	uint64_t v;
+
+	if (parse_u64(buf, len, &v) || v > 1)
+		return -EINVAL;
+	return zram_dedup_set(z, v == 1);
+}
+
 static const struct zram_attr attrs[] = {
 	{"mm_stat", 0444, zram_mm_stat_show, NULL},
 	{"io_stat", 0444, zram_io_stat_show, NULL},
@@ -194,6 +209,7 @@ static const struct zram_attr attrs[] = {
 	 zram_recomp_algo_store},
 	{"recompress", 0200, NULL, zram_recompress_store},
 	{"policy", 0644, zram_policy_show, zram_policy_store},
+	{"dedup", 0644, dedup_show, dedup_store},
 #ifdef UZRAM_TEST_HOOKS
 	{"debug_read_delay", 0200, NULL, read_delay_store},
 	{"debug_reset_delay", 0200, NULL, reset_delay_store},

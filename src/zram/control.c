@@ -177,7 +177,8 @@ static void slot_idle_set(struct zram *z, struct zram_slot *slot, bool idle)
 	uint32_t f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
 	enum slot_kind k = slot_kind(f);
 
-	if (k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED)
+	if (k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED &&
+	    k != SLOT_KIND_SHARED)
 		return;
 	if (idle && !(f & SLOT_IDLE)) {
 		slot_flags_update(slot, 0, SLOT_IDLE);
@@ -282,6 +283,35 @@ int zram_reset(struct zram *z)
 out_unlock:
 	pthread_mutex_unlock(&z->ctrl_lock);
 	return err;
+}
+
+/* Locking: takes ctrl_lock. */
+int zram_dedup_set(struct zram *z, bool on)
+{
+	struct zram_dedup *d;
+	uint64_t max;
+	int err = 0;
+
+	pthread_mutex_lock(&z->ctrl_lock);
+	if (on && !atomic_load_explicit(&z->dedup, memory_order_relaxed)) {
+		/* one entry per slot, plus those in flight in writers */
+		max = z->nr_slots + 65536;
+		if (max > UINT32_MAX - 1)
+			max = UINT32_MAX - 1;
+		err = dedup_create(max, &d);
+		if (err)
+			goto out_unlock;
+		atomic_store_explicit(&z->dedup, d, memory_order_release);
+	}
+	atomic_store_explicit(&z->dedup_on, on, memory_order_relaxed);
+out_unlock:
+	pthread_mutex_unlock(&z->ctrl_lock);
+	return err;
+}
+
+bool zram_dedup_get(struct zram *z)
+{
+	return atomic_load_explicit(&z->dedup_on, memory_order_relaxed);
 }
 
 #ifdef UZRAM_TEST_HOOKS

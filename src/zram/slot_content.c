@@ -6,8 +6,9 @@
  * file that interprets the content bits of a slot and the only caller of
  * zs_free() (pool_obj_free()).
  *
- * Lock order: slot lock -> allocator locks (zs_* inside); the backing
- * store's map lock is a leaf taken inside backing_*().
+ * Lock order: slot lock -> dedup index locks (inside dedup_*(), never held
+ * on return) -> allocator locks (zs_* inside); the backing store's map lock
+ * is a leaf taken inside backing_*().
  *
  * Why the encoder takes the codec as an argument: new writes encode with
  * priority 0, recompression with priorities 1..3 and their own levels and
@@ -35,6 +36,8 @@ enum slot_kind slot_kind(uint32_t flags)
 		return SLOT_KIND_SAME;
 	if (!(flags & SLOT_SIZE_MASK))
 		return SLOT_KIND_EMPTY;
+	if (flags & SLOT_SHARED)
+		return SLOT_KIND_SHARED;
 	if (flags & SLOT_WB)
 		return SLOT_KIND_WB;
 	if (flags & SLOT_HUGE)
@@ -69,6 +72,7 @@ int slot_codec_get(struct zram *z, unsigned int prio, struct slot_codec *out)
 	out->prio = prio;
 	out->level = LOAD(p->level);
 	out->dict = atomic_load_explicit(&p->dict, memory_order_acquire);
+	out->dedup = !prio && LOAD(z->dedup_on);
 	return 0;
 }
 
@@ -160,18 +164,67 @@ int slot_compress(struct zram *z, struct zram_stream *st,
 	return n;
 }
 
-int slot_encode(struct zram *z, struct zram_stream *st,
-		const struct slot_codec *c, const void *page,
-		struct slot_obj *obj)
+/* Decompress @len bytes of @src written with @flags into @dst. */
+static int obj_decompress(struct zram *z, struct zram_stream *st,
+			  uint32_t flags, const void *src, unsigned char *dst);
+
+/*
+ * dedup_same - does entry @id hold exactly @page? The full byte compare: the
+ * entry's object is decoded into the thread's cmp buffer (a raw one is
+ * compared in place). Locking: the caller holds a reference to @id; the
+ * zspage read lock inside.
+ */
+static bool dedup_same(struct zram *z, struct zram_stream *st,
+		       struct zram_dedup *d, uint32_t id, const void *page)
+{
+	uint32_t f = dedup_meta(d, id);
+	uint64_t h = dedup_handle(d, id);
+	void *src;
+	bool same;
+
+	src = zs_obj_read_begin(z->pool, h, st->local_copy);
+	if (f & SLOT_HUGE)
+		same = !memcmp(src, page, ZRAM_PAGE_SIZE);
+	else
+		same = !obj_decompress(z, st, f, src, st->cmp) &&
+		       !memcmp(st->cmp, page, ZRAM_PAGE_SIZE);
+	zs_obj_read_end(z->pool, h, src);
+	return same;
+}
+
+/*
+ * dedup_find - an entry holding @page, with a reference for the caller, in
+ * *@id; false if none. Candidates that differ (collisions) are let go.
+ * Locking: no index lock is held while pages are compared.
+ */
+static bool dedup_find(struct zram *z, struct zram_stream *st,
+		       struct zram_dedup *d, uint64_t hash, const void *page,
+		       uint32_t *id)
+{
+	uint32_t ids[DEDUP_CANDIDATES];
+	unsigned int n, i;
+	bool found = false;
+
+	n = dedup_lookup(d, hash, ids, DEDUP_CANDIDATES);
+	for (i = 0; i < n; i++) {
+		if (!found && dedup_same(z, st, d, ids[i], page)) {
+			*id = ids[i];
+			found = true;
+			continue;
+		}
+		slot_dedup_put(z, ids[i]);
+	}
+	return found;
+}
+
+/* Encode as slot_encode(), without the index. */
+static int page_encode(struct zram *z, struct zram_stream *st,
+		       const struct slot_codec *c, const void *page,
+		       struct slot_obj *obj)
 {
 	uint32_t prio = c->prio << SLOT_PRIO_SHIFT;
 	int n;
 
-	if (page_same_filled(page, &obj->handle)) {
-		obj->flags = SLOT_SAME;
-		obj->dict = NULL;
-		return 0;
-	}
 	n = slot_compress(z, st, c, page);
 	if (n == -E2BIG)
 		return slot_obj_store(z, page, ZRAM_PAGE_SIZE,
@@ -185,25 +238,113 @@ int slot_encode(struct zram *z, struct zram_stream *st,
 			      c->dict, obj);
 }
 
+int slot_encode(struct zram *z, struct zram_stream *st,
+		const struct slot_codec *c, const void *page,
+		struct slot_obj *obj)
+{
+	struct zram_dedup *d = NULL;
+	uint32_t id = 0;
+
+	obj->shared = obj->indexed = false;
+	if (page_same_filled(page, &obj->handle)) {
+		obj->flags = SLOT_SAME;
+		obj->dict = NULL;
+		return 0;
+	}
+	if (c->dedup)
+		d = atomic_load_explicit(&z->dedup, memory_order_acquire);
+	if (d) {
+		obj->hash = dedup_hash(d, page);
+		if (dedup_find(z, st, d, obj->hash, page, &id)) {
+			obj->handle = id;
+			obj->flags = dedup_meta(d, id);
+			obj->dict = NULL;
+			obj->shared = true;
+			return 0;
+		}
+		obj->indexed = true;
+	}
+	return page_encode(z, st, c, page, obj);
+}
+
 void slot_obj_drop(struct zram *z, const struct slot_obj *obj)
 {
-	if (!(obj->flags & SLOT_SAME))
+	if (obj->shared)
+		slot_dedup_put(z, (uint32_t)obj->handle);
+	else if (!(obj->flags & SLOT_SAME))
 		pool_obj_free(z, obj->handle);
 }
 
-/* See io.c's "Dictionary rule". */
-int slot_obj_commit(struct zram *z, const struct slot_obj *obj)
+/*
+ * obj_index - enter a new, committed object in the dedup index; without
+ * room there it stays a plain object. Locking: slot lock held.
+ */
+static void obj_index(struct zram *z, struct slot_obj *obj)
+{
+	struct zram_dedup *d =
+		atomic_load_explicit(&z->dedup, memory_order_acquire);
+	uint32_t id;
+
+	if (dedup_insert(d, obj->hash, obj->handle, obj->flags | SLOT_SHARED,
+			 &id))
+		return;
+	obj->handle = id;
+	obj->flags |= SLOT_SHARED;
+}
+
+/* See io.c's "Dictionary rule"; a new object enters the index here. */
+int slot_obj_commit(struct zram *z, struct slot_obj *obj)
 {
 	struct zram_codec_params *p = slot_params(z, obj->flags);
 
-	if (obj->flags & (SLOT_SAME | SLOT_HUGE))
+	if (obj->shared || (obj->flags & SLOT_SAME))
 		return 0;
+	if (obj->flags & SLOT_HUGE)
+		goto out_index;
 	atomic_fetch_add_explicit(&p->pages, 1, memory_order_seq_cst);
-	if (!atomic_load_explicit(&p->pending, memory_order_seq_cst) &&
-	    atomic_load_explicit(&p->dict, memory_order_seq_cst) == obj->dict)
-		return 0;
-	atomic_fetch_sub_explicit(&p->pages, 1, memory_order_seq_cst);
-	return -EAGAIN;
+	if (atomic_load_explicit(&p->pending, memory_order_seq_cst) ||
+	    atomic_load_explicit(&p->dict, memory_order_seq_cst) != obj->dict) {
+		atomic_fetch_sub_explicit(&p->pages, 1, memory_order_seq_cst);
+		return -EAGAIN;
+	}
+out_index:
+	if (obj->indexed)
+		obj_index(z, obj);
+	return 0;
+}
+
+/* A pool object appears (@sign 1) or goes (-1): its share of the counters. */
+static void obj_account(struct zram *z, uint32_t flags, int sign)
+{
+	struct zram_counters *s = &z->stats;
+	int64_t size = flags & SLOT_SIZE_MASK;
+
+	counter_add(&s->compr_data_size, sign * size);
+	if (flags & SLOT_SHARED) {
+		counter_add(&s->dedup_objs, sign);
+		counter_add(&s->dedup_obj_bytes, sign * size);
+	}
+	if (flags & SLOT_HUGE) {
+		counter_add(&s->huge_pages, sign);
+		if (sign > 0)
+			counter_add(&s->huge_pages_since, 1);
+	}
+}
+
+void slot_dedup_put(struct zram *z, uint32_t id)
+{
+	struct zram_dedup *d =
+		atomic_load_explicit(&z->dedup, memory_order_acquire);
+	uint32_t f = dedup_meta(d, id); /* read while the reference holds */
+	uint64_t h;
+
+	if (!dedup_put(d, id, &h))
+		return;
+	pool_obj_free(z, h);
+	obj_account(z, f, -1);
+	if (!(f & SLOT_HUGE))
+		atomic_fetch_sub_explicit(&slot_params(z, f)->pages, 1,
+					  memory_order_seq_cst);
 }
 
 void slot_install(struct zram *z, struct zram_slot *slot,
@@ -218,12 +359,15 @@ void slot_install(struct zram *z, struct zram_slot *slot,
 	case SLOT_KIND_SAME:
 		counter_add(&s->same_pages, 1);
 		break;
+	case SLOT_KIND_SHARED:
+		counter_add(&s->dedup_slots, 1);
+		counter_add(&s->dedup_slot_bytes, obj->flags & SLOT_SIZE_MASK);
+		if (!obj->shared) /* a new object, just indexed */
+			obj_account(z, obj->flags, 1);
+		break;
 	case SLOT_KIND_HUGE:
-		counter_add(&s->huge_pages, 1);
-		counter_add(&s->huge_pages_since, 1);
-		/* fall through */
 	case SLOT_KIND_COMPRESSED:
-		counter_add(&s->compr_data_size, obj->flags & SLOT_SIZE_MASK);
+		obj_account(z, obj->flags, 1);
 		break;
 	default:
 		assert(!"slot_install: not an in-memory kind");
@@ -244,14 +388,18 @@ void slot_free(struct zram *z, struct zram_slot *slot)
 	case SLOT_KIND_SAME:
 		counter_add(&s->same_pages, -1);
 		break;
+	case SLOT_KIND_SHARED:
+		counter_add(&s->dedup_slots, -1);
+		counter_add(&s->dedup_slot_bytes, -(int64_t)size);
+		slot_dedup_put(z, (uint32_t)LOAD(slot->handle));
+		break;
 	case SLOT_KIND_HUGE:
-		counter_add(&s->huge_pages, -1);
 		pool_obj_free(z, LOAD(slot->handle));
-		counter_add(&s->compr_data_size, -(int64_t)size);
+		obj_account(z, f, -1);
 		break;
 	case SLOT_KIND_COMPRESSED:
 		pool_obj_free(z, LOAD(slot->handle));
-		counter_add(&s->compr_data_size, -(int64_t)size);
+		obj_account(z, f, -1);
 		atomic_fetch_sub_explicit(&slot_params(z, f)->pages, 1,
 					  memory_order_seq_cst);
 		break;
@@ -343,6 +491,9 @@ int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 	case SLOT_KIND_SAME:
 		page_fill(dst, h);
 		return 0;
+	case SLOT_KIND_SHARED: /* our reference keeps the entry */
+		h = dedup_handle(z->dedup, (uint32_t)h);
+		/* fall through */
 	case SLOT_KIND_HUGE:
 	case SLOT_KIND_COMPRESSED:
 		src = zs_obj_read_begin(

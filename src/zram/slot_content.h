@@ -18,8 +18,20 @@
  *   WB          WB, size, codec, prio, HUGE?   byte offset on the backing
  *                                              store (packed: the object's
  *                                              bytes exactly as in the pool)
- *   SHARED      reserved (SLOT_SHARED): a refcounted deduplicated object
+ *   SHARED      SHARED, size, HUGE?, codec,    id of a dedup entry (dedup.c)
+ *               prio (all of the object)       that owns the pool object
  *   GROUPED     reserved (SLOT_GROUPED): one page of a multi-page frame
+ *
+ * A SHARED slot holds one reference to its entry; the entry's meta word is
+ * the flags its object would have in a slot of its own (SHARED included),
+ * so a sharer decodes exactly as a COMPRESSED or HUGE slot would. Writing a
+ * sharer installs another object or entry and drops its reference: the
+ * other sharers never change (copy-on-write by construction). New writes
+ * look for an equal page in the index when dedup is on (slot_codec.dedup);
+ * a candidate is shared only after a full byte compare (dedup_same()), so a
+ * hash collision can cost a decode, never another page's data. A new object
+ * enters the index in slot_obj_commit(), after the dictionary check, so an
+ * entry never names an object whose dictionary is being replaced.
  *
  * A new kind takes one of the reserved bits and a case in every switch of
  * slot_content.c; the slot stays 16 bytes (static assertion in slot.c).
@@ -57,6 +69,7 @@ enum slot_kind {
 	SLOT_KIND_HUGE,
 	SLOT_KIND_COMPRESSED,
 	SLOT_KIND_WB,
+	SLOT_KIND_SHARED,
 };
 
 /* A codec with the parameters to encode with. */
@@ -65,6 +78,7 @@ struct slot_codec {
 	unsigned int prio;  /* 0 .. ZRAM_PRIOS - 1 */
 	int level;
 	const struct zram_dict *dict;
+	bool dedup; /* look for and index equal pages (new writes only) */
 };
 
 /* An encoded page, not yet visible in the table. */
@@ -72,6 +86,9 @@ struct slot_obj {
 	uint64_t handle; /* zsmalloc handle, or the fill word with SLOT_SAME */
 	uint32_t flags;	 /* size | SLOT_SAME / SLOT_HUGE | codec | prio */
 	const struct zram_dict *dict; /* the dictionary it used, or NULL */
+	bool shared;   /* handle is an entry id, with a reference taken */
+	bool indexed;  /* a new object, to enter the index under @hash */
+	uint64_t hash; /* content hash, if @indexed */
 };
 
 /* The kind of content @flags describe. */
@@ -122,7 +139,7 @@ int slot_obj_store(struct zram *z, const void *data, size_t len, uint32_t flags,
  * changed (or is changing) since @obj was encoded: drop it, encode again.
  * Locking: slot lock held.
  */
-int slot_obj_commit(struct zram *z, const struct slot_obj *obj);
+int slot_obj_commit(struct zram *z, struct slot_obj *obj);
 
 /* slot_obj_drop - free an object that was never installed. */
 void slot_obj_drop(struct zram *z, const struct slot_obj *obj);
@@ -169,6 +186,13 @@ void slot_wb_install(struct zram *z, struct zram_slot *slot, uint64_t off);
  * Locking: any; takes allocator locks.
  */
 void pool_obj_free(struct zram *z, uint64_t handle);
+
+/*
+ * slot_dedup_put - drop one reference to dedup entry @id; the last one
+ * frees its pool object and the object's share of the counters.
+ * Locking: any; takes the index's and the allocator's locks.
+ */
+void slot_dedup_put(struct zram *z, uint32_t id);
 
 /*
  * slot_walk - call @fn for every slot in [@first, @end) that may hold data

@@ -199,6 +199,10 @@ static const struct {
 	STAT_FIELD(backing_size),
 	STAT_FIELD(pages_recompressed),
 	STAT_FIELD(policy_passes),
+	STAT_FIELD(dup_pages),
+	STAT_FIELD(dup_data_size),
+	STAT_FIELD(dedup_objects),
+	STAT_FIELD(dedup_meta_size),
 };
 
 static double ratio(uint64_t a, uint64_t b)

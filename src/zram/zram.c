@@ -45,6 +45,11 @@ static int config_apply(struct zram *z, const struct zram_config *config)
 		if (err)
 			return err;
 	}
+	if (config->dedup) {
+		err = zram_dedup_set(z, true);
+		if (err)
+			return err;
+	}
 	if (config->algorithm_params) {
 		err = zram_params_text_apply(z, config->algorithm_params,
 					     strlen(config->algorithm_params));
@@ -118,6 +123,7 @@ err_table:
 	slot_table_destroy(z);
 	backing_close(z->backing);
 	backing_close(z->backing_retired);
+	dedup_destroy(z->dedup);
 err_pool:
 	zs_destroy_pool(z->pool);
 err_streams:
@@ -152,6 +158,7 @@ void zram_destroy(struct zram *z)
 	slot_table_destroy(z);
 	backing_close(z->backing);
 	backing_close(z->backing_retired);
+	dedup_destroy(z->dedup);
 	zs_destroy_pool(z->pool);
 	zram_streams_destroy(z);
 	dicts_free(z);
@@ -238,6 +245,25 @@ static void backing_stats(struct zram *z, struct zram_stats *s)
 	}
 }
 
+/* Sharers minus objects, each figure read once (a hint while writes run). */
+static void dedup_stats_fill(struct zram *z, struct zram_stats *s)
+{
+	const struct zram_counters *c = &z->stats;
+	struct zram_dedup *d =
+		atomic_load_explicit(&z->dedup, memory_order_acquire);
+	uint64_t slots = LOAD(c->dedup_slots), objs = LOAD(c->dedup_objs);
+	uint64_t sb = LOAD(c->dedup_slot_bytes), ob = LOAD(c->dedup_obj_bytes);
+	struct dedup_stats ds;
+
+	s->dup_pages = slots > objs ? slots - objs : 0;
+	s->dup_data_size = sb > ob ? sb - ob : 0;
+	s->dedup_objects = objs;
+	if (d) {
+		dedup_stats_get(d, &ds);
+		s->dedup_meta_size = ds.meta_bytes;
+	}
+}
+
 void zram_stats_get(struct zram *z, struct zram_stats *s)
 {
 	const struct zram_counters *c = &z->stats;
@@ -277,4 +303,5 @@ void zram_stats_get(struct zram *z, struct zram_stats *s)
 	s->pages_recompressed = LOAD(c->pages_recompressed);
 	s->policy_passes = LOAD(c->policy_passes);
 	backing_stats(z, s);
+	dedup_stats_fill(z, s);
 }

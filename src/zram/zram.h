@@ -57,6 +57,8 @@ struct zram_config {
 	const char *backing_dev;
 	/* policy as "key=value,key=value" (see zram_policy), or NULL */
 	const char *policy;
+	/* deduplicate identical pages from the start (the `dedup` file) */
+	bool dedup;
 };
 
 /*
@@ -277,6 +279,11 @@ struct zram_stats {
 	uint64_t backing_size;	     /* bytes of the backing store, 0: none */
 	uint64_t pages_recompressed; /* recompressions kept, ever */
 	uint64_t policy_passes;	     /* policy thread passes, ever */
+	/* dedup (all 0 while it was never on) */
+	uint64_t dup_pages;	  /* pages stored by reference to another */
+	uint64_t dup_data_size;	  /* compressed bytes those did not store */
+	uint64_t dedup_objects;	  /* distinct objects in the index */
+	uint64_t dedup_meta_size; /* bytes of the index itself */
 };
 
 ZRAM_API void zram_stats_get(struct zram *z, struct zram_stats *stats);
@@ -394,6 +401,17 @@ ZRAM_API uint64_t zram_idle_mark(struct zram *z, uint64_t min_age);
  * (zram_open_get()).
  */
 ZRAM_API int zram_reset(struct zram *z);
+
+/*
+ * zram_dedup_set - `dedup`: store identical pages of new writes once (a
+ * content hash, then a full byte compare before sharing). Off keeps the
+ * pages already shared as they are. The index is made the first time it is
+ * turned on. Returns 0 or -ENOMEM.
+ */
+ZRAM_API int zram_dedup_set(struct zram *z, bool on);
+
+/* zram_dedup_get - whether new writes are deduplicated. */
+ZRAM_API bool zram_dedup_get(struct zram *z);
 
 /*
  * The control and stat files, as text. Each store() parses its input into

@@ -11,6 +11,7 @@
  *     -> the store claim (open_count, below; never waited for)
  *     -> pp_lock (mutex: one writeback/recompress/policy pass at a time)
  *       -> slot lock (bit lock in slot->flags, sleepable, one slot at a time)
+ *         -> dedup index locks (dedup.c; never held on return)
  *         -> allocator locks (inside zs_*, never held on return)
  *         -> backing->lock (leaf: the backing store's free-space map)
  *   policy ctl->lock (mutex) is a leaf: never held across a pass.
@@ -43,6 +44,7 @@
 #include <time.h>
 
 #include "backing.h"
+#include "dedup.h"
 #include "zram.h"
 #include "zsmalloc.h"
 
@@ -79,7 +81,7 @@ struct zram_slot {
 #define SLOT_PRIO_SHIFT 22 /* codec priority: 0 primary, 1..3 recomp */
 #define SLOT_PRIO_MASK (3u << SLOT_PRIO_SHIFT)
 #define SLOT_PP (1u << 24)	/* picked by a writeback/recompress pass */
-#define SLOT_SHARED (1u << 25)	/* reserved: deduplicated object */
+#define SLOT_SHARED (1u << 25)	/* handle is a dedup entry id (dedup.c) */
 #define SLOT_GROUPED (1u << 26) /* reserved: one page of a grouped frame */
 /* bits 27..31 are free */
 #define SLOT_LOCK_BITS (SLOT_LOCK | SLOT_WAITERS)
@@ -185,6 +187,7 @@ struct zram_stream {
 	unsigned char page[ZRAM_PAGE_SIZE];	  /* partial I/O */
 	/* reads from the backing store (O_DIRECT: block aligned) */
 	_Alignas(4096) unsigned char bd_buf[2 * ZRAM_PAGE_SIZE];
+	unsigned char cmp[ZRAM_PAGE_SIZE]; /* dedup candidate, decoded */
 };
 
 /* Counters kept by the store (pool figures come from the allocator). */
@@ -208,6 +211,11 @@ struct zram_counters {
 	_Atomic uint64_t bd_writes;	     /* pages written back, ever */
 	_Atomic uint64_t pages_recompressed; /* kept a smaller object */
 	_Atomic uint64_t policy_passes;
+	/* dedup: slots that refer to an entry, and the entries' objects */
+	_Atomic uint64_t dedup_slots;
+	_Atomic uint64_t dedup_slot_bytes;
+	_Atomic uint64_t dedup_objs;
+	_Atomic uint64_t dedup_obj_bytes;
 };
 
 struct zram {
@@ -242,6 +250,10 @@ struct zram {
 	_Atomic uint64_t mem_used_max;	       /* bytes */
 	_Atomic uint64_t pages_compacted_base; /* pool figure at reset */
 	_Atomic long open_count; /* users, or ZRAM_CLAIMED (see the top) */
+	/* made by the first zram_dedup_set(on), kept until zram_destroy()
+	 * while slots may refer to it; new writes use it while dedup_on */
+	_Atomic(struct zram_dedup *) dedup;
+	_Atomic bool dedup_on;
 
 	pthread_mutex_t ctrl_lock; /* serialises control commands */
 

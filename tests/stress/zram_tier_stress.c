@@ -151,6 +151,9 @@ static void check_counters(struct zram *z)
 			break;
 		case SLOT_KIND_SAME:
 			break;
+		case SLOT_KIND_SHARED: /* dedup is off here */
+			CHECK(!"shared slot");
+			break;
 		}
 		stored++;
 	}

@@ -45,7 +45,7 @@ static void snapshot(struct zram *z, char *out, size_t size)
 		"mm_stat",	    "io_stat",	       "debug_stat",
 		"stats.json",	    "disksize",	       "bd_stat",
 		"backing_dev",	    "writeback_limit", "writeback_limit_enable",
-		"recomp_algorithm", "policy"};
+		"recomp_algorithm", "policy",	       "dedup"};
 	size_t pos = 0, i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -200,6 +200,15 @@ static const struct bad bad_inputs[] = {
 	{"mem_used_max", "-0", -EINVAL},
 	{"mem_used_max", "0 ", -EINVAL},
 	{"mem_used_max", "0K", -EINVAL},
+	{"dedup", "", -EINVAL},
+	{"dedup", "\n", -EINVAL},
+	{"dedup", "2", -EINVAL},
+	{"dedup", "on", -EINVAL},
+	{"dedup", "1 ", -EINVAL},
+	{"dedup", " 1", -EINVAL},
+	{"dedup", "01x", -EINVAL},
+	{"dedup", "-1", -EINVAL},
+	{"dedup", "1\n\n", -EINVAL},
 	{"idle", "", -EINVAL},
 	{"idle", "al", -EINVAL},
 	{"idle", "all ", -EINVAL},
@@ -346,6 +355,12 @@ static void test_good_inputs(struct zram *z)
 	CHECK_EQ(store(z, "compact", "1"), 0);
 	CHECK_EQ(store(z, "idle", "all"), 0);
 	CHECK_EQ(store(z, "idle", "60\n"), 0);
+	CHECK(!strcmp(show(z, "dedup"), "0\n"));
+	CHECK_EQ(store(z, "dedup", "1\n"), 0);
+	CHECK(!strcmp(show(z, "dedup"), "1\n"));
+	CHECK_EQ(store(z, "dedup", "0"), 0);
+	CHECK(!strcmp(show(z, "dedup"), "0\n"));
+	CHECK_EQ(store(z, "dedup", "1"), 0);
 	CHECK_EQ(store(z, "reset", "1\n"), 0);
 	CHECK_EQ(store(z, "reset", "42"), 0);
 #ifdef UZRAM_TEST_HOOKS
@@ -372,6 +387,7 @@ static void test_table(void)
 		{"mem_limit", 0644},	  {"mem_used_max", 0644},
 		{"compact", 0200},	  {"idle", 0200},
 		{"reset", 0200},	  {"disksize", 0444},
+		{"dedup", 0644},
 	};
 	const struct zram_attr *a;
 	size_t n, i;

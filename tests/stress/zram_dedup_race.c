@@ -1,0 +1,187 @@
+/*
+ * zram_dedup_race.c - reference counts of shared objects under concurrency.
+ *
+ * Writers own interleaved pages (page % WRITERS) but all write the same few
+ * contents, so their pages share entries across threads; each writer also
+ * discards and zeroes its own pages, and reads them back after every change:
+ * a sharer's page must never change under it. Meanwhile one thread compacts
+ * in a loop (moving shared objects), one flips the codec, and one turns
+ * dedup off and on. Run under TSan, this is the race check of the index's
+ * lock rules. At the end: every page reads back as its owner wrote it, each
+ * entry's count equals the slots naming it, and a discard of the whole disk
+ * gives back every object, entry and pool page.
+ *
+ * Scaled by harness_scale() (UZRAM_STRESS_SCALE), seeded by harness_seed().
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "harness.h"
+#include "zram.h"
+#include "zram_internal.h"
+
+#define PAGES 96u
+#define WRITERS 4u
+#define CONTENTS 6u
+
+static unsigned char contents[CONTENTS][ZRAM_PAGE_SIZE];
+
+struct ctx {
+	struct zram *z;
+	uint64_t seed;
+	unsigned int id;
+	long iters;
+	_Atomic int *stop;
+	_Atomic long *bad;
+	int last[PAGES]; /* content index, -1: zeros */
+};
+
+static int store(struct zram *z, const char *name, const char *s)
+{
+	return zram_attr_find(name)->store(z, s, strlen(s));
+}
+
+static bool page_is(struct zram *z, uint64_t page, int c, unsigned char *buf)
+{
+	static const unsigned char zeros[ZRAM_PAGE_SIZE];
+
+	if (zram_read(z, buf, ZRAM_PAGE_SIZE, page * ZRAM_PAGE_SIZE) !=
+	    (ssize_t)ZRAM_PAGE_SIZE)
+		return false;
+	return !memcmp(buf, c < 0 ? zeros : contents[c], ZRAM_PAGE_SIZE);
+}
+
+static void *writer(void *arg)
+{
+	struct ctx *c = arg;
+	unsigned char buf[ZRAM_PAGE_SIZE];
+	uint64_t rs = c->seed;
+	long i;
+
+	for (i = 0; i < c->iters; i++) {
+		uint64_t page =
+			harness_rand(&rs) % (PAGES / WRITERS) * WRITERS + c->id;
+		uint64_t r = harness_rand(&rs) % 10,
+			 off = page * ZRAM_PAGE_SIZE;
+		int k = (int)(harness_rand(&rs) % CONTENTS);
+
+		if (r == 0) {
+			zram_discard(c->z, off, ZRAM_PAGE_SIZE);
+			k = -1;
+		} else if (r == 1) {
+			zram_write_zeroes(c->z, off, ZRAM_PAGE_SIZE);
+			k = -1;
+		} else if (zram_write(c->z, contents[k], ZRAM_PAGE_SIZE, off) !=
+			   (ssize_t)ZRAM_PAGE_SIZE) {
+			atomic_fetch_add(c->bad, 1);
+			continue;
+		}
+		c->last[page] = k;
+		/* a page of another sharer of mine must not have moved */
+		page = harness_rand(&rs) % (PAGES / WRITERS) * WRITERS + c->id;
+		if (!page_is(c->z, page, c->last[page], buf))
+			atomic_fetch_add(c->bad, 1);
+	}
+	return NULL;
+}
+
+static void *background(void *arg)
+{
+	struct ctx *c = arg;
+	static const char *const algos[] = {"lz4", "zstd", "lz4hc"};
+	unsigned int n = 0;
+
+	while (!atomic_load(c->stop)) {
+		if (c->id == 0)
+			store(c->z, "compact", "1");
+		else if (c->id == 1)
+			store(c->z, "comp_algorithm", algos[n % 3]);
+		else
+			store(c->z, "dedup", n % 4 == 3 ? "0" : "1");
+		n++;
+		sched_yield();
+	}
+	return NULL;
+}
+
+static void final_check(struct zram *z, struct ctx *w)
+{
+	unsigned char buf[ZRAM_PAGE_SIZE];
+	struct zram_stats s;
+	unsigned int p, q;
+
+	for (p = 0; p < PAGES; p++) {
+		uint32_t f = atomic_load(&z->table[p].flags), refs = 0;
+		uint64_t id = atomic_load(&z->table[p].handle);
+
+		CHECK(page_is(z, p, w[p % WRITERS].last[p], buf));
+		if (!(f & SLOT_SHARED))
+			continue;
+		for (q = 0; q < PAGES; q++)
+			refs += (atomic_load(&z->table[q].flags) &
+				 SLOT_SHARED) &&
+				atomic_load(&z->table[q].handle) == id;
+		CHECK_EQ(dedup_refs(z->dedup, (uint32_t)id), refs);
+	}
+	zram_stats_get(z, &s);
+	CHECK(s.dup_pages > 0);
+	CHECK_EQ(zram_discard(z, 0, zram_disksize(z)), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.dedup_objects, 0);
+	CHECK_EQ(s.compr_data_size, 0);
+	CHECK_EQ(s.mem_used_total, 0);
+	CHECK_EQ(s.dup_pages, 0);
+}
+
+int main(void)
+{
+	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
+				  .dedup = true};
+	struct ctx w[WRITERS], bg[3];
+	pthread_t tw[WRITERS], tb[3];
+	_Atomic int stop = 0;
+	_Atomic long bad = 0;
+	uint64_t rs = harness_seed();
+	unsigned int i, k;
+	struct zram *z;
+	size_t j;
+
+	for (k = 0; k < CONTENTS; k++)
+		for (j = 0; j < ZRAM_PAGE_SIZE; j++)
+			contents[k][j] =
+				k == CONTENTS - 1
+					? (unsigned char)(harness_rand(&rs) >>
+							  29)
+					: (unsigned char)("shared page "
+							  "content "[(j * (k +
+									   1) +
+								      j / 61) %
+								     20]);
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	for (i = 0; i < 3; i++) {
+		bg[i] = (struct ctx){.z = z, .id = i, .stop = &stop};
+		REQUIRE(!pthread_create(&tb[i], NULL, background, &bg[i]));
+	}
+	for (i = 0; i < WRITERS; i++) {
+		w[i] = (struct ctx){.z = z,
+				    .seed = harness_rand(&rs),
+				    .id = i,
+				    .iters = (long)(20000 * harness_scale()),
+				    .stop = &stop,
+				    .bad = &bad};
+		for (j = 0; j < PAGES; j++)
+			w[i].last[j] = -1;
+		REQUIRE(!pthread_create(&tw[i], NULL, writer, &w[i]));
+	}
+	for (i = 0; i < WRITERS; i++)
+		pthread_join(tw[i], NULL);
+	atomic_store(&stop, 1);
+	for (i = 0; i < 3; i++)
+		pthread_join(tb[i], NULL);
+	CHECK_EQ(atomic_load(&bad), 0);
+	store(z, "dedup", "1");
+	final_check(z, w);
+	zram_destroy(z);
+	return harness_finish("zram_dedup_race");
+}
