@@ -40,6 +40,7 @@ enum opt_id {
 	OPT_POLICY,
 	OPT_THREADS,
 	OPT_TRANSPORT,
+	OPT_DEDUP,
 	OPT_MLOCK,
 	OPT_ALLOW_OTHER,
 	OPT_FOREGROUND,
@@ -65,6 +66,7 @@ static const struct opt_spec opt_specs[] = {
 	{"policy", 0, true, OPT_POLICY},
 	{"threads", 0, true, OPT_THREADS},
 	{"transport", 0, true, OPT_TRANSPORT},
+	{"dedup", 0, false, OPT_DEDUP},
 	{"mlock", 0, false, OPT_MLOCK},
 	{"allow-other", 0, false, OPT_ALLOW_OTHER},
 	{"foreground", 'f', false, OPT_FOREGROUND},
@@ -108,6 +110,8 @@ void uzram_usage(FILE *out)
 	      "  --transport auto|uring|dev\n"
 	      "                         FUSE over io_uring or /dev/fuse\n"
 	      "                         (default auto: io_uring if offered)\n"
+	      "  --dedup                store identical pages once (the\n"
+	      "                         `dedup` file turns it on and off)\n"
 	      "  --mlock                lock the daemon's memory (mlockall)\n"
 	      "  --allow-other          let other users in (file modes apply)\n"
 	      "  -f, --foreground       stay in the foreground\n"
@@ -311,6 +315,9 @@ static int opt_apply(const struct opt_spec *spec, const char *value,
 		return threads_opt_parse(value, opts, err);
 	case OPT_TRANSPORT:
 		return transport_opt_parse(value, opts, err);
+	case OPT_DEDUP:
+		opts->dedup = true;
+		return 0;
 	case OPT_MLOCK:
 		opts->mlock = true;
 		return 0;

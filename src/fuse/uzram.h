@@ -46,6 +46,7 @@ struct uzram_options {
 	const char *policy;	 /* --policy "k=v,...", or NULL */
 	unsigned int threads;	 /* --threads; 0 until parsed: then the
 				  * number of online cores, at least 2 */
+	bool dedup;		 /* --dedup */
 	enum uzram_transport_mode transport; /* --transport, default auto */
 	bool mlock;			     /* --mlock */
 	bool allow_other;		     /* --allow-other */

@@ -98,11 +98,26 @@ static void test_good(void)
 	struct uzram_options o;
 	char err[UZRAM_ERR_MAX];
 	char *a1[] = {"uzram", "/mnt/z", "--size", "1G"};
-	char *a2[] = {"uzram",	       "--size=4M",   "--algo",	     "zstd",
-		      "--algo-params", "level=-3",    "--mem-limit", "1M",
-		      "--threads=7",   "--transport", "uring",	     "--mlock",
-		      "--allow-other", "-f",	      "-o",	     "ro",
-		      "-oallow_root",  "--",	      "-odd-dir"};
+	char *a2[] = {"uzram",
+		      "--size=4M",
+		      "--algo",
+		      "zstd",
+		      "--algo-params",
+		      "level=-3",
+		      "--mem-limit",
+		      "1M",
+		      "--threads=7",
+		      "--transport",
+		      "uring",
+		      "--mlock",
+		      "--dedup",
+		      "--allow-other",
+		      "-f",
+		      "-o",
+		      "ro",
+		      "-oallow_root",
+		      "--",
+		      "-odd-dir"};
 	char *a3[] = {"uzram", "--help"};
 	char *a4[] = {"uzram", "-V"};
 	char *a5[] = {"uzram", "-d", "m", "--size", "1k", "--size", "2k"};
@@ -116,6 +131,7 @@ static void test_good(void)
 	CHECK(o.threads >= 2 && o.threads <= UZRAM_MAX_THREADS);
 	CHECK(!o.foreground && !o.mlock && !o.allow_other && !o.debug);
 	CHECK_EQ(o.transport, UZRAM_TRANSPORT_AUTO);
+	CHECK(!o.dedup);
 	CHECK_EQ(o.nr_fuse_opts, 0);
 	uzram_options_free(&o);
 
@@ -128,6 +144,7 @@ static void test_good(void)
 	CHECK_EQ(o.threads, 7);
 	CHECK_EQ(o.transport, UZRAM_TRANSPORT_URING);
 	CHECK(o.mlock && o.allow_other && o.foreground && !o.debug);
+	CHECK(o.dedup);
 	REQUIRE(o.nr_fuse_opts == 2);
 	CHECK(!strcmp(o.fuse_opts[0], "ro"));
 	CHECK(!strcmp(o.fuse_opts[1], "allow_root"));
@@ -192,6 +209,7 @@ static void test_bad(void)
 	BAD("needs a value", "/mnt/z", "--size");
 	BAD("needs a value", "/mnt/z", "--size", "1G", "-o");
 	BAD("takes no value", "/mnt/z", "--size", "1G", "--mlock=yes");
+	BAD("takes no value", "/mnt/z", "--size", "1G", "--dedup=1");
 	BAD("--threads", "/mnt/z", "--size", "1G", "--threads", "0");
 	BAD("--threads", "/mnt/z", "--size", "1G", "--threads", "1025");
 	BAD("--threads", "/mnt/z", "--size", "1G", "--threads", "2x");

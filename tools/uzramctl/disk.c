@@ -319,6 +319,7 @@ int disk_read(struct disk *d)
 	if (!disk_file(d, "stats.json", json, json_max)) {
 		json_u64(json, "threads", &d->threads);
 		json_u64(json, "idle_pages", &d->idle_pages);
+		json_u64(json, "dup_data_size", &d->dup_data_size);
 	}
 	free(json);
 	return 0;

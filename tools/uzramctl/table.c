@@ -34,6 +34,7 @@ enum col_id {
 	COL_MIGRATED,
 	COL_HUGEPAGES,
 	COL_IDLEPAGES,
+	COL_DEDUP,
 	COL_COUNT_ALL
 };
 
@@ -76,6 +77,10 @@ static const struct column {
 	[COL_HUGEPAGES] = {"HUGE-PAGES", "incompressible pages stored raw",
 			   COL_COUNT},
 	[COL_IDLEPAGES] = {"IDLE-PAGES", "pages marked idle", COL_COUNT},
+	[COL_DEDUP] = {"DEDUP",
+		       "compressed bytes not stored thanks to "
+		       "deduplication (dup_data_size)",
+		       COL_SIZE},
 };
 
 static const int default_cols[] = {COL_NAME,	COL_ALGORITHM, COL_DISKSIZE,
@@ -206,6 +211,8 @@ static uint64_t cell_u64(const struct disk *d, int id)
 		return d->mm[MM_HUGE_PAGES];
 	case COL_IDLEPAGES:
 		return d->idle_pages;
+	case COL_DEDUP:
+		return d->dup_data_size;
 	}
 	return 0;
 }

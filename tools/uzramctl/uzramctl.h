@@ -42,6 +42,7 @@ struct disk {
 	uint64_t mm[MM_COLS];
 	uint64_t threads; /* stats.json "threads" */
 	uint64_t idle_pages;
+	uint64_t dup_data_size; /* stats.json; 0 without dedup */
 };
 
 /* disk.c */
