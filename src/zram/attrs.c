@@ -178,11 +178,22 @@ static ssize_t dedup_show(struct zram *z, char *buf, size_t size)
 /* "1" or "0". */
 static int dedup_store(struct zram *z, const char *buf, size_t len)
 {
-	uint64_t v;
+	bool on;
 
-	if (parse_u64(buf, len, &v) || v > 1)
+	if (parse_bool01(buf, len, &on))
 		return -EINVAL;
-	return zram_dedup_set(z, v == 1);
+	return zram_dedup_set(z, on);
+}
+
+/* "[samples=N] [size=BYTES]" (zram_parse.h). */
+static int train_dict_store(struct zram *z, const char *buf, size_t len)
+{
+	struct zram_train_req req;
+	int err = parse_train(buf, len, &req);
+
+	if (err)
+		return err;
+	return zram_dict_train(z, req.samples, req.size);
 }
 
 static const struct zram_attr attrs[] = {
@@ -210,6 +221,7 @@ static const struct zram_attr attrs[] = {
 	{"recompress", 0200, NULL, zram_recompress_store},
 	{"policy", 0644, zram_policy_show, zram_policy_store},
 	{"dedup", 0644, dedup_show, dedup_store},
+	{"train_dict", 0200, NULL, train_dict_store},
 #ifdef UZRAM_TEST_HOOKS
 	{"debug_read_delay", 0200, NULL, read_delay_store},
 	{"debug_reset_delay", 0200, NULL, reset_delay_store},

@@ -257,6 +257,39 @@ void zram_dict_retire(struct zram *z, struct zram_dict *d)
 	zram_dict_free(d);
 }
 
+/*
+ * zram_dict_make - a dictionary of @size bytes at @data (malloc'ed; owned
+ * by the dictionary from now on, freed on error too) for codec @ops.
+ * Returns 0 and *@out, -EINVAL (codec takes no dictionary or refuses it),
+ * -ENOMEM.
+ */
+int zram_dict_make(const struct zram_codec_ops *ops, void *data, size_t size,
+		   struct zram_dict **out)
+{
+	struct zram_dict *d;
+	int err = -EINVAL;
+
+	if (!ops->dict_prepare)
+		goto err_data;
+	err = -ENOMEM;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		goto err_data;
+	d->ops = ops;
+	d->data = data;
+	d->size = size;
+	err = ops->dict_prepare(d);
+	if (err) {
+		free(d);
+		goto err_data;
+	}
+	*out = d;
+	return 0;
+err_data:
+	free(data);
+	return err;
+}
+
 void zram_dict_free(struct zram_dict *d)
 {
 	if (!d)

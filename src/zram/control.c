@@ -59,6 +59,23 @@ static int dict_replace(struct zram *z, struct zram_codec_params *p,
 }
 
 /*
+ * zram_dict_install - make @data (@size bytes, malloc'ed, owned from now on)
+ * the dictionary of codec @id at priority 0, for new writes. Returns 0,
+ * -EINVAL (the codec refuses it), -EBUSY (pages need the current one),
+ * -ENOMEM. Locking: ctrl_lock held.
+ */
+int zram_dict_install(struct zram *z, unsigned int id, void *data, size_t size)
+{
+	struct zram_dict *d;
+	int err;
+
+	err = zram_dict_make(zram_codec_get(id), data, size, &d);
+	if (err)
+		return err;
+	return dict_replace(z, &z->params[0][id], d);
+}
+
+/*
  * Apply the parameters of codec @id at priority @prio (0 primary, 1..3 the
  * recomp_algorithm codecs; @id < 0: the codec set at that priority): a new
  * @level if @has_level, the dictionary at @dict unless NULL.

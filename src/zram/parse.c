@@ -511,3 +511,56 @@ int parse_path(const char *buf, size_t len, char *out, size_t size)
 	out[len] = '\0';
 	return 0;
 }
+
+/* One "samples=N" or "size=BYTES" pair into @req. 0 or -EINVAL. */
+static int train_pair_parse(const char *s, size_t len,
+			    struct zram_train_req *req, bool *seen)
+{
+	const char *eq = memchr(s, '=', len);
+	size_t klen = eq ? (size_t)(eq - s) : 0;
+	uint64_t v;
+
+	if (!eq || eq + 1 == s + len)
+		return -EINVAL;
+	if (key_is(s, klen, "samples") && !seen[0]) {
+		seen[0] = true;
+		if (digits_parse(eq + 1, len - klen - 1, &v) ||
+		    v < ZRAM_TRAIN_SAMPLES_MIN || v > ZRAM_TRAIN_SAMPLES_MAX)
+			return -EINVAL;
+		req->samples = v;
+		return 0;
+	}
+	if (key_is(s, klen, "size") && !seen[1]) {
+		seen[1] = true;
+		/* parse_size strips a newline: the value has none here */
+		if (memchr(eq + 1, '\n', len - klen - 1) ||
+		    parse_size(eq + 1, len - klen - 1, &v) ||
+		    v < ZRAM_TRAIN_SIZE_MIN || v > ZRAM_TRAIN_SIZE_MAX)
+			return -EINVAL;
+		req->size = v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int parse_train(const char *buf, size_t len, struct zram_train_req *out)
+{
+	struct zram_train_req req = {.samples = ZRAM_TRAIN_SAMPLES_DEFAULT,
+				     .size = ZRAM_TRAIN_SIZE_DEFAULT};
+	bool seen[2] = {false, false};
+	size_t pos = 0;
+
+	len = parse_strip(buf, len);
+	while (pos < len) {
+		const char *sp = memchr(buf + pos, ' ', len - pos);
+		size_t end = sp ? (size_t)(sp - buf) : len;
+
+		if (end == pos || (sp && end + 1 == len))
+			return -EINVAL;
+		if (train_pair_parse(buf + pos, end - pos, &req, seen))
+			return -EINVAL;
+		pos = end + 1;
+	}
+	*out = req;
+	return 0;
+}

@@ -414,6 +414,17 @@ ZRAM_API int zram_dedup_set(struct zram *z, bool on);
 ZRAM_API bool zram_dedup_get(struct zram *z);
 
 /*
+ * zram_dict_train - `train_dict`: train a dictionary of at most @size bytes
+ * (1 KiB .. 1 MiB) on @samples (16 .. 16384) resident compressed pages
+ * spread over the disk, and use it for new writes of the current codec
+ * (zstd: a zstd dictionary; lz4, lz4hc: raw content). Returns 0; -EINVAL
+ * (out of range); -ENODATA (too few resident pages, or nothing to learn);
+ * -EBUSY (pages need the current dictionary); -ENOMEM. Nothing changes
+ * unless it returns 0.
+ */
+ZRAM_API int zram_dict_train(struct zram *z, uint64_t samples, uint64_t size);
+
+/*
  * The control and stat files, as text. Each store() parses its input into
  * one of the typed calls above; each show() formats zram_stats_get() or a
  * getter in the kernel's format (docs/store.md).

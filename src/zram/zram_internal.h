@@ -309,15 +309,22 @@ struct zram_stream *zram_stream_get(struct zram *z);
 void *zram_stream_ctx(struct zram_stream *st, unsigned int id);
 int zram_dict_load(const struct zram_codec_ops *ops, const char *path,
 		   struct zram_dict **out);
+int zram_dict_make(const struct zram_codec_ops *ops, void *data, size_t size,
+		   struct zram_dict **out);
 void zram_dict_free(struct zram_dict *d);
 void zram_dict_retire(struct zram *z, struct zram_dict *d);
 
 /* io.c */
 void zram_mem_used_update(struct zram *z, uint64_t used);
 
+/* dict_train.c */
+int dict_train_pages(unsigned int codec, const void *samples, size_t n,
+		     size_t cap, void **out, size_t *out_size);
+
 /* control.c (Locking: each takes ctrl_lock itself; the rest are in zram.h) */
 int zram_params_change(struct zram *z, unsigned int prio, int id,
 		       bool has_level, int level, const char *dict);
+int zram_dict_install(struct zram *z, unsigned int id, void *data, size_t size);
 #ifdef UZRAM_TEST_HOOKS
 void zram_read_delay_set(struct zram *z, uint64_t index, uint32_t ms);
 #endif

@@ -28,6 +28,9 @@
  *               each at most once; keys not given keep their value
  *   bool01   := 0 | 1
  *   path     := any bytes but NUL, not empty, < PATH_MAX
+ *   train    := '' | tpair (' ' tpair)*    tpair := 'samples=' number
+ *               | 'size=' size;  each at most once; samples 16 .. 16384
+ *               pages (default 4096), size 1K .. 1M (default 64K)
  */
 #ifndef UZRAM_ZRAM_PARSE_H
 #define UZRAM_ZRAM_PARSE_H
@@ -83,5 +86,21 @@ int parse_recomp_algo(const char *buf, size_t len, int *algo,
 int parse_policy(const char *buf, size_t len, struct zram_policy *inout);
 int parse_bool01(const char *buf, size_t len, bool *out);
 int parse_path(const char *buf, size_t len, char *out, size_t size);
+
+/* train_dict: how many resident pages to sample, the dictionary's size. */
+#define ZRAM_TRAIN_SAMPLES_MIN 16u
+#define ZRAM_TRAIN_SAMPLES_MAX 16384u
+#define ZRAM_TRAIN_SAMPLES_DEFAULT 4096u
+#define ZRAM_TRAIN_SIZE_MIN 1024u
+#define ZRAM_TRAIN_SIZE_MAX (1u << 20)
+#define ZRAM_TRAIN_SIZE_DEFAULT (64u << 10)
+
+struct zram_train_req {
+	uint64_t samples;
+	uint64_t size;
+};
+
+/* train_dict. Returns 0 or -EINVAL (unknown or repeated key, out of range). */
+int parse_train(const char *buf, size_t len, struct zram_train_req *out);
 
 #endif

@@ -70,7 +70,9 @@ static void test_codecs(struct zram *z)
 	p.algorithm = "lz4";
 	p.set_level = false;
 	p.dict = "/nonexistent/dict";
-	CHECK_EQ(zram_algorithm_params_set(z, &p), -EINVAL); /* lz4: no dict */
+	CHECK_EQ(zram_algorithm_params_set(z, &p), -ENOENT); /* no file */
+	p.dict = "/dev/null";
+	CHECK_EQ(zram_algorithm_params_set(z, &p), -EINVAL); /* not a file */
 	p.algorithm = "zstd";
 	CHECK(zram_algorithm_params_set(z, &p) < 0);
 	/* the text layer lands in the same place */
@@ -177,6 +179,37 @@ static void test_extents(void)
 	zram_destroy(z);
 }
 
+/* dedup on and off; train_dict's ranges and its refusal on an empty disk */
+static void test_dedup_dict(struct zram *z)
+{
+	unsigned char page[ZRAM_PAGE_SIZE];
+	struct zram_stats st;
+	unsigned int i;
+
+	CHECK(!zram_dedup_get(z));
+	CHECK_EQ(zram_dedup_set(z, true), 0);
+	CHECK(zram_dedup_get(z));
+	for (i = 0; i < sizeof(page); i++)
+		page[i] = (unsigned char)(i * 7 % 251);
+	CHECK_EQ(zram_write(z, page, sizeof(page), 0), sizeof(page));
+	CHECK_EQ(zram_write(z, page, sizeof(page), ZRAM_PAGE_SIZE),
+		 sizeof(page));
+	zram_stats_get(z, &st);
+	CHECK_EQ(st.dup_pages, 1);
+	CHECK_EQ(zram_dedup_set(z, false), 0);
+	CHECK(!zram_dedup_get(z));
+	CHECK_EQ(zram_write(z, page, sizeof(page), 2 * ZRAM_PAGE_SIZE),
+		 sizeof(page));
+	zram_stats_get(z, &st);
+	CHECK_EQ(st.dup_pages, 1);
+	CHECK_EQ(zram_dict_train(z, 15, 65536), -EINVAL);
+	CHECK_EQ(zram_dict_train(z, 16385, 65536), -EINVAL);
+	CHECK_EQ(zram_dict_train(z, 16, 1023), -EINVAL);
+	CHECK_EQ(zram_dict_train(z, 16, (1 << 20) + 1), -EINVAL);
+	CHECK_EQ(zram_dict_train(z, 16, 4096), -ENODATA); /* 3 pages */
+	CHECK_EQ(zram_discard(z, 0, 3 * ZRAM_PAGE_SIZE), 0);
+}
+
 int main(void)
 {
 	struct zram_config cfg = {.disksize = 64 * ZRAM_PAGE_SIZE};
@@ -185,6 +218,7 @@ int main(void)
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	test_codecs(z);
 	test_limits(z);
+	test_dedup_dict(z);
 	zram_destroy(z);
 	test_extents();
 	return harness_finish("zram_api");

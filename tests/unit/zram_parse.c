@@ -176,7 +176,8 @@ static const struct bad bad_inputs[] = {
 	{"algorithm_params", "foo=1", -EINVAL},
 	{"algorithm_params", "priority=1", -EINVAL},
 	{"algorithm_params", "level=3\n\n", -EINVAL},
-	{"algorithm_params", "dict=/etc/hostname", -EINVAL}, /* lz4: none */
+	{"algorithm_params", "dict=/dev/null", -EINVAL},    /* not a file */
+	{"algorithm_params", "dict=/etc/hostname", -EBUSY}, /* pages use lz4 */
 	{"algorithm_params", "algo=zstd dict=/nonexistent/dict", -ENOENT},
 	{"algorithm_params", "algo=zstd dict=/tmp", -EINVAL},
 	{"algorithm_params", "algo=zstd level=5 dict=/nonexistent", -ENOENT},
@@ -209,6 +210,29 @@ static const struct bad bad_inputs[] = {
 	{"dedup", "01x", -EINVAL},
 	{"dedup", "-1", -EINVAL},
 	{"dedup", "1\n\n", -EINVAL},
+	{"train_dict", "1", -EINVAL},
+	{"train_dict", "samples=", -EINVAL},
+	{"train_dict", "samples", -EINVAL},
+	{"train_dict", "samples=15", -EINVAL},
+	{"train_dict", "samples=16385", -EINVAL},
+	{"train_dict", "samples=-1", -EINVAL},
+	{"train_dict", "samples=1k", -EINVAL},
+	{"train_dict", "size=1023", -EINVAL},
+	{"train_dict", "size=2M", -EINVAL},
+	{"train_dict", "size=4X", -EINVAL},
+	{"train_dict", "size=4K\n\n", -EINVAL},
+	{"train_dict", "samples=100 samples=100", -EINVAL},
+	{"train_dict", "size=4K size=8K", -EINVAL},
+	{"train_dict", " size=4K", -EINVAL},
+	{"train_dict", "size=4K ", -EINVAL},
+	{"train_dict", "size=4K  samples=20", -EINVAL},
+	{"train_dict", "foo=1", -EINVAL},
+	{"train_dict", "SIZE=4K", -EINVAL},
+	/* well formed, but one resident page is too few to learn from */
+	{"train_dict", "", -ENODATA},
+	{"train_dict", "\n", -ENODATA},
+	{"train_dict", "samples=16 size=1K\n", -ENODATA},
+	{"train_dict", "size=1M samples=16384", -ENODATA},
 	{"idle", "", -EINVAL},
 	{"idle", "al", -EINVAL},
 	{"idle", "all ", -EINVAL},
@@ -387,7 +411,7 @@ static void test_table(void)
 		{"mem_limit", 0644},	  {"mem_used_max", 0644},
 		{"compact", 0200},	  {"idle", 0200},
 		{"reset", 0200},	  {"disksize", 0444},
-		{"dedup", 0644},
+		{"dedup", 0644},	  {"train_dict", 0200},
 	};
 	const struct zram_attr *a;
 	size_t n, i;

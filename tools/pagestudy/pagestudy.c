@@ -113,8 +113,7 @@ static void report(const char *name, const struct result *r,
 	printf("%-24s %10.1f MB  pool %10.1f MB  ratio %5.3f  x%s %5.3f  "
 	       "comp %6.0f MB/s  read-1-page %6.2f us\n",
 	       name, (double)r->bytes / 1e6, (double)r->pooled / 1e6,
-	       (double)npages * PAGE / (double)r->bytes,
-	       base ? "base" : "    ",
+	       (double)npages * PAGE / (double)r->bytes, base ? "base" : "    ",
 	       base ? (double)r->pooled / (double)base->pooled : 1.0,
 	       (double)npages * PAGE / 1e6 / r->comp_s,
 	       r->read_s * 1e6 / (double)npages);
@@ -123,18 +122,20 @@ static void report(const char *name, const struct result *r,
 static void lz4_pages(struct result *r, const char *dict, int dict_len)
 {
 	char out[LZ4_COMPRESSBOUND(PAGE)], back[PAGE];
-	LZ4_stream_t *ls = LZ4_createStream();
+	LZ4_stream_t *ls = LZ4_createStream(), *ds = LZ4_createStream();
 	size_t i;
 	double t;
 	int n;
 
 	memset(r, 0, sizeof(*r));
+	if (dict_len)
+		LZ4_loadDict(ds, dict, dict_len);
 	t = now_s();
 	for (i = 0; i < npages; i++) {
 		const char *src = (const char *)pages + i * PAGE;
 
 		if (dict_len) {
-			LZ4_loadDict(ls, dict, dict_len);
+			memcpy(ls, ds, sizeof(*ls));
 			n = LZ4_compress_fast_continue(ls, src, out, PAGE,
 						       sizeof(out), 1);
 		} else {
@@ -149,7 +150,13 @@ static void lz4_pages(struct result *r, const char *dict, int dict_len)
 	for (i = 0; i < npages; i += 16) {
 		const char *src = (const char *)pages + i * PAGE;
 
-		n = LZ4_compress_default(src, out, PAGE, sizeof(out));
+		if (dict_len) {
+			memcpy(ls, ds, sizeof(*ls));
+			n = LZ4_compress_fast_continue(ls, src, out, PAGE,
+						       sizeof(out), 1);
+		} else {
+			n = LZ4_compress_default(src, out, PAGE, sizeof(out));
+		}
 		if (dict_len)
 			LZ4_decompress_safe_usingDict(out, back, n, PAGE, dict,
 						      dict_len);
@@ -158,6 +165,7 @@ static void lz4_pages(struct result *r, const char *dict, int dict_len)
 	}
 	r->read_s = (now_s() - t) * 16;
 	LZ4_freeStream(ls);
+	LZ4_freeStream(ds);
 }
 
 /* zstd frames of @group pages at @level, with @cdict/@ddict if set. */
@@ -265,6 +273,16 @@ static void dict_study(const struct result *z3, int level)
 	}
 	printf("trained a %zu-byte zstd dictionary on %zu pages in %.2f s\n",
 	       dsize, nsamples, now_s() - t);
+	if (level == 3) {
+		/* the trained content as lz4's raw dictionary */
+		size_t hs = ZDICT_getDictHeaderSize(dict, dsize);
+
+		if (!ZDICT_isError(hs)) {
+			lz4_pages(&r, (const char *)dict + hs,
+				  (int)(dsize - hs));
+			report("lz4 page traineddict", &r, NULL);
+		}
+	}
 	cd = ZSTD_createCDict_byReference(dict, dsize, level);
 	dd = ZSTD_createDDict_byReference(dict, dsize);
 	zstd_groups(&r, level, 1, cd, dd);

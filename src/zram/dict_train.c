@@ -1,0 +1,182 @@
+/*
+ * dict_train.c - dictionaries trained from the pages the store holds.
+ *
+ * `train_dict [samples=N] [size=BYTES]` picks N resident compressed pages
+ * spread evenly over the disk (every k-th one, so one hot file does not
+ * make the whole sample), decodes them into a temporary buffer (N * 4 KiB,
+ * freed at the end) and trains a dictionary of at most BYTES:
+ *   - zstd: ZDICT_trainFromBuffer(), a full zstd dictionary (entropy
+ *     tables and content);
+ *   - lz4, lz4hc: the content part of the same training (the header and
+ *     entropy tables stripped): lz4 takes raw content as its dictionary.
+ * The result is installed for new writes of the current codec as
+ * `algorithm_params dict=PATH` would be (control.c). Pages stored before
+ * keep the dictionary they were written with.
+ *
+ * Why train on decoded resident pages rather than on writes as they come:
+ * what is resident is what memory is spent on, and training is a rare,
+ * explicit command (or the policy's auto_dict), so its cost (about a second
+ * for 4096 pages) is paid off the write path.
+ *
+ * Errors: a sample smaller than ZRAM_TRAIN_SAMPLES_MIN pages or a training
+ * that fails (content too uniform or too random to learn from) is -ENODATA,
+ * and nothing changes.
+ *
+ * Locking: takes each sampled slot's lock in turn (one at a time, no other
+ * lock held) to decode it; the caller holds ctrl_lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zdict.h>
+
+#include "slot_content.h"
+#include "zram_parse.h"
+
+/*
+ * dict_train_pages - train a dictionary for codec @codec from @n pages at
+ * @samples. Returns 0 with *@out (malloc'ed, *@out_size bytes <= @cap), or
+ * -ENODATA (training failed: nothing to learn), -ENOMEM.
+ */
+int dict_train_pages(unsigned int codec, const void *samples, size_t n,
+		     size_t cap, void **out, size_t *out_size)
+{
+	size_t *sizes = malloc(n * sizeof(*sizes));
+	unsigned char *dict = malloc(cap);
+	size_t i, len, hs;
+	int err = -ENOMEM;
+
+	if (!sizes || !dict)
+		goto err_free;
+	for (i = 0; i < n; i++)
+		sizes[i] = ZRAM_PAGE_SIZE;
+	err = -ENODATA;
+	len = ZDICT_trainFromBuffer(dict, cap, samples, sizes, (unsigned)n);
+	if (ZDICT_isError(len))
+		goto err_free;
+	if (codec != ZRAM_CODEC_ZSTD) {
+		/* lz4: raw content, the most useful bytes last */
+		hs = ZDICT_getDictHeaderSize(dict, len);
+		if (ZDICT_isError(hs) || hs >= len)
+			goto err_free;
+		memmove(dict, dict + hs, len - hs);
+		len -= hs;
+	}
+	free(sizes);
+	*out = dict;
+	*out_size = len;
+	return 0;
+err_free:
+	free(sizes);
+	free(dict);
+	return err;
+}
+
+/* A slot worth sampling: it holds a compressed or raw object in memory. */
+static bool slot_sampled(uint32_t f)
+{
+	enum slot_kind k = slot_kind(f);
+
+	return k == SLOT_KIND_COMPRESSED || k == SLOT_KIND_HUGE ||
+	       k == SLOT_KIND_SHARED;
+}
+
+/*
+ * page_peek - decode slot @index into @dst without counting an access (idle
+ * marks and ac_time stay). Returns 1 if it was sampled, 0 if the slot no
+ * longer holds a page worth it, -EIO, -ENOMEM. Locking: takes the slot lock.
+ */
+static int page_peek(struct zram *z, struct zram_stream *st, uint64_t index,
+		     unsigned char *dst)
+{
+	struct zram_slot *slot = &z->table[index];
+	int err = 0;
+
+	slot_lock(z, slot);
+	if (slot_sampled(
+		    atomic_load_explicit(&slot->flags, memory_order_relaxed)))
+		err = slot_decode(z, st, index, dst) ?: 1;
+	slot_unlock(slot);
+	return err;
+}
+
+/* A sampling walk: count (buf NULL) or decode every stride-th page. */
+struct sample_walk {
+	struct zram_stream *st;
+	unsigned char *buf;
+	size_t want, n;
+	uint64_t stride, seen;
+};
+
+/* slot_walk() callback. Locking: takes the slot's lock to decode it. */
+static int sample_one(struct zram *z, uint64_t index, void *arg)
+{
+	struct sample_walk *w = arg;
+	int err;
+
+	if (!slot_sampled(atomic_load_explicit(&z->table[index].flags,
+					       memory_order_relaxed)))
+		return 0;
+	if (w->seen++ % w->stride || !w->buf)
+		return 0;
+	err = page_peek(z, w->st, index, w->buf + w->n * ZRAM_PAGE_SIZE);
+	if (err < 0)
+		return err;
+	w->n += (size_t)err;
+	return w->n == w->want; /* 1 stops the walk */
+}
+
+/*
+ * dict_sample - decode up to @want resident pages, every stride-th one,
+ * into @buf. Returns the number decoded, or -errno. Walks skip table pages
+ * never written. Locking: one slot lock at a time.
+ */
+static ssize_t dict_sample(struct zram *z, unsigned char *buf, size_t want)
+{
+	struct sample_walk w = {
+		.st = zram_stream_get(z), .want = want, .stride = 1};
+	int err;
+
+	if (!w.st)
+		return -ENOMEM;
+	slot_walk(z, 0, z->nr_slots, sample_one, &w); /* count */
+	if (w.seen > want)
+		w.stride = w.seen / want;
+	w.seen = 0;
+	w.buf = buf;
+	err = slot_walk(z, 0, z->nr_slots, sample_one, &w);
+	return err < 0 ? err : (ssize_t)w.n;
+}
+
+int zram_dict_train(struct zram *z, uint64_t samples, uint64_t size)
+{
+	unsigned char *buf;
+	unsigned int codec;
+	void *data;
+	size_t len;
+	ssize_t n;
+	int err;
+
+	if (samples < ZRAM_TRAIN_SAMPLES_MIN ||
+	    samples > ZRAM_TRAIN_SAMPLES_MAX || size < ZRAM_TRAIN_SIZE_MIN ||
+	    size > ZRAM_TRAIN_SIZE_MAX)
+		return -EINVAL;
+	buf = malloc(samples * ZRAM_PAGE_SIZE);
+	if (!buf)
+		return -ENOMEM;
+	pthread_mutex_lock(&z->ctrl_lock);
+	codec = (unsigned int)atomic_load_explicit(&z->algo,
+						   memory_order_relaxed);
+	n = dict_sample(z, buf, samples);
+	err = n < 0 ? (int)n : -ENODATA;
+	if (n < (ssize_t)ZRAM_TRAIN_SAMPLES_MIN)
+		goto out_unlock;
+	err = dict_train_pages(codec, buf, (size_t)n, size, &data, &len);
+	if (err)
+		goto out_unlock;
+	err = zram_dict_install(z, codec, data, len);
+out_unlock:
+	pthread_mutex_unlock(&z->ctrl_lock);
+	free(buf);
+	return err;
+}

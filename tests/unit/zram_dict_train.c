@@ -1,0 +1,112 @@
+/*
+ * zram_dict_train.c - trained dictionaries, codec by codec.
+ *
+ * Pages of "source files" that share a vocabulary but differ page to page
+ * (what a dictionary is for) train a dictionary of at most the asked size,
+ * for zstd (a full zstd dictionary) and for lz4 and lz4hc (raw content).
+ * With it, every codec compresses the pages smaller than without it, and
+ * each page decompresses back to its bytes only with the dictionary.
+ * Content with nothing to learn (a handful of pages) gives -ENODATA.
+ */
+#include <errno.h>
+
+#include "harness.h"
+#include "zram.h"
+#include "zram_internal.h"
+
+#define NPAGES 512u
+
+static unsigned char pages[NPAGES][ZRAM_PAGE_SIZE];
+static unsigned char cbuf[2 * ZRAM_PAGE_SIZE];
+static unsigned char back[ZRAM_PAGE_SIZE];
+
+static const char *const vocab[] = {
+	"static int ",		"struct zram_slot *slot",
+	"return -EINVAL;\n",	"#include <stdio.h>\n",
+	"unsigned long flags;", "if (err)\n\t\tgoto out;",
+	"spin_lock(&lock);",	"memcpy(dst, src, len);",
+	"/* the page */\n",	"for (i = 0; i < n; i++)",
+};
+
+static void pages_make(uint64_t *rs)
+{
+	unsigned int p;
+	size_t i, n;
+
+	for (p = 0; p < NPAGES; p++) {
+		for (i = 0; i < ZRAM_PAGE_SIZE;) {
+			uint64_t r = harness_rand(rs);
+			const char *w = vocab[r % 10];
+
+			if (r % 7 == 0) { /* a page's own noise */
+				pages[p][i++] =
+					(unsigned char)('a' + (r >> 8) % 26);
+				continue;
+			}
+			n = strlen(w);
+			if (n > ZRAM_PAGE_SIZE - i)
+				n = ZRAM_PAGE_SIZE - i;
+			memcpy(&pages[p][i], w, n);
+			i += n;
+		}
+	}
+}
+
+/* Total compressed bytes of every page with @dict (NULL: none). */
+static uint64_t total(unsigned int id, void *ctx, const struct zram_dict *d)
+{
+	const struct zram_codec_ops *ops = zram_codec_get(id);
+	uint64_t sum = 0;
+	unsigned int p;
+
+	for (p = 0; p < NPAGES; p++) {
+		int n = ops->compress(ctx, ops->level_default, d, pages[p],
+				      cbuf, sizeof(cbuf));
+
+		REQUIRE(n > 0);
+		sum += (uint64_t)n;
+		CHECK_EQ(ops->decompress(ctx, d, cbuf, (size_t)n, back), 0);
+		CHECK(!memcmp(back, pages[p], ZRAM_PAGE_SIZE));
+		if (d && p % 64 == 0) /* needs the dictionary to read */
+			CHECK(ops->decompress(ctx, NULL, cbuf, (size_t)n,
+					      back) != 0 ||
+			      memcmp(back, pages[p], ZRAM_PAGE_SIZE));
+	}
+	return sum;
+}
+
+static void test_codec(unsigned int id)
+{
+	const struct zram_codec_ops *ops = zram_codec_get(id);
+	struct zram_dict *d;
+	uint64_t plain, with;
+	void *ctx, *data;
+	size_t size;
+
+	REQUIRE(ops->ctx_create(&ctx) == 0);
+	CHECK_EQ(dict_train_pages(id, pages, NPAGES, 8192, &data, &size), 0);
+	CHECK(size > 0 && size <= 8192);
+	REQUIRE(zram_dict_make(ops, data, size, &d) == 0);
+	d->gen = 1; /* as dict_replace() numbers them */
+	plain = total(id, ctx, NULL);
+	with = total(id, ctx, d);
+	fprintf(stderr, "%s: %llu bytes plain, %llu with a %zu-byte dict\n",
+		ops->name, (unsigned long long)plain, (unsigned long long)with,
+		size);
+	CHECK(with < plain);
+	zram_dict_free(d);
+	/* nothing to learn from two pages */
+	CHECK_EQ(dict_train_pages(id, pages, 2, 8192, &data, &size), -ENODATA);
+	ops->ctx_destroy(ctx);
+}
+
+int main(void)
+{
+	uint64_t rs = harness_seed();
+
+	pages_make(&rs);
+	test_codec(ZRAM_CODEC_ZSTD);
+	test_codec(ZRAM_CODEC_LZ4);
+	test_codec(ZRAM_CODEC_LZ4HC);
+	return harness_finish("zram_dict_train");
+}

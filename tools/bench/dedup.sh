@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# tools/bench/dedup.sh - memory per stored byte with deduplication, side by
+# side in one run (a program that prints numbers, not a test).
+#
+# Targets, each a fresh instance:
+#   zram-lz4          kernel zram on /dev/zram0, lz4 (the anchor; only if
+#                     unused: initstate 0, taken under
+#                     flock /tmp/uzram-zram0.lock, reset after)
+#   uzram-lz4         the daemon, lz4, behind a loop device (--direct-io=on)
+#   uzram-lz4-dedup   the same with --dedup
+# Real data: mkfs.ext4 -b 4096 on the device, copy TREES, sync, drop caches,
+# diff every file, record mem_used_total (+ orig/compr, dedup figures, the
+# daemon's RSS); then copy TREES a second time into the same file system,
+# sync, drop caches, diff, record again ("double copy").
+# fio: on fresh uzram-lz4 and uzram-lz4-dedup disks, prefill, then 4 KiB
+# randwrite and randread (libaio, iodepth 16, 2 jobs, direct, 50 %
+# compressible refilled buffers: no duplicates, so dedup pays its hash and
+# lookup on every page and never wins).
+#
+# Prints a Markdown table with the ratios the issue asks for; writes it to
+# $OUT/dedup.md with the raw figures in $OUT/dedup.tsv.
+#
+# Environment: UZRAM_BIN (default build/release/src/fuse/uzram), BENCH_TREES
+# (default "/usr/include /usr/lib/gcc /usr/lib/python3 /usr/share/perl"),
+# BENCH_DISK (3G), BENCH_AREA (1G), BENCH_RUNTIME (10), BENCH_OUT
+# (build/bench), BENCH_TARGETS (subset of the three).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+TREES=${BENCH_TREES:-/usr/include /usr/lib/gcc /usr/lib/python3 /usr/share/perl}
+DISK=${BENCH_DISK:-3G}
+AREA=${BENCH_AREA:-1G}
+RUNTIME=${BENCH_RUNTIME:-10}
+OUT=${BENCH_OUT:-$SRC/build/bench}
+UZRAM_BIN=${UZRAM_BIN:-$SRC/build/release/src/fuse/uzram}
+TARGETS=${BENCH_TARGETS:-zram-lz4 uzram-lz4 uzram-lz4-dedup}
+ZRAM=/sys/block/zram0
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+CLEANUP=()
+cleanup_push() { CLEANUP+=("$1"); }
+cleanup_run() {
+	local keep=$1 cmd
+	while ((${#CLEANUP[@]} > keep)); do
+		cmd=${CLEANUP[-1]}
+		unset 'CLEANUP[-1]'
+		eval "$cmd" || log "cleanup failed: $cmd"
+	done
+}
+trap 'rc=$?; trap - EXIT; cleanup_run 0; exit $rc' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
+loop_detach_file() {
+	local d
+	for d in $(losetup --list -n -O NAME -j "$1" 2>/dev/null); do
+		losetup -d "$d"
+	done
+}
+loop_attach() {
+	cleanup_push "loop_detach_file '$1'"
+	DEV=$(losetup --find --show --direct-io=on "$1")
+}
+fs_umount() {
+	local _
+	for _ in $(seq 50); do
+		is_mounted "$1" || return 0
+		umount "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	umount "$1"
+}
+fuse_stop() {
+	local mp=$1 pid=$2 _
+	for _ in $(seq 50); do
+		is_mounted "$mp" || break
+		fusermount3 -u "$mp" 2>/dev/null && break
+		sleep 0.1
+	done
+	is_mounted "$mp" && fusermount3 -u -z "$mp"
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill "$pid" 2>/dev/null || true
+}
+rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
+json_get() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+
+RES=""
+put() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RES"; }
+
+DEV="" PID="" MP="" KIND=""
+uzram_up() { # uzram_up DIR ARGS...
+	local dir=$1 _
+	shift
+	MP=$dir/mnt
+	mkdir -p "$MP"
+	"$UZRAM_BIN" "$MP" --size "$DISK" -f "$@" >"$dir/daemon.log" 2>&1 &
+	PID=$!
+	cleanup_push "fuse_stop '$MP' $PID"
+	for _ in $(seq 200); do
+		is_mounted "$MP" && break
+		kill -0 "$PID" 2>/dev/null || die "uzram exited: $(cat "$dir/daemon.log")"
+		sleep 0.05
+	done
+	KIND=uzram
+	loop_attach "$MP/disk.img"
+}
+
+ZRAM_LOCKED=0
+zram_reset() {
+	local _
+	for _ in $(seq 50); do
+		echo 1 >$ZRAM/reset 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo 1 >$ZRAM/reset
+}
+zram_up() {
+	[ -e $ZRAM ] || modprobe zram 2>/dev/null || true
+	[ -e $ZRAM ] || die "no /dev/zram0"
+	if [ $ZRAM_LOCKED = 0 ]; then
+		exec 9>/tmp/uzram-zram0.lock
+		log "waiting for flock /tmp/uzram-zram0.lock"
+		flock 9
+		ZRAM_LOCKED=1
+		cleanup_push "flock -u 9; ZRAM_LOCKED=0"
+	fi
+	[ "$(cat $ZRAM/initstate)" = 0 ] || die "/dev/zram0 is in use; not touching it"
+	cleanup_push zram_reset
+	echo lz4 >$ZRAM/comp_algorithm
+	echo "$DISK" >$ZRAM/disksize
+	DEV=/dev/zram0 KIND=zram PID=""
+}
+
+target_up() { # target_up NAME PHASE
+	local dir=$WORK/$1.$2
+	mkdir -p "$dir"
+	DEV="" PID="" MP="" KIND=""
+	case $1 in
+	zram-lz4) zram_up ;;
+	uzram-lz4) uzram_up "$dir" --algo lz4 ;;
+	uzram-lz4-dedup) uzram_up "$dir" --algo lz4 --dedup ;;
+	*) die "unknown target $1" ;;
+	esac
+}
+
+mem_used() {
+	case $KIND in
+	uzram) json_get "$MP/stats.json" mem_used_total ;;
+	zram) awk '{ print $3 }' $ZRAM/mm_stat ;;
+	esac
+}
+
+# record TARGET SUFFIX: the memory figures now.
+record() {
+	local t=$1 s=$2 k
+	put "$t" "mem$s" "$(mem_used)"
+	if [ "$KIND" = uzram ]; then
+		for k in orig_data_size compr_data_size dup_pages dup_data_size \
+			dedup_objects dedup_meta_size table_bytes; do
+			put "$t" "$k$s" "$(json_get "$MP/stats.json" "$k")"
+		done
+		put "$t" "rss$s" "$(rss_bytes "$PID")"
+	else
+		put "$t" "orig_data_size$s" "$(awk '{ print $1 }' $ZRAM/mm_stat)"
+		put "$t" "compr_data_size$s" "$(awk '{ print $2 }' $ZRAM/mm_stat)"
+	fi
+}
+
+copy_trees() { # copy_trees FS SUBDIR
+	local d
+	for d in $TREES; do
+		mkdir -p "$1/$2/$(dirname "$d")"
+		cp -a "$d" "$1/$2/$d"
+	done
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	for d in $TREES; do
+		diff -r --no-dereference "$d" "$1/$2/$d" >/dev/null ||
+			die "$d differs after read-back from $2"
+	done
+}
+
+realdata_phase() {
+	local t=$1 fs=$WORK/$1.fs depth
+	mkdir -p "$fs"
+	depth=${#CLEANUP[@]}
+	log "$t: mkfs.ext4 -b 4096, copy $TREES"
+	mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=0,lazy_journal_init=0 "$DEV"
+	cleanup_push "fs_umount '$fs'"
+	mount "$DEV" "$fs"
+	copy_trees "$fs" one
+	record "$t" ""
+	log "$t: the same trees again (double copy)"
+	copy_trees "$fs" two
+	record "$t" _x2
+	cleanup_run "$depth"
+}
+
+FIO=(--direct=1 --ioengine=libaio --buffer_compress_percentage=50
+	--refill_buffers --group_reporting --output-format=json --bs=4k
+	--iodepth=16 --numjobs=2 --time_based --runtime="$RUNTIME" --ramp_time=1)
+fio_phase() {
+	local t=$1 rw
+	log "$t: prefill $AREA, then randwrite and randread ${RUNTIME}s"
+	fio --name=prefill --filename="$DEV" --size="$AREA" --rw=write --bs=1M \
+		--direct=1 --ioengine=libaio --iodepth=8 \
+		--buffer_compress_percentage=50 --refill_buffers \
+		--output=/dev/null >/dev/null
+	for rw in randwrite randread; do
+		fio --name="$rw" --filename="$DEV" --size="$AREA" --rw="$rw" \
+			"${FIO[@]}" --output="$WORK/$t.$rw.json" >/dev/null
+		put "$t" "${rw}_iops" "$(python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+print(round(j[sys.argv[2]]["iops"]))' "$WORK/$t.$rw.json" "${rw#rand}")"
+	done
+}
+
+[ "$(id -u)" = 0 ] || die "needs root (losetup, mount, /dev/zram0)"
+for c in fio losetup mkfs.ext4 fusermount3 python3 flock diff; do
+	command -v "$c" >/dev/null || die "missing $c (tools/deps.sh)"
+done
+[ -x "$UZRAM_BIN" ] || die "no daemon at $UZRAM_BIN (cmake --preset release && cmake --build --preset release)"
+mkdir -p "$OUT"
+RES=$OUT/dedup.tsv
+: >"$RES"
+WORK=$(mktemp -d /tmp/uzram-dedup-bench.XXXXXX)
+cleanup_push "rm -rf '$WORK'"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+data=0
+for d in $TREES; do data=$((data + $(du -sb "$d" | cut -f1))); done
+put all data_bytes "$data"
+
+for t in $TARGETS; do
+	depth=${#CLEANUP[@]}
+	target_up "$t" data
+	realdata_phase "$t"
+	cleanup_run "$depth"
+	case $t in uzram-*)
+		target_up "$t" fio
+		fio_phase "$t"
+		cleanup_run "$depth"
+		;;
+	esac
+done
+
+python3 - "$RES" "$OUT/dedup.md" "$TREES" "$LOAD0" \
+	"$(cut -d' ' -f1-3 /proc/loadavg)" "$(uname -r)" <<'EOF'
+import sys, collections, time
+res, out, trees, load0, load1, kernel = sys.argv[1:]
+f = collections.defaultdict(dict)
+for line in open(res):
+    t, k, v = line.rstrip("\n").split("\t")
+    f[t][k] = float(v)
+mb = lambda v: f"{v / 1e6:.1f}"
+def g(t, k):
+    return f.get(t, {}).get(k)
+def ratio(a, b):
+    return f"{a / b:.3f}" if a is not None and b else "n/a"
+L = []
+L.append(f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, kernel "
+         f"{kernel}, load {load0} -> {load1}; trees: {trees} "
+         f"({mb(f['all']['data_bytes'])} MB of files), ext4 -b 4096.\n")
+L.append("| target | mem_used_total MB | double copy MB | orig MB | compr MB "
+         "| dup_pages | dedup meta MB | daemon RSS MB | randwrite IOPS "
+         "| randread IOPS |")
+L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for t in ("zram-lz4", "uzram-lz4", "uzram-lz4-dedup"):
+    if t not in f:
+        continue
+    x = f[t]
+    cell = lambda k, fmt=mb: fmt(x[k]) if k in x else "-"
+    L.append(f"| {t} | {cell('mem')} | {cell('mem_x2')} | "
+             f"{cell('orig_data_size')} | {cell('compr_data_size')} | "
+             f"{cell('dup_pages', lambda v: str(int(v)))} | "
+             f"{cell('dedup_meta_size')} | {cell('rss')} | "
+             f"{cell('randwrite_iops', lambda v: str(int(v)))} | "
+             f"{cell('randread_iops', lambda v: str(int(v)))} |")
+d, z, u = "uzram-lz4-dedup", "zram-lz4", "uzram-lz4"
+L.append("")
+L.append("| figure | measured | target |")
+L.append("|---|---:|---:|")
+L.append(f"| uzram lz4+dedup mem_used_total / zram lz4 | "
+         f"{ratio(g(d, 'mem'), g(z, 'mem'))} | <= 0.93 |")
+if g(d, "mem") is not None and g(d, "dedup_meta_size") is not None:
+    L.append(f"| (mem_used_total + dedup_meta_size) / zram lz4 | "
+             f"{ratio(g(d, 'mem') + g(d, 'dedup_meta_size'), g(z, 'mem'))} | |")
+L.append(f"| uzram lz4 (no dedup) / zram lz4 | {ratio(g(u, 'mem'), g(z, 'mem'))} | |")
+L.append(f"| double copy: dedup / no dedup | "
+         f"{ratio(g(d, 'mem_x2'), g(u, 'mem_x2'))} | <= 0.52 |")
+L.append(f"| double copy: dedup / zram lz4 | "
+         f"{ratio(g(d, 'mem_x2'), g(z, 'mem_x2'))} | |")
+L.append(f"| randwrite IOPS dedup on / off | "
+         f"{ratio(g(d, 'randwrite_iops'), g(u, 'randwrite_iops'))} | >= 0.9 |")
+L.append(f"| randread IOPS dedup on / off | "
+         f"{ratio(g(d, 'randread_iops'), g(u, 'randread_iops'))} | ~1.0 |")
+if g(d, "dedup_objects"):
+    L.append(f"| dedup index bytes per unique page | "
+             f"{g(d, 'dedup_meta_size') / g(d, 'dedup_objects'):.1f} | |")
+open(out, "w").write("\n".join(L) + "\n")
+print("\n".join(L))
+EOF
+log "wrote $OUT/dedup.md and $OUT/dedup.tsv"
