@@ -10,12 +10,25 @@
  * same-filled (from the reference bytes), huge and their compressed sizes
  * (by compressing the reference page with the codec's own ops, exactly as
  * the store does).
+ *
+ * Tiering steps run in the same sequence: `writeback page_indexes=LO-HI`
+ * and `writeback huge` to a backing file (the model moves those pages to
+ * its written-back set: they leave compr_data_size and enter bd_count and
+ * backing_bytes), and `recompress` with zstd as the secondary codec (the
+ * model compresses each candidate with zstd itself and keeps the result
+ * only if it lands in a smaller size class, else marks it incompressible).
+ * Any later write, partial write or discard of such a page must bring it
+ * back to the primary codec in memory.
  */
 #include <errno.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "zram.h"
 #include "zram_internal.h"
+#include "zsmalloc.h"
 
 #define PAGES 37u
 #define DISK ((uint64_t)PAGES * ZRAM_PAGE_SIZE)
@@ -25,6 +38,9 @@ struct model {
 	unsigned char ref[DISK];
 	bool stored[PAGES];
 	uint32_t csize[PAGES]; /* 0: same-filled; 4096: huge */
+	bool wb[PAGES];	       /* written back */
+	bool recomp[PAGES];    /* recompressed (priority 1) */
+	bool incompr[PAGES];   /* no secondary codec shrinks it */
 	uint64_t huge_since;
 	uint64_t notify_free;
 	uint64_t invalid_io;
@@ -33,6 +49,7 @@ struct model {
 };
 
 static struct model m;
+static char dir[] = "/tmp/zram_model.XXXXXX", path[64];
 static unsigned char buf[DISK + 3 * ZRAM_PAGE_SIZE];
 static unsigned char rd[DISK + 3 * ZRAM_PAGE_SIZE];
 static unsigned char cbuf[2 * ZRAM_PAGE_SIZE];
@@ -56,6 +73,7 @@ static void model_store(struct zram *z, void *ctx, unsigned int id,
 	int n;
 
 	m.stored[page] = true;
+	m.wb[page] = m.recomp[page] = m.incompr[page] = false;
 	if (same_filled(p)) {
 		m.csize[page] = 0;
 		return;
@@ -179,9 +197,11 @@ static void step_clear(struct zram *z, void *ctx, unsigned int id, uint64_t *rs,
 		if (whole && zeroes) {
 			m.stored[p] = true;
 			m.csize[p] = 0;
+			m.wb[p] = m.recomp[p] = m.incompr[p] = false;
 		} else if (whole) {
 			m.notify_free += m.stored[p];
 			m.stored[p] = false;
+			m.wb[p] = false;
 		} else if (m.stored[p]) {
 			model_store(z, ctx, id, p);
 		}
@@ -208,9 +228,67 @@ static void step_read(struct zram *z, uint64_t *rs)
 			       off / ZRAM_PAGE_SIZE + 1;
 }
 
+static bool in_memory(uint64_t p)
+{
+	return m.stored[p] && m.csize[p] && !m.wb[p];
+}
+
+static int store_attr(struct zram *z, const char *name, const char *v)
+{
+	return zram_attr_find(name)->store(z, v, strlen(v));
+}
+
+/* writeback of a random range, or of every huge page */
+static void step_writeback(struct zram *z, uint64_t *rs)
+{
+	uint64_t lo = harness_rand(rs) % PAGES, hi, p;
+	bool huge = harness_rand(rs) % 4 == 0;
+	char cmd[64];
+
+	hi = lo + harness_rand(rs) % 8;
+	if (hi >= PAGES)
+		hi = PAGES - 1;
+	if (huge)
+		snprintf(cmd, sizeof(cmd), "huge");
+	else
+		snprintf(cmd, sizeof(cmd), "page_indexes=%llu-%llu",
+			 (unsigned long long)lo, (unsigned long long)hi);
+	CHECK_EQ(store_attr(z, "writeback", cmd), 0);
+	for (p = 0; p < PAGES; p++)
+		if (in_memory(p) &&
+		    (huge ? m.csize[p] == ZRAM_PAGE_SIZE : p >= lo && p <= hi))
+			m.wb[p] = true;
+}
+
+/* recompress everything in memory with zstd (priority 1) */
+static void step_recompress(struct zram *z, void *zctx)
+{
+	const struct zram_codec_ops *zstd = zram_codec_get(ZRAM_CODEC_ZSTD);
+	uint64_t p;
+	int n;
+
+	CHECK_EQ(store_attr(z, "recompress", ""), 0);
+	for (p = 0; p < PAGES; p++) {
+		if (!in_memory(p) || m.recomp[p] || m.incompr[p])
+			continue;
+		n = zstd->compress(zctx, atomic_load(&z->params[1][2].level),
+				   NULL, m.ref + p * ZRAM_PAGE_SIZE, cbuf,
+				   sizeof(cbuf));
+		if (n > 0 && (size_t)n < z->huge_size &&
+		    zs_lookup_class_index(z->pool, (size_t)n) <
+			    zs_lookup_class_index(z->pool, m.csize[p])) {
+			m.csize[p] = (uint32_t)n;
+			m.recomp[p] = true;
+		} else {
+			m.incompr[p] = true;
+		}
+	}
+}
+
 static void model_check(struct zram *z)
 {
 	uint64_t stored = 0, same = 0, huge = 0, compr = 0, p;
+	uint64_t wb = 0, wb_bytes = 0;
 	struct zram_stats s;
 
 	for (p = 0; p < PAGES; p++) {
@@ -218,10 +296,17 @@ static void model_check(struct zram *z)
 			continue;
 		stored++;
 		same += m.csize[p] == 0;
+		if (m.wb[p]) {
+			wb++;
+			wb_bytes += m.csize[p];
+			continue;
+		}
 		huge += m.csize[p] == ZRAM_PAGE_SIZE;
 		compr += m.csize[p];
 	}
 	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, wb);
+	CHECK_EQ(s.backing_bytes, wb_bytes);
 	CHECK_EQ(s.pages_stored, stored);
 	CHECK_EQ(s.orig_data_size, stored * ZRAM_PAGE_SIZE);
 	CHECK_EQ(s.same_pages, same);
@@ -236,7 +321,7 @@ static void model_check(struct zram *z)
 	CHECK(s.mem_used_max >= s.mem_used_total);
 	/* at worst one zspage (<= 16 pages) per object; none when empty */
 	CHECK(s.mem_used_total >= (compr ? ZRAM_PAGE_SIZE : 0));
-	CHECK(s.mem_used_total <= (stored - same) * 16 * ZRAM_PAGE_SIZE);
+	CHECK(s.mem_used_total <= (stored - same - wb) * 16 * ZRAM_PAGE_SIZE);
 	CHECK_EQ(s.slot_bytes, 16);
 	CHECK_EQ(s.slot_count, PAGES);
 	/* the whole disk, as one read (counts pages read too) */
@@ -251,21 +336,41 @@ static void run(const char *algo, const char *params, uint64_t seed)
 {
 	struct zram_config cfg = {.disksize = DISK - 100, /* rounds up */
 				  .algorithm = algo,
-				  .algorithm_params = params};
+				  .algorithm_params = params,
+				  .backing_dev = path};
 	uint64_t rs = seed;
 	unsigned int id;
 	struct zram *z;
-	void *ctx;
-	int i;
+	void *ctx, *zctx;
+	struct zram_stats s;
+	int i, fd;
 
 	fprintf(stderr, "model: %s %s\n", algo, params ? params : "");
 	memset(&m, 0, sizeof(m));
+	if (!path[0]) {
+		REQUIRE(mkdtemp(dir) != NULL);
+		snprintf(path, sizeof(path), "%s/backing", dir);
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	REQUIRE(fd >= 0 && ftruncate(fd, 4 << 20) == 0);
+	close(fd);
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	CHECK_EQ(zram_disksize(z), DISK);
+	CHECK_EQ(store_attr(z, "recomp_algorithm", "algo=zstd"), 0);
 	id = (unsigned int)atomic_load(&z->algo);
 	REQUIRE(zram_codec_get(id)->ctx_create(&ctx) == 0);
+	REQUIRE(zram_codec_get(ZRAM_CODEC_ZSTD)->ctx_create(&zctx) == 0);
 	for (i = 0; i < STEPS; i++) {
-		switch (harness_rand(&rs) % 8) {
+		switch (harness_rand(&rs) % 10) {
+		case 8:
+			step_writeback(z, &rs);
+			break;
+		case 9:
+			if (harness_rand(&rs) % 3 == 0)
+				step_recompress(z, zctx);
+			else
+				step_read(z, &rs);
+			break;
 		case 0:
 		case 1:
 		case 2:
@@ -286,8 +391,17 @@ static void run(const char *algo, const char *params, uint64_t seed)
 			break;
 		}
 	}
+	zram_stats_get(z, &s);
+	fprintf(stderr,
+		"model: %llu pages written back, %llu read back, "
+		"%llu recompressed\n",
+		(unsigned long long)s.bd_writes, (unsigned long long)s.bd_reads,
+		(unsigned long long)s.pages_recompressed);
+	CHECK(s.bd_writes > 0 && s.bd_reads > 0);
 	zram_codec_get(id)->ctx_destroy(ctx);
+	zram_codec_get(ZRAM_CODEC_ZSTD)->ctx_destroy(zctx);
 	zram_destroy(z);
+	unlink(path);
 }
 
 int main(void)
@@ -301,5 +415,6 @@ int main(void)
 	run("zstd", NULL, seed + 4);
 	run("zstd", "level=-5", seed + 5);
 	run("zstd", "level=19", seed + 6);
+	rmdir(dir);
 	return harness_finish("zram_model");
 }
