@@ -66,6 +66,11 @@ check "mem_used_total fell by >= 90% ($used -> $used2)" \
 check "backing allocated $a <= 1.10 x compr_data_size $compr" \
 	test $((a * 100)) -le $((compr * 110))
 check "bd_count > 0" test "$(bd "$mnt" 1)" -gt 0
+CTL=${UZRAMCTL_BIN:-${UZRAM_BUILD_DIR:-build/release}/tools/uzramctl/uzramctl}
+row=$("$CTL" --bytes --noheadings -o WB-PAGES,BACKING "$mnt")
+check "uzramctl -o WB-PAGES,BACKING: $row" \
+	test "$(echo $row)" = "$(bd "$mnt" 1) $(grep -o '"backing_bytes": [0-9]*' \
+		"$mnt/stats.json" | cut -d' ' -f2)"
 echo 3 >/proc/sys/vm/drop_caches
 e2e_mount "$dev" "$fs"
 diff -r --no-dereference "$SRC" "$fs/tree" >/dev/null ||

@@ -35,6 +35,9 @@ enum col_id {
 	COL_HUGEPAGES,
 	COL_IDLEPAGES,
 	COL_DEDUP,
+	COL_WBPAGES,
+	COL_BACKING,
+	COL_BACKINGUSED,
 	COL_COUNT_ALL
 };
 
@@ -81,6 +84,12 @@ static const struct column {
 		       "compressed bytes not stored thanks to "
 		       "deduplication (dup_data_size)",
 		       COL_SIZE},
+	[COL_WBPAGES] = {"WB-PAGES", "pages written back to the backing store",
+			 COL_COUNT},
+	[COL_BACKING] = {"BACKING", "compressed bytes on the backing store",
+			 COL_SIZE},
+	[COL_BACKINGUSED] = {"BACKING-USED",
+			     "backing store blocks in use (packed)", COL_SIZE},
 };
 
 static const int default_cols[] = {COL_NAME,	COL_ALGORITHM, COL_DISKSIZE,
@@ -213,6 +222,12 @@ static uint64_t cell_u64(const struct disk *d, int id)
 		return d->idle_pages;
 	case COL_DEDUP:
 		return d->dup_data_size;
+	case COL_WBPAGES:
+		return d->wb_pages;
+	case COL_BACKING:
+		return d->backing_bytes;
+	case COL_BACKINGUSED:
+		return d->backing_used;
 	}
 	return 0;
 }
