@@ -35,12 +35,13 @@
 
 struct zram_policy_ctl {
 	pthread_mutex_t lock;
-	pthread_cond_t wake;	/* the thread waits here between passes */
-	pthread_cond_t relief;	/* throttled writers wait here */
-	struct zram_policy cfg; /* protected by lock */
-	bool stop;		/* protected by lock */
-	bool running;		/* protected by lock */
-	bool kick;		/* protected by lock: run a pass now */
+	pthread_cond_t wake;	    /* the thread waits here between passes */
+	pthread_cond_t relief;	    /* throttled writers wait here */
+	struct zram_policy cfg;	    /* protected by lock */
+	bool stop;		    /* protected by lock */
+	bool running;		    /* protected by lock */
+	bool kick;		    /* protected by lock: run a pass now */
+	_Atomic bool start_pending; /* wanted, not started yet (see below) */
 	pthread_t thread;
 	_Atomic uint64_t target; /* cfg.mem_target, for the write path */
 	_Atomic bool stuck;	 /* last pass could not get under target */
@@ -160,6 +161,40 @@ void policy_destroy(struct zram *z)
 	z->policy = NULL;
 }
 
+/* Start the thread if it is wanted. Locking: ctl->lock held. */
+static int thread_start(struct zram *z)
+{
+	struct zram_policy_ctl *ctl = z->policy;
+	int err;
+
+	if (ctl->running || ctl->stop)
+		return 0;
+	err = -pthread_create(&ctl->thread, NULL, policy_main, z);
+	if (err)
+		return err;
+	ctl->running = true;
+	atomic_store(&ctl->start_pending, false);
+	return 0;
+}
+
+/*
+ * The thread is not started by zram_create(): a daemon creates its store
+ * and then forks into the background, and threads do not survive fork(). A
+ * policy given at creation starts with the first write or discard
+ * (policy_throttle()), or with the next zram_policy_set().
+ */
+void policy_start_deferred(struct zram *z, const struct zram_policy *p)
+{
+	struct zram_policy_ctl *ctl = z->policy;
+
+	pthread_mutex_lock(&ctl->lock);
+	ctl->cfg = *p;
+	atomic_store(&ctl->target, p->mem_target);
+	atomic_store(&ctl->start_pending,
+		     p->recompress || p->writeback || p->mem_target);
+	pthread_mutex_unlock(&ctl->lock);
+}
+
 int zram_policy_set(struct zram *z, const struct zram_policy *p)
 {
 	struct zram_policy_ctl *ctl = z->policy;
@@ -168,11 +203,10 @@ int zram_policy_set(struct zram *z, const struct zram_policy *p)
 	if (!p->interval)
 		return -EINVAL;
 	pthread_mutex_lock(&ctl->lock);
-	if (!ctl->running && (p->recompress || p->writeback || p->mem_target)) {
-		err = -pthread_create(&ctl->thread, NULL, policy_main, z);
+	if (p->recompress || p->writeback || p->mem_target) {
+		err = thread_start(z);
 		if (err)
 			goto out_unlock;
-		ctl->running = true;
 	}
 	ctl->cfg = *p;
 	ctl->kick = true;
@@ -205,6 +239,12 @@ void policy_throttle(struct zram *z)
 	struct timespec ts;
 	int waits = 0;
 
+	if (atomic_load_explicit(&ctl->start_pending, memory_order_relaxed)) {
+		pthread_mutex_lock(&ctl->lock);
+		if (atomic_load(&ctl->start_pending))
+			thread_start(z); /* on failure: tried again next time */
+		pthread_mutex_unlock(&ctl->lock);
+	}
 	if (!target || mem_used(z) <= target ||
 	    !atomic_load_explicit(&z->backing, memory_order_relaxed))
 		return;

@@ -67,9 +67,7 @@ static int config_apply(struct zram *z, const struct zram_config *config)
 		zram_policy_get(z, &p);
 		if (parse_policy(config->policy, strlen(config->policy), &p))
 			return -EINVAL;
-		err = zram_policy_set(z, &p);
-		if (err)
-			return err;
+		policy_start_deferred(z, &p);
 	}
 	return 0;
 }

@@ -55,7 +55,9 @@ struct zram_config {
 	unsigned int threads;
 	/* backing file or block device for writeback, or NULL */
 	const char *backing_dev;
-	/* policy as "key=value,key=value" (see zram_policy), or NULL */
+	/* policy as "key=value,key=value" (see zram_policy), or NULL; its
+	 * thread starts with the first write or discard, so the caller may
+	 * fork() (daemonize) after zram_create() */
 	const char *policy;
 	/* deduplicate identical pages from the start (the `dedup` file) */
 	bool dedup;

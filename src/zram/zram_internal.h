@@ -340,6 +340,7 @@ void tier_punch(struct zram *z);
 int policy_init(struct zram *z);
 void policy_destroy(struct zram *z);
 void policy_throttle(struct zram *z);
+void policy_start_deferred(struct zram *z, const struct zram_policy *p);
 
 /* control_tier.c: the tiering control files */
 ssize_t zram_backing_dev_show(struct zram *z, char *buf, size_t size);

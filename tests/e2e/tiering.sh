@@ -14,6 +14,9 @@
 #    device-mapper for dm's `error` target): reads of the written-back pages
 #    fail with EIO and count in failed_reads, the pages in memory still
 #    read, a new writeback gets EIO and loses nothing.
+# 6. --policy mem_target in a daemon that forked into the background: the
+#    policy thread runs (it starts with the first write, after the fork) and
+#    brings mem_used_total under the target by itself.
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
 
@@ -151,4 +154,24 @@ cmp <(tail -c +$((8 * 1048576 + 1)) "$work/rand" | head -c 8M) \
 	e2e_fail "pages changed after a failed writeback"
 e2e_log "ok: EIO on the device: reads fail and count, the rest is served"
 e2e_stop "$mnt"
+
+# --- 6: the policy in a daemon that went to the background (fork) ----------
+pmnt=$work/p
+mkdir "$pmnt"
+truncate -s 256M "$work/backing6"
+e2e_cleanup_add "e2e_is_mounted '$pmnt' && fusermount3 -u '$pmnt'"
+"$(e2e_bin)" "$pmnt" --size 64M --backing-dev "$work/backing6" \
+	--policy mem_target=1M,idle_after=0,interval=1
+head -c 32M <(yes "uzram policy test line") >"$work/text"
+dd if="$work/text" of="$pmnt/disk.img" bs=1M conv=notrunc status=none
+for _ in $(seq 100); do
+	(($(mm "$pmnt" 3) <= 1 << 20)) && break
+	sleep 0.1
+done
+used=$(mm "$pmnt" 3)
+check "a background daemon's policy: mem_used_total $used <= mem_target 1M" \
+	test "$used" -le $((1 << 20))
+cmp "$work/text" <(head -c 32M "$pmnt/disk.img") ||
+	e2e_fail "data changed under the policy"
+fusermount3 -u "$pmnt"
 e2e_log "PASS"
