@@ -116,7 +116,7 @@ python3 -c 'import sys; r, o, c = map(float, sys.argv[1:]); sys.exit(abs(r - o /
 expect_fail "unknown column" "unknown column" "$CTL" -o NAME,BOGUS
 
 # -J: util-linux's shape; numbers with -b, strings for sizes without.
-"$CTL" -J -b --output-all >"$dir/b.json" || e2e_fail "-J -b"
+"$CTL" -J -b --output-all "$mp" >"$dir/b.json" || e2e_fail "-J -b"
 "$CTL" -J "$mp" >"$dir/h.json" || e2e_fail "-J"
 python3 - "$dir/b.json" "$dir/h.json" "$mp" "$dev" "$mp/mm_stat" <<'EOF' ||
 import json, sys
