@@ -23,7 +23,8 @@
 #
 # Environment: UZRAM_BIN (default build/release/src/fuse/uzram, else
 # build/ci/...), BENCH_TREES (default "/usr/include /usr/lib/gcc"),
-# BENCH_OUT (default build/bench), BENCH_RUNTIME (fio seconds, default 10).
+# BENCH_OUT (default build/bench), BENCH_RUNTIME (fio seconds, default 10),
+# BENCH_STAGES (default "1 2 3 4").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +36,8 @@ done
 TREES=${BENCH_TREES:-/usr/include /usr/lib/gcc}
 OUT=${BENCH_OUT:-$ROOT/build/bench}
 RUNTIME=${BENCH_RUNTIME:-10}
+STAGES=" ${BENCH_STAGES:-1 2 3 4} "
+stage() { [[ $STAGES == *" $1 "* ]]; }
 mkdir -p "$OUT"
 REPORT=$OUT/tier.md
 : >"$REPORT"
@@ -104,6 +107,7 @@ say "# uzram tiering benchmark ($(date -u +%F), $(nproc) cores, trees: $TREES)"
 say ""
 
 # --- 1. writeback ------------------------------------------------------------
+stage1() {
 truncate -s 4G "$WORK/backing1"
 start wb --size 2G --algo lz4 --backing-dev "$WORK/backing1"
 mkfs_copy
@@ -134,8 +138,10 @@ say "| diff -r after drop_caches | $dif | clean | $([[ $dif == clean ]] && echo 
 say "| backing allocated after blkdiscard | $(mib "$a2") of $(mib "$a0") ($(awk -v a="$a2" -v b="$a0" 'BEGIN { printf "%.2f", a * 100 / b }') %) | <= 1 % | $(verdict "$(ratio "$a2" "$a0")" 0.01 '<=') |"
 say ""
 stop
+}
 
 # --- 2. recompress ------------------------------------------------------------
+stage2() {
 start rc --size 2G --algo lz4
 mkfs_copy
 echo algo=zstd >"$MNT/recomp_algorithm"
@@ -162,8 +168,10 @@ say "| compr_data_size | $(mib "$lz4_compr") | $(mib "$rc_compr") | $(mib "$z_co
 say ""
 say "$rc_n pages recompressed in $(((t1 - t0) / 1000000)) ms."
 say ""
+}
 
 # --- 3. mem_target --------------------------------------------------------------
+stage3() {
 truncate -s 4G "$WORK/backing3"
 start mt --size 2G --algo lz4 --backing-dev "$WORK/backing3" \
 	--policy mem_target=64M,writeback=on,idle_after=0,interval=1
@@ -202,8 +210,8 @@ after=$(mm "$MNT" 3)
 fw=$(awk '{ print $2 }' "$MNT/io_stat")
 ok=clean
 for ((k = 0; k < i; k++)); do
-	set -- $TREES
-	src=${@:$((k % $# + 1)):1}
+	read -r -a tl <<<"$TREES"
+	src=${tl[k % ${#tl[@]}]}
 	diff -r --no-dereference "$src" "$FS/copy$k" >/dev/null || ok=DIFFERENT
 done
 say "## 3. mem_target=64M, writeback=on, idle_after=0 ($(mib "$written") of files)"
@@ -219,8 +227,10 @@ say "| pages written back / policy passes | $(json "$MNT" bd_writes) / $(json "$
 say ""
 umount "$FS"
 stop
+}
 
 # --- 4. randread from memory vs from the backing file --------------------------
+stage4() {
 truncate -s 4G "$WORK/backing4"
 start rr --size 1G --algo lz4 --backing-dev "$WORK/backing4"
 fio_rr() {
@@ -245,4 +255,9 @@ say "|---|---|---|"
 say "| in memory (lz4) | $mem_iops | 1.00 |"
 say "| fully written back ($(json "$MNT" bd_count) pages, backing file on $(df --output=fstype "$WORK" | tail -1)) | $wb_iops | $(ratio "$wb_iops" "$mem_iops") |"
 stop
+}
+
+for n in 1 2 3 4; do
+	stage $n && "stage$n"
+done
 echo "report: $REPORT" >&2

@@ -274,7 +274,9 @@ static int disks_gather(char **names, int count, struct disk **out,
 	for (i = 0; i < n; i++) {
 		int ret = disk_read(&v[i]);
 
-		if (ret == -ENOENT && !count)
+		/* listing every disk: one unmounted since /proc/mounts was
+		 * read is gone, not an error */
+		if (!count && (ret == -ENOENT || ret == -ENOTCONN))
 			continue;
 		if (ret) {
 			fprintf(stderr, "uzramctl: %s: %s\n", v[i].mountpoint,
