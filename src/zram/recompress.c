@@ -78,7 +78,7 @@ static int rc_keep(struct zram *z, struct zram_stream *st,
 		   struct zram_slot *slot, const struct slot_codec *c, int n)
 {
 	bool idle = LOAD(slot->flags) & SLOT_IDLE;
-	struct slot_obj obj;
+	struct slot_obj obj = {0}; /* not shared, not indexed */
 	int err;
 
 	err = slot_obj_store(z, st->cbuf, (size_t)n,
