@@ -50,6 +50,8 @@ static struct {
 	const char *algo_params;
 	int64_t mem_limit;
 	const char *controls;
+	const char *backing_dev;
+	const char *policy;
 	unsigned int threads;
 } param = {.size = -1, .threads = 2};
 
@@ -126,6 +128,15 @@ static int uzram_config(const char *key, const char *value)
 	} else if (!strcmp(key, "mem-limit")) {
 		if (size_parse(key, value, &param.mem_limit))
 			return -1;
+	} else if (!strcmp(key, "backing-dev")) {
+		if (!*value) {
+			nbdkit_error(
+				"backing-dev= needs a file or block device");
+			return -1;
+		}
+		param.backing_dev = value;
+	} else if (!strcmp(key, "policy")) {
+		param.policy = value;
 	} else if (!strcmp(key, "controls")) {
 		if (!*value) {
 			nbdkit_error("controls= needs a directory");
@@ -155,6 +166,8 @@ static int uzram_config_complete(void)
 		.algorithm = param.algo,
 		.algorithm_params = param.algo_params,
 		.threads = param.threads,
+		.backing_dev = param.backing_dev,
+		.policy = param.policy,
 	};
 	int err;
 
@@ -172,10 +185,14 @@ static int uzram_config_complete(void)
 	err = zram_create(&cfg, &store);
 	if (err) {
 		nbdkit_error("cannot create a %" PRIi64
-			     "-byte %s store%s%s: %s",
+			     "-byte %s store%s%s%s%s%s%s: %s",
 			     param.size, param.algo ? param.algo : "lz4",
 			     param.algo_params ? " with algo-params=" : "",
 			     param.algo_params ? param.algo_params : "",
+			     param.backing_dev ? " with backing-dev=" : "",
+			     param.backing_dev ? param.backing_dev : "",
+			     param.policy ? " with policy=" : "",
+			     param.policy ? param.policy : "",
 			     strerrordesc_np(-err));
 		return -1;
 	}
@@ -381,15 +398,18 @@ static int uzram_extents(void *handle, uint32_t count, uint64_t offset,
 	return 0;
 }
 
-#define uzram_config_help                                                     \
-	"size=<SIZE>      (required) Disk size, e.g. 4G.\n"                   \
-	"algo=lz4|lz4hc|zstd         Codec for new writes (default lz4).\n"   \
-	"algo-params='level=N ...'   As the algorithm_params control file.\n" \
-	"mem-limit=<SIZE>            Pool memory cap; writes past it fail\n"  \
-	"                            with ENOSPC (default: none).\n"          \
-	"controls=<DIR>              Mount the control and stat files on\n"   \
-	"                            the empty directory DIR.\n"              \
-	"threads=<N>                 FUSE threads serving controls=DIR\n"     \
+#define uzram_config_help                                                       \
+	"size=<SIZE>      (required) Disk size, e.g. 4G.\n"                     \
+	"algo=lz4|lz4hc|zstd         Codec for new writes (default lz4).\n"     \
+	"algo-params='level=N ...'   As the algorithm_params control file.\n"   \
+	"mem-limit=<SIZE>            Pool memory cap; writes past it fail\n"    \
+	"                            with ENOSPC (default: none).\n"            \
+	"backing-dev=<PATH>          File or block device for writeback.\n"     \
+	"policy='k=v,...'            Tiering policy (idle_after, recompress,\n" \
+	"                            writeback, mem_target, interval).\n"       \
+	"controls=<DIR>              Mount the control and stat files on\n"     \
+	"                            the empty directory DIR.\n"                \
+	"threads=<N>                 FUSE threads serving controls=DIR\n"       \
 	"                            (default 2)."
 
 static struct nbdkit_plugin plugin = {

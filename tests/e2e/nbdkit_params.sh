@@ -9,6 +9,7 @@ nbdkit_setup
 e2e_tmpdir tmp
 mkdir "$tmp/ctl" "$tmp/full"
 touch "$tmp/full/x" "$tmp/file"
+truncate -s 16M "$tmp/backing"
 
 # params | export size | comp_algorithm line at controls (or -)
 good=(
@@ -24,6 +25,8 @@ good=(
 	"size=64G|68719476736"
 	"size=1M threads=1|1048576"
 	"size=1M threads=8|1048576"
+	"size=1M backing-dev=$tmp/backing|1048576"
+	"size=1M backing-dev=$tmp/backing policy=mem_target=1M,writeback=on|1048576"
 )
 for g in "${good[@]}"; do
 	params=${g%%|*} want=${g#*|}
@@ -72,6 +75,11 @@ bad=(
 	"size=1M controls=$tmp/file|controls=$tmp/file"
 	"size=1M colour=blue|colour"
 	"size=17T|size=17T"
+	"size=1M backing-dev=|backing-dev="
+	"size=1M backing-dev=$tmp/none|backing-dev=$tmp/none"
+	"size=1M backing-dev=$tmp/ctl|backing-dev=$tmp/ctl"
+	"size=1M policy=writeback=maybe|policy=writeback=maybe"
+	"size=1M policy=interval=0|policy=interval=0"
 )
 for b in "${bad[@]}"; do
 	params=${b%%|*} want=${b#*|}
