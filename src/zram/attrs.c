@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -144,6 +145,20 @@ static int reset_store(struct zram *z, const char *buf, size_t len)
 	return zram_reset(z);
 }
 
+/* save: an absolute path, as written (one trailing newline dropped). */
+static int save_store(struct zram *z, const char *buf, size_t len)
+{
+	char path[PATH_MAX];
+
+	len = parse_strip(buf, len);
+	if (!len || len >= sizeof(path) || buf[0] != '/' ||
+	    memchr(buf, '\0', len))
+		return -EINVAL;
+	memcpy(path, buf, len);
+	path[len] = '\0';
+	return zram_save(z, path);
+}
+
 #ifdef UZRAM_TEST_HOOKS
 /* "INDEX MS": reads of page INDEX sleep MS inside the mapping; "off". */
 static int read_delay_store(struct zram *z, const char *buf, size_t len)
@@ -210,6 +225,7 @@ static const struct zram_attr attrs[] = {
 	{"compact", 0200, NULL, compact_store},
 	{"idle", 0200, NULL, idle_store},
 	{"reset", 0200, NULL, reset_store},
+	{"save", 0200, NULL, save_store},
 	{"disksize", 0444, disksize_show, NULL},
 	{"backing_dev", 0644, zram_backing_dev_show, zram_backing_dev_store},
 	{"writeback", 0200, NULL, zram_writeback_store},

@@ -116,6 +116,21 @@ out_unlock:
 	return err;
 }
 
+int zram_dict_set(struct zram *z, unsigned int prio, unsigned int codec,
+		  void *data, size_t size)
+{
+	struct zram_dict *d;
+	int err;
+
+	err = zram_dict_make(zram_codec_get(codec), data, size, &d);
+	if (err)
+		return err;
+	pthread_mutex_lock(&z->ctrl_lock);
+	err = dict_replace(z, &z->params[prio][codec], d);
+	pthread_mutex_unlock(&z->ctrl_lock);
+	return err;
+}
+
 int zram_algorithm_params_set(struct zram *z,
 			      const struct zram_algorithm_params *p)
 {

@@ -302,7 +302,9 @@ ssize_t zram_write(struct zram *z, const void *buf, size_t len, uint64_t off)
 	st = zram_stream_get(z);
 	if (!st)
 		return -ENOMEM;
+	zram_write_gate_enter(z);
 	n = range_rw(z, st, NULL, buf, len, off);
+	zram_write_gate_exit(z);
 	tier_after_io(z);
 	return n;
 }
@@ -391,7 +393,11 @@ static int range_clear(struct zram *z, uint64_t off, uint64_t len, bool zeroes)
 
 int zram_discard(struct zram *z, uint64_t off, uint64_t len)
 {
-	int err = range_clear(z, off, len, false);
+	int err;
+
+	zram_write_gate_enter(z);
+	err = range_clear(z, off, len, false);
+	zram_write_gate_exit(z);
 
 	tier_after_io(z);
 	return err;
@@ -399,7 +405,11 @@ int zram_discard(struct zram *z, uint64_t off, uint64_t len)
 
 int zram_write_zeroes(struct zram *z, uint64_t off, uint64_t len)
 {
-	int err = range_clear(z, off, len, true);
+	int err;
+
+	zram_write_gate_enter(z);
+	err = range_clear(z, off, len, true);
+	zram_write_gate_exit(z);
 
 	tier_after_io(z);
 	return err;

@@ -55,7 +55,7 @@ unsigned int slot_prio(uint32_t flags)
 	return (flags & SLOT_PRIO_MASK) >> SLOT_PRIO_SHIFT;
 }
 
-static struct zram_codec_params *slot_params(struct zram *z, uint32_t flags)
+struct zram_codec_params *slot_params(struct zram *z, uint32_t flags)
 {
 	return &z->params[slot_prio(flags)][slot_codec_id(flags)];
 }
@@ -568,4 +568,34 @@ int slot_walk(struct zram *z, uint64_t first, uint64_t end,
 		}
 	}
 	return 0;
+}
+
+int slot_copy_object(struct zram *z, struct zram_stream *st, uint64_t index,
+		     unsigned char *dst)
+{
+	struct zram_slot *slot = &z->table[index];
+	uint32_t f = LOAD(slot->flags), len = f & SLOT_SIZE_MASK;
+	uint64_t h = LOAD(slot->handle);
+	struct zram_backing *b;
+	const unsigned char *src;
+	void *mem;
+
+	switch (slot_kind(f)) {
+	case SLOT_KIND_HUGE:
+	case SLOT_KIND_COMPRESSED:
+		mem = zs_obj_read_begin(
+			z->pool, h, (f & SLOT_HUGE) ? NULL : st->local_copy);
+		memcpy(dst, mem, len);
+		zs_obj_read_end(z->pool, h, mem);
+		return 0;
+	case SLOT_KIND_WB:
+		b = atomic_load_explicit(&z->backing, memory_order_acquire);
+		src = b ? backing_read(b, st->bd_buf, h, len) : NULL;
+		if (!src)
+			return -EIO;
+		memcpy(dst, src, len);
+		return 0;
+	default:
+		return -EINVAL;
+	}
 }

@@ -203,6 +203,19 @@ void slot_dedup_put(struct zram *z, uint32_t id);
 int slot_walk(struct zram *z, uint64_t first, uint64_t end,
 	      int (*fn)(struct zram *z, uint64_t index, void *arg), void *arg);
 
+/* The parameters (level, dictionary) of the codec a slot's @flags name. */
+struct zram_codec_params *slot_params(struct zram *z, uint32_t flags);
+
+/*
+ * slot_copy_object - copy the stored object of slot @index (HUGE,
+ * COMPRESSED or WB) byte for byte into @dst (its size field's length, at
+ * most one page): the snapshot's view of a slot, nothing decompressed.
+ * Returns 0, -EIO (backing store read failed), -EINVAL (no object).
+ * Locking: slot lock held.
+ */
+int slot_copy_object(struct zram *z, struct zram_stream *st, uint64_t index,
+		     unsigned char *dst);
+
 /* Same-filled test and fill of one page (also used by the tests). */
 bool page_same_filled(const unsigned char *p, uint64_t *word);
 void page_fill(unsigned char *p, uint64_t word);

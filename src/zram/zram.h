@@ -427,6 +427,33 @@ ZRAM_API bool zram_dedup_get(struct zram *z);
 ZRAM_API int zram_dict_train(struct zram *z, uint64_t samples, uint64_t size);
 
 /*
+ * Snapshots (format: docs/snapshot.md).
+ *
+ * zram_save - write a point-in-time snapshot of the whole store to @path
+ * (`save`): every stored object as it is (no recompression; written-back
+ * pages are read from the backing store), same-filled pages, dictionaries,
+ * codec settings, mem_limit, disk size. Writes (zram_write, zram_discard,
+ * zram_write_zeroes) that arrive meanwhile wait until it is done; reads do
+ * not. The file appears at @path only when complete (written next to it,
+ * fsync'ed, renamed). One save or control command runs at a time.
+ * Returns 0, -EINVAL (empty path), -errno of creating or writing the file
+ * (nothing is left behind), -EIO (a backing store read), -ENOMEM.
+ */
+ZRAM_API int zram_save(struct zram *z, const char *path);
+
+/*
+ * zram_restore - create a store from the snapshot at @path, as it was
+ * saved; @threads as in struct zram_config. A file that is not a snapshot,
+ * of another version, truncated or corrupt anywhere (each record has a
+ * checksum) is refused whole: nothing is created.
+ * Returns 0 and *@out, or -errno with one line (no newline) naming @path and
+ * the reason in @err (@err_size bytes): -ENOENT etc. of opening it, -EINVAL
+ * (not a snapshot, corrupt, truncated, unsupported version), -ENOMEM.
+ */
+ZRAM_API int zram_restore(const char *path, unsigned int threads,
+			  struct zram **out, char *err, size_t err_size);
+
+/*
  * The control and stat files, as text. Each store() parses its input into
  * one of the typed calls above; each show() formats zram_stats_get() or a
  * getter in the kernel's format (docs/store.md).

@@ -243,6 +243,8 @@ struct zram {
 	_Atomic int algo; /* codec for new writes (priority 0) */
 	/* codec of priorities 1..3 (recomp_algorithm), -1: none; [0] unused */
 	_Atomic int recomp_algo[ZRAM_PRIOS];
+	/* the write gate (snapshot.c): SAVING bit | writers inside */
+	_Atomic uint32_t save_gate;
 	/* level and dictionary per (priority, codec): a slot records both */
 	struct zram_codec_params params[ZRAM_PRIOS][ZRAM_CODECS];
 	struct zram_counters stats;
@@ -325,6 +327,18 @@ int dict_train_pages(unsigned int codec, const void *samples, size_t n,
 int zram_params_change(struct zram *z, unsigned int prio, int id,
 		       bool has_level, int level, const char *dict);
 int zram_dict_install(struct zram *z, unsigned int id, void *data, size_t size);
+/* Make @data (@size bytes, malloc'ed, always taken) codec @codec's
+ * dictionary at @prio. Returns 0, -EINVAL (refused), -EBUSY, -ENOMEM. */
+int zram_dict_set(struct zram *z, unsigned int prio, unsigned int codec,
+		  void *data, size_t size);
+
+/*
+ * snapshot.c: the write gate. Every path that changes what the disk reads
+ * (write, discard, write_zeroes) runs between enter and exit; a save closes
+ * the gate, so those wait while it runs. Never called with a lock held.
+ */
+void zram_write_gate_enter(struct zram *z);
+void zram_write_gate_exit(struct zram *z);
 #ifdef UZRAM_TEST_HOOKS
 void zram_read_delay_set(struct zram *z, uint64_t index, uint32_t ms);
 #endif
