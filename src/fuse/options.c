@@ -38,6 +38,7 @@ enum opt_id {
 	OPT_MEM_LIMIT,
 	OPT_BACKING_DEV,
 	OPT_POLICY,
+	OPT_RESTORE,
 	OPT_THREADS,
 	OPT_TRANSPORT,
 	OPT_DEDUP,
@@ -64,6 +65,7 @@ static const struct opt_spec opt_specs[] = {
 	{"mem-limit", 0, true, OPT_MEM_LIMIT},
 	{"backing-dev", 0, true, OPT_BACKING_DEV},
 	{"policy", 0, true, OPT_POLICY},
+	{"restore", 0, true, OPT_RESTORE},
 	{"threads", 0, true, OPT_THREADS},
 	{"transport", 0, true, OPT_TRANSPORT},
 	{"dedup", 0, false, OPT_DEDUP},
@@ -104,6 +106,8 @@ void uzram_usage(FILE *out)
 	      "  --policy K=V,...       tiering policy: idle_after=SECONDS,\n"
 	      "                         recompress=on|off, writeback=on|off,\n"
 	      "                         mem_target=SIZE, interval=SECONDS\n"
+	      "  --restore PATH         start from the snapshot at PATH (see\n"
+	      "                         the `save` file); --size optional\n"
 	      "  --threads N            FUSE worker threads (default: online\n"
 	      "                         cores, at least 2); with io_uring,\n"
 	      "                         workers per queue (one queue a core)\n"
@@ -208,6 +212,7 @@ static int algo_opt_parse(const char *value, struct uzram_options *opts,
 	for (i = 0; i < sizeof(codec_names) / sizeof(codec_names[0]); i++) {
 		if (!strcmp(value, codec_names[i])) {
 			opts->algo = codec_names[i];
+			opts->algo_set = true;
 			return 0;
 		}
 	}
@@ -310,6 +315,11 @@ static int opt_apply(const struct opt_spec *spec, const char *value,
 		if (!*value)
 			return opt_fail(err, "--policy: empty");
 		opts->policy = value;
+		return 0;
+	case OPT_RESTORE:
+		if (!*value)
+			return opt_fail(err, "--restore: empty");
+		opts->restore = value;
 		return 0;
 	case OPT_THREADS:
 		return threads_opt_parse(value, opts, err);
@@ -611,7 +621,7 @@ int uzram_options_parse(int argc, char *const argv[],
 		return 0;
 	if (!opts->mountpoint)
 		return opt_fail(err, "missing MOUNTPOINT (see --help)");
-	if (!opts->size)
+	if (!opts->size && !opts->restore)
 		return opt_fail(err, "missing --size SIZE (see --help)");
 	if (!opts->threads)
 		opts->threads = threads_default();

@@ -121,7 +121,9 @@ static int daemon_setup(struct uzram_daemon *d,
 {
 	struct zram_config cfg = {
 		.disksize = opts->size,
-		.algorithm = opts->algo,
+		/* with --restore only an explicit --algo overrides */
+		.algorithm =
+			opts->restore && !opts->algo_set ? NULL : opts->algo,
 		.algorithm_params = opts->algo_params,
 		.mem_limit = opts->mem_limit,
 		.dedup = opts->dedup,
@@ -132,7 +134,18 @@ static int daemon_setup(struct uzram_daemon *d,
 	int ret;
 
 	memset(d, 0, sizeof(*d));
-	ret = zram_create(&cfg, &d->zram);
+	if (opts->restore) {
+		char err[UZRAM_ERR_MAX + PATH_MAX];
+
+		ret = zram_restore(opts->restore, &cfg, &d->zram, err,
+				   sizeof(err));
+		if (ret) {
+			fprintf(stderr, "uzram: --restore %s\n", err);
+			return ret;
+		}
+	} else {
+		ret = zram_create(&cfg, &d->zram);
+	}
 	if (ret) {
 		fprintf(stderr,
 			"uzram: cannot create a %llu-byte %s store%s%s%s%s%s%s: "

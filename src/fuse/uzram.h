@@ -40,10 +40,13 @@ struct uzram_options {
 	const char *mountpoint;	 /* as given; uzram_run() resolves it */
 	uint64_t size;		 /* --size, bytes, > 0 */
 	const char *algo;	 /* --algo: "lz4" (default), "lz4hc", "zstd" */
+	bool algo_set;		 /* --algo was given (not the default) */
 	const char *algo_params; /* --algo-params, or NULL */
 	uint64_t mem_limit;	 /* --mem-limit, bytes, 0 = none */
 	const char *backing_dev; /* --backing-dev, or NULL */
 	const char *policy;	 /* --policy "k=v,...", or NULL */
+	const char *restore;	 /* --restore PATH (a snapshot), or NULL;
+				  * then --size may be 0 (the snapshot's) */
 	unsigned int threads;	 /* --threads; 0 until parsed: then the
 				  * number of online cores, at least 2 */
 	bool dedup;		 /* --dedup */

@@ -2,7 +2,7 @@
  * plugin.c - nbdkit-uzram-plugin: a uzram store served over NBD by nbdkit.
  *
  *   nbdkit uzram size=4G [algo=zstd] [algo-params='level=3'] [mem-limit=1G]
- *          [controls=DIR] [threads=N]
+ *          [restore=FILE] [controls=DIR] [threads=N]
  *
  * One store per nbdkit process, created once all parameters are known
  * (config_complete), shared by every connection (can_multi_conn: there is
@@ -52,6 +52,7 @@ static struct {
 	const char *controls;
 	const char *backing_dev;
 	const char *policy;
+	const char *restore;
 	unsigned int threads;
 } param = {.size = -1, .threads = 2};
 
@@ -143,6 +144,12 @@ static int uzram_config(const char *key, const char *value)
 			return -1;
 		}
 		param.controls = value;
+	} else if (!strcmp(key, "restore")) {
+		if (!*value) {
+			nbdkit_error("restore= needs a snapshot file");
+			return -1;
+		}
+		param.restore = value;
 	} else if (!strcmp(key, "threads")) {
 		if (nbdkit_parse_unsigned("threads", value, &param.threads) ==
 		    -1)
@@ -169,9 +176,10 @@ static int uzram_config_complete(void)
 		.backing_dev = param.backing_dev,
 		.policy = param.policy,
 	};
+	char msg[512];
 	int err;
 
-	if (param.size == -1) {
+	if (param.size == -1 && !param.restore) {
 		nbdkit_error("size= is required (e.g. size=4G)");
 		return -1;
 	}
@@ -180,8 +188,17 @@ static int uzram_config_complete(void)
 			     param.controls);
 		return -1;
 	}
-	cfg.disksize = (uint64_t)param.size;
+	cfg.disksize = param.size > 0 ? (uint64_t)param.size : 0;
 	cfg.mem_limit = param.mem_limit > 0 ? (uint64_t)param.mem_limit : 0;
+	if (param.restore) {
+		err = zram_restore(param.restore, &cfg, &store, msg,
+				   sizeof(msg));
+		if (err) {
+			nbdkit_error("restore=%s", msg);
+			return -1;
+		}
+		return 0;
+	}
 	err = zram_create(&cfg, &store);
 	if (err) {
 		nbdkit_error("cannot create a %" PRIi64

@@ -581,6 +581,9 @@ int slot_copy_object(struct zram *z, struct zram_stream *st, uint64_t index,
 	void *mem;
 
 	switch (slot_kind(f)) {
+	case SLOT_KIND_SHARED: /* our reference keeps the entry */
+		h = dedup_handle(z->dedup, (uint32_t)h);
+		/* fall through */
 	case SLOT_KIND_HUGE:
 	case SLOT_KIND_COMPRESSED:
 		mem = zs_obj_read_begin(

@@ -208,7 +208,7 @@ struct zram_codec_params *slot_params(struct zram *z, uint32_t flags);
 
 /*
  * slot_copy_object - copy the stored object of slot @index (HUGE,
- * COMPRESSED or WB) byte for byte into @dst (its size field's length, at
+ * COMPRESSED, SHARED or WB) byte for byte into @dst (its size field's length, at
  * most one page): the snapshot's view of a slot, nothing decompressed.
  * Returns 0, -EIO (backing store read failed), -EINVAL (no object).
  * Locking: slot lock held.

@@ -435,10 +435,10 @@ static int rec_read(struct snap_in *in)
 	return 0;
 }
 
-static int header_read(struct snap_in *in, unsigned int threads,
-		       struct zram **out)
+static int header_read(struct snap_in *in, const struct zram_config *base,
+		       struct zram **out, uint64_t *mem_limit)
 {
-	struct zram_config cfg = {.threads = threads};
+	struct zram_config cfg = {0};
 	const unsigned char *h = in->buf;
 	unsigned int p, c;
 	size_t pos = 40;
@@ -456,17 +456,29 @@ static int header_read(struct snap_in *in, unsigned int threads,
 	if (in->len != SNAP_HEADER_LEN || get32(h + 4) != ZRAM_PAGE_SIZE ||
 	    get32(h + 20) != ZRAM_PRIOS || get32(h + 24) != ZRAM_CODECS)
 		return refuse(in, "corrupt: bad header record");
+	if (base)
+		cfg = *base;
 	cfg.disksize = get64(h + 8);
 	algo = get32(h + 16);
 	if (!cfg.disksize || cfg.disksize % ZRAM_PAGE_SIZE ||
 	    cfg.disksize > ZRAM_DISKSIZE_MAX || algo >= ZRAM_CODECS)
 		return refuse(in, "corrupt: bad disk size or codec");
+	if (base && base->disksize &&
+	    (base->disksize + ZRAM_PAGE_SIZE - 1) / ZRAM_PAGE_SIZE !=
+		    cfg.disksize / ZRAM_PAGE_SIZE)
+		return refuse(in, "holds a %" PRIu64 "-byte disk, not %" PRIu64,
+			      cfg.disksize, base->disksize);
+	/* the codec settings come from the snapshot, the limit after it */
 	cfg.algorithm = zram_algorithm_name(algo);
+	cfg.algorithm_params = NULL;
+	cfg.mem_limit = 0;
 	err = zram_create(&cfg, &z);
 	if (err)
-		return err == -ENOMEM ? err
-				      : refuse(in, "cannot create the store");
-	err = zram_mem_limit_set(z, get64(h + 32));
+		return err == -ENOMEM
+			       ? err
+			       : refuse(in, "cannot create the store: %s",
+					strerrordesc_np(-err));
+	*mem_limit = get64(h + 32);
 	for (p = 0; !err && p < ZRAM_PRIOS; p++) {
 		int32_t r = (int32_t)get32(h + pos);
 
@@ -534,8 +546,6 @@ static int page_restore(struct snap_in *in, struct zram *z, uint64_t index,
 			return refuse(in, "corrupt: page %" PRIu64, index);
 		err = slot_obj_store(z, data, len, f,
 				     LOAD(slot_params(z, f)->dict), &obj);
-		if (err == -ENOSPC)
-			return refuse(in, "does not fit in its own mem_limit");
 		if (err)
 			return err;
 	}
@@ -643,11 +653,32 @@ static int magic_read(struct snap_in *in)
 	return 0;
 }
 
-int zram_restore(const char *path, unsigned int threads, struct zram **out,
-		 char *err_msg, size_t err_size)
+/* What the caller's config sets on top of the snapshot's settings. */
+static int overrides_apply(struct snap_in *in, struct zram *z,
+			   const struct zram_config *base, uint64_t mem_limit)
+{
+	if (base && base->mem_limit)
+		mem_limit = base->mem_limit;
+	if (zram_mem_limit_set(z, mem_limit))
+		return refuse(in, "corrupt: bad mem_limit");
+	if (!base)
+		return 0;
+	if (base->algorithm && zram_algorithm_set(z, base->algorithm))
+		return refuse(in, "unknown codec %s", base->algorithm);
+	if (base->algorithm_params &&
+	    zram_params_text_apply(z, base->algorithm_params,
+				   strlen(base->algorithm_params)))
+		return refuse(in, "codec parameters '%s' refused",
+			      base->algorithm_params);
+	return 0;
+}
+
+int zram_restore(const char *path, const struct zram_config *config,
+		 struct zram **out, char *err_msg, size_t err_size)
 {
 	struct snap_in in = {
 		.path = path, .err = err_msg, .err_size = err_size};
+	uint64_t mem_limit = 0;
 	struct zram *z = NULL;
 	int err;
 
@@ -669,12 +700,12 @@ int zram_restore(const char *path, unsigned int threads, struct zram **out,
 		if (err > 0)
 			err = refuse(&in, "truncated: no header");
 	}
-	if (!err && in.type != SNAP_REC_HEADER)
-		err = refuse(&in, "corrupt: first record is not the header");
 	if (!err)
-		err = header_read(&in, threads, &z);
+		err = header_read(&in, config, &z, &mem_limit);
 	if (!err)
 		err = body_read(&in, z);
+	if (!err)
+		err = overrides_apply(&in, z, config, mem_limit);
 	if (err == -ENOMEM)
 		snprintf(err_msg, err_size, "%s: out of memory", path);
 	if (err) {

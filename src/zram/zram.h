@@ -443,14 +443,19 @@ ZRAM_API int zram_save(struct zram *z, const char *path);
 
 /*
  * zram_restore - create a store from the snapshot at @path, as it was
- * saved; @threads as in struct zram_config. A file that is not a snapshot,
- * of another version, truncated or corrupt anywhere (each record has a
+ * saved. The snapshot gives the disk size, the codecs, their levels and
+ * dictionaries, and mem_limit; @config (or NULL) gives the rest (threads,
+ * dedup, backing_dev, policy) and may override: a disksize other than 0
+ * must match the snapshot's, an algorithm / algorithm_params / mem_limit
+ * (non-zero) set there applies on top. A file that is not a snapshot, of
+ * another version, truncated or corrupt anywhere (each record has a
  * checksum) is refused whole: nothing is created.
  * Returns 0 and *@out, or -errno with one line (no newline) naming @path and
  * the reason in @err (@err_size bytes): -ENOENT etc. of opening it, -EINVAL
- * (not a snapshot, corrupt, truncated, unsupported version), -ENOMEM.
+ * (not a snapshot, corrupt, truncated, unsupported version, size mismatch,
+ * overrides refused), -ENOMEM.
  */
-ZRAM_API int zram_restore(const char *path, unsigned int threads,
+ZRAM_API int zram_restore(const char *path, const struct zram_config *config,
 			  struct zram **out, char *err, size_t err_size);
 
 /*

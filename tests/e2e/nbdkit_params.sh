@@ -11,8 +11,20 @@ mkdir "$tmp/ctl" "$tmp/full"
 touch "$tmp/full/x" "$tmp/file"
 truncate -s 16M "$tmp/backing"
 
-# params | export size | comp_algorithm line at controls (or -)
+# a snapshot to restore, saved through controls=DIR of a 1M lz4hc disk
+mkdir "$tmp/ctl0"
+nbdkit_run size=1M algo=lz4hc controls="$tmp/ctl0" --run "
+	for i in \$(seq 50); do
+		[ -e '$tmp/ctl0/save' ] && break; sleep 0.1
+	done
+	echo '$tmp/snap' > '$tmp/ctl0/save'" || e2e_fail "saving a snapshot"
+check "a snapshot saved through controls=DIR/save" test -s "$tmp/snap"
+
+# params | export size
 good=(
+	"restore=$tmp/snap|1048576"
+	"size=1M restore=$tmp/snap|1048576"
+	"restore=$tmp/snap algo=zstd mem-limit=1M|1048576"
 	"size=1M|1048576"
 	"1M|1048576"
 	"size=4097|8192"
@@ -45,7 +57,7 @@ got=$(nbdkit_run size=1M algo=lz4hc controls="$tmp/ctl" --run "
 		[ -e '$tmp/ctl/comp_algorithm' ] && break; sleep 0.1
 	done
 	cat '$tmp/ctl/comp_algorithm'") || e2e_fail "controls=DIR refused"
-check "good: controls=DIR shows comp_algorithm (got '$got')" \
+check "good: restore= and controls=DIR: the snapshot's codec (got '$got')" \
 	test "$got" = "lz4 [lz4hc] zstd"
 check "controls unmounted after nbdkit exits" \
 	test -z "$(ls -A "$tmp/ctl")"
@@ -80,6 +92,10 @@ bad=(
 	"size=1M backing-dev=$tmp/ctl|backing-dev=$tmp/ctl"
 	"size=1M policy=writeback=maybe|policy=writeback=maybe"
 	"size=1M policy=interval=0|policy=interval=0"
+	"restore=|restore="
+	"restore=$tmp/none|$tmp/none: No such file"
+	"restore=$tmp/file|not a uzram snapshot"
+	"size=2M restore=$tmp/snap|holds a 1048576-byte disk"
 )
 for b in "${bad[@]}"; do
 	params=${b%%|*} want=${b#*|}

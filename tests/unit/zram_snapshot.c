@@ -157,7 +157,7 @@ static void test_round_trip(void)
 	char err[256];
 
 	CHECK_EQ(zram_save(z, path), 0);
-	CHECK_EQ(zram_restore(path, 2, &r, err, sizeof(err)), 0);
+	CHECK_EQ(zram_restore(path, NULL, &r, err, sizeof(err)), 0);
 	REQUIRE(r);
 	stores_compare(z, r);
 	/* the restored store is a normal one: it saves the same bytes */
@@ -180,12 +180,39 @@ static void test_round_trip(void)
 	zram_destroy(z);
 }
 
+/* Shared (deduplicated) pages come back as pages of their own. */
+static void test_dedup(void)
+{
+	struct zram_config cfg = {.disksize = 256 * PG, .algorithm = "lz4"};
+	unsigned char page[PG], back[PG];
+	struct zram *z, *r = NULL;
+	char err[256];
+	uint64_t i;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	CHECK_EQ(zram_dedup_set(z, true), 0);
+	for (i = 0; i < 256; i++) {
+		text_page(page, i % 4); /* four distinct pages, 64 times each */
+		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
+	}
+	CHECK_EQ(zram_save(z, path), 0);
+	CHECK_EQ(zram_restore(path, NULL, &r, err, sizeof(err)), 0);
+	REQUIRE(r);
+	for (i = 0; i < 256; i++) {
+		text_page(page, i % 4);
+		CHECK_EQ(zram_read(r, back, PG, i * PG), PG);
+		CHECK(!memcmp(page, back, PG));
+	}
+	zram_destroy(r);
+	zram_destroy(z);
+}
+
 /* Expect a refusal of @name: -EINVAL (or @want), a message, no store. */
 static void refused(const char *name, int want, const char *what)
 {
 	struct zram *r = (struct zram *)1;
 	char err[256] = "";
-	int ret = zram_restore(name, 1, &r, err, sizeof(err));
+	int ret = zram_restore(name, NULL, &r, err, sizeof(err));
 
 	if (ret != want || r || !err[0] || strchr(err, '\n'))
 		fprintf(stderr, "%s: ret %d, err '%s'\n", what, ret, err);
@@ -243,7 +270,7 @@ static void test_refusals(void)
 		struct zram *r = NULL;
 		char err[256];
 
-		CHECK_EQ(zram_restore(bad, 1, &r, err, sizeof(err)), 0);
+		CHECK_EQ(zram_restore(bad, NULL, &r, err, sizeof(err)), 0);
 		zram_destroy(r);
 	}
 	/* one extra byte after END */
@@ -337,7 +364,7 @@ static void test_point_in_time(void)
 		char err[256];
 
 		CHECK_EQ(zram_save(t.z, path), 0);
-		CHECK_EQ(zram_restore(path, 1, &s, err, sizeof(err)), 0);
+		CHECK_EQ(zram_restore(path, NULL, &s, err, sizeof(err)), 0);
 		REQUIRE(s);
 		CHECK_EQ(zram_read(s, lo, PG, LO * PG), PG);
 		CHECK_EQ(zram_read(s, hi, PG, HI * PG), PG);
@@ -366,6 +393,7 @@ int main(void)
 	snprintf(bad, sizeof(bad), "%s/bad", dir);
 	snprintf(dict_path, sizeof(dict_path), "%s/dict", dir);
 	test_round_trip();
+	test_dedup();
 	test_refusals();
 	test_point_in_time();
 	unlink(path);

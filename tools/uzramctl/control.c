@@ -389,3 +389,23 @@ int ctl_mem_limit(const char *arg, const char *size)
 	snprintf(text, sizeof(text), "%" PRIu64 "\n", v);
 	return ctl_write(arg, "mem_limit", text);
 }
+
+/* The daemon writes the snapshot, so a relative FILE is made absolute. */
+int ctl_save(const char *arg, const char *file)
+{
+	char abs[PATH_MAX], text[PATH_MAX + 2];
+
+	if (file[0] == '/') {
+		snprintf(abs, sizeof(abs), "%s", file);
+	} else {
+		if (!getcwd(abs, sizeof(abs)) ||
+		    strlen(abs) + 1 + strlen(file) >= sizeof(abs)) {
+			fprintf(stderr, "uzramctl: %s: path too long\n", file);
+			return -1;
+		}
+		strcat(abs, "/");
+		strcat(abs, file);
+	}
+	snprintf(text, sizeof(text), "%s\n", abs);
+	return ctl_write(arg, "save", text);
+}

@@ -6,6 +6,7 @@
  *                                                  loop device
  *   uzramctl --reset MOUNTPOINT|DEVICE             detach and unmount
  *   uzramctl --compact MOUNTPOINT|DEVICE           run compaction
+ *   uzramctl --save MOUNTPOINT|DEVICE FILE         write a snapshot
  *   uzramctl --mem-limit SIZE MOUNTPOINT|DEVICE    set the memory limit
  *   uzramctl --watch [SECONDS]                     live status
  *
@@ -28,13 +29,15 @@ enum mode {
 	MODE_RESET,
 	MODE_COMPACT,
 	MODE_MEMLIMIT,
+	MODE_SAVE,
 	MODE_WATCH
 };
 
 struct cli {
 	enum mode mode;
 	bool mode_set;
-	const char *target; /* --reset, --compact */
+	const char *target; /* --reset, --compact, --save */
+	const char *save;   /* --save: the snapshot's path */
 	double interval;    /* --watch */
 	struct table_opts table;
 	struct setup_opts setup;
@@ -46,6 +49,7 @@ enum {
 	OPT_RESET,
 	OPT_COMPACT,
 	OPT_MEM_LIMIT,
+	OPT_SAVE,
 	OPT_WATCH,
 };
 
@@ -65,6 +69,7 @@ static const struct option long_opts[] = {
 	{"mem-limit", required_argument, NULL, OPT_MEM_LIMIT},
 	{"reset", required_argument, NULL, OPT_RESET},
 	{"compact", required_argument, NULL, OPT_COMPACT},
+	{"save", required_argument, NULL, OPT_SAVE},
 	{"watch", optional_argument, NULL, OPT_WATCH},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -80,6 +85,7 @@ static void usage(FILE *f)
 		"          [-p <params>] [--mem-limit <size>] [-t <threads>]\n"
 		" uzramctl --reset <mountpoint>|<device>\n"
 		" uzramctl --compact <mountpoint>|<device>\n"
+		" uzramctl --save <mountpoint>|<device> <file>\n"
 		" uzramctl --mem-limit <size> <mountpoint>|<device>\n"
 		" uzramctl --watch [<seconds>]\n"
 		"\nShow and control uzram disks (user-space zram).\n"
@@ -101,6 +107,9 @@ static void usage(FILE *f)
 		"disk)\n"
 		"     --reset <disk>        detach the loop device and unmount\n"
 		"     --compact <disk>      compact the disk's memory now\n"
+		"     --save <disk> <file>  write a snapshot of the disk to "
+		"<file>\n"
+		"                           (restore: uzram --restore <file>)\n"
 		"     --watch [<seconds>]   refresh the table until Ctrl-C "
 		"(default 1)\n"
 		" -h, --help                display this help\n"
@@ -116,7 +125,8 @@ static int mode_set(struct cli *c, enum mode m)
 {
 	if (c->mode_set && c->mode != m) {
 		fprintf(stderr, "uzramctl: --setup, --reset, --compact, "
-				"--mem-limit and --watch are exclusive\n");
+				"--save, --mem-limit and --watch are "
+				"exclusive\n");
 		return -1;
 	}
 	c->mode = m;
@@ -190,6 +200,15 @@ static int cli_option(struct cli *c, int opt, int argc, char **argv)
 	case OPT_COMPACT:
 		c->target = optarg;
 		return mode_set(c, MODE_COMPACT);
+	case OPT_SAVE:
+		c->target = optarg;
+		if (optind >= argc || argv[optind][0] == '-') {
+			fprintf(stderr, "uzramctl: --save <disk> <file>: "
+					"missing <file>\n");
+			return -1;
+		}
+		c->save = argv[optind++];
+		return mode_set(c, MODE_SAVE);
 	case OPT_WATCH:
 		if (!optarg && optind < argc && is_number(argv[optind]))
 			optarg = argv[optind++];
@@ -368,6 +387,8 @@ int main(int argc, char **argv)
 		return ctl_compact(c.target) ? 1 : 0;
 	case MODE_MEMLIMIT:
 		return ctl_mem_limit(c.target, c.setup.mem_limit) ? 1 : 0;
+	case MODE_SAVE:
+		return ctl_save(c.target, c.save) ? 1 : 0;
 	case MODE_WATCH:
 		return cmd_watch(&c);
 	case MODE_LIST:

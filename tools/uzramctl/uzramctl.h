@@ -107,6 +107,8 @@ int ctl_setup(const struct setup_opts *o);
 int ctl_reset(const char *arg);
 int ctl_compact(const char *arg);
 int ctl_mem_limit(const char *arg, const char *size);
+/* Write a snapshot of disk @arg to @file (the save control file). */
+int ctl_save(const char *arg, const char *file);
 
 /*
  * parse_size - "4G", "512M", "4096" (K/M/G/T/P, optional iB/B) into bytes.
