@@ -6,6 +6,10 @@
  * every readable attribute unchanged; whatever happened, the page stored
  * before must still read back and a new write must work. Any violation
  * aborts (a crash for libFuzzer, a failure for the corpus replay).
+ *
+ * The store always holds a page when the input is written, so backing_dev
+ * is refused (EBUSY) before it looks at the path: the fuzzer never opens,
+ * locks or writes back to a real file or device.
  */
 #include <errno.h>
 #include <stdint.h>
