@@ -67,6 +67,14 @@ static int pp_walk_one(struct zram *z, uint64_t index, void *arg)
 
 	if (w->set->n == w->set->cap && set_grow(w->set))
 		return -ENOMEM;
+	/*
+	 * A lock-free look first: a written-back or same-filled slot is never
+	 * a candidate, and a WB slot's lock may be held by a reader across
+	 * its backing-store read, which a pass must not wait for.
+	 */
+	k = slot_kind(LOAD(slot->flags));
+	if (k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED)
+		return 0;
 	slot_lock(z, slot);
 	f = LOAD(slot->flags);
 	k = slot_kind(f);
