@@ -14,9 +14,10 @@
  *   pp_lock     one post-processing pass at a time (writeback.c); reset
  *               takes it so no pass counts while it zeroes the counters.
  *
- * A dictionary change follows the rule described in io.c: mark the new dict
- * pending, then look at the count of pages the codec compressed; refuse with
- * -EBUSY if there are any, since they need the current dictionary to read.
+ * A dictionary change follows the rule described in io.c: the new one takes
+ * a free index of the codec's dictionaries and becomes current; the old one
+ * stays while compressed objects name its index, and is freed by dict_gc()
+ * once none does. -EBUSY only when all ZRAM_DICT_SLOTS are needed.
  */
 #include <errno.h>
 #include <string.h>
@@ -33,35 +34,71 @@ static bool dict_same(const struct zram_dict *a, const struct zram_dict *b)
 	       !memcmp(a->data, b->data, a->size);
 }
 
-/* Make @d the dictionary of @p. Locking: ctrl_lock held. */
+/*
+ * dict_gc - free every replaced dictionary of @p that no object needs any
+ * more. A writer that still holds an old snapshot may raise pages[j] for a
+ * moment, but its commit then fails (cur moved on) and it lowers it again;
+ * a compression still using the dictionary is waited out by
+ * zram_dict_retire(). Locking: ctrl_lock held.
+ */
+static void dict_gc(struct zram *z, struct zram_codec_params *p)
+{
+	uint64_t cur = atomic_load_explicit(&p->cur, memory_order_seq_cst);
+	struct zram_dict *old;
+	unsigned int j;
+
+	for (j = 0; j < ZRAM_DICT_SLOTS; j++) {
+		if (j == cur % ZRAM_DICT_SLOTS ||
+		    atomic_load_explicit(&p->pages[j], memory_order_seq_cst))
+			continue;
+		old = atomic_exchange_explicit(&p->dicts[j], NULL,
+					       memory_order_seq_cst);
+		zram_dict_retire(z, old);
+	}
+}
+
+/*
+ * Make @d the dictionary new writes of @p use. The one it replaces stays
+ * (in its index of p->dicts) while objects need it. Returns 0, or -EBUSY
+ * when all ZRAM_DICT_SLOTS indexes are still needed (recompress or rewrite
+ * the pages of an old dictionary first); @d is consumed either way.
+ * Locking: ctrl_lock held.
+ */
 static int dict_replace(struct zram *z, struct zram_codec_params *p,
 			struct zram_dict *d)
 {
-	struct zram_dict *old =
-		atomic_load_explicit(&p->dict, memory_order_relaxed);
+	uint64_t cur = atomic_load_explicit(&p->cur, memory_order_relaxed);
+	unsigned int j;
 
-	if (dict_same(old, d)) {
+	if (dict_same(atomic_load_explicit(&p->dict, memory_order_relaxed),
+		      d)) {
 		zram_dict_free(d);
 		return 0;
 	}
-	atomic_store_explicit(&p->pending, d, memory_order_seq_cst);
-	if (atomic_load_explicit(&p->pages, memory_order_seq_cst)) {
-		atomic_store_explicit(&p->pending, NULL, memory_order_seq_cst);
+	dict_gc(z, p);
+	for (j = 0; j < ZRAM_DICT_SLOTS; j++)
+		if (j != cur % ZRAM_DICT_SLOTS &&
+		    !atomic_load_explicit(&p->dicts[j], memory_order_relaxed) &&
+		    !atomic_load_explicit(&p->pages[j], memory_order_seq_cst))
+			break;
+	if (j == ZRAM_DICT_SLOTS) {
 		zram_dict_free(d);
 		return -EBUSY;
 	}
 	d->gen = ++z->dict_gen;
+	atomic_store_explicit(&p->dicts[j], d, memory_order_seq_cst);
 	atomic_store_explicit(&p->dict, d, memory_order_seq_cst);
-	atomic_store_explicit(&p->pending, NULL, memory_order_seq_cst);
-	/* no slot needs @old (pages was 0); wait out its last users */
-	zram_dict_retire(z, old);
+	atomic_store_explicit(&p->cur, d->gen * ZRAM_DICT_SLOTS + j,
+			      memory_order_seq_cst);
+	/* the old one goes now if nothing needs it */
+	dict_gc(z, p);
 	return 0;
 }
 
 /*
  * zram_dict_install - make @data (@size bytes, malloc'ed, owned from now on)
  * the dictionary of codec @id at priority 0, for new writes. Returns 0,
- * -EINVAL (the codec refuses it), -EBUSY (pages need the current one),
+ * -EINVAL (the codec refuses it), -EBUSY (pages need all the old ones),
  * -ENOMEM. Locking: ctrl_lock held.
  */
 int zram_dict_install(struct zram *z, unsigned int id, void *data, size_t size)

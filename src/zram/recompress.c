@@ -82,11 +82,10 @@ static int rc_keep(struct zram *z, struct zram_stream *st,
 	int err;
 
 	err = slot_obj_store(z, st->cbuf, (size_t)n,
-			     (uint32_t)n | (c->codec << SLOT_CODEC_SHIFT) |
-				     (c->prio << SLOT_PRIO_SHIFT),
-			     c->dict, &obj);
+			     (uint32_t)n | slot_codec_flags(c), c->dict, &obj);
 	if (err)
 		return err;
+	obj.dict_cur = c->dict_cur;
 	if (slot_obj_commit(z, &obj)) {
 		/* the dictionary changed under us: keep the old object */
 		slot_obj_drop(z, &obj);

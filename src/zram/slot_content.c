@@ -55,9 +55,26 @@ unsigned int slot_prio(uint32_t flags)
 	return (flags & SLOT_PRIO_MASK) >> SLOT_PRIO_SHIFT;
 }
 
+unsigned int slot_dict_idx(uint32_t flags)
+{
+	return (flags & SLOT_DICT_MASK) >> SLOT_DICT_SHIFT;
+}
+
+uint32_t slot_codec_flags(const struct slot_codec *c)
+{
+	return (c->codec << SLOT_CODEC_SHIFT) | (c->prio << SLOT_PRIO_SHIFT) |
+	       (uint32_t)(c->dict_cur % ZRAM_DICT_SLOTS) << SLOT_DICT_SHIFT;
+}
+
 struct zram_codec_params *slot_params(struct zram *z, uint32_t flags)
 {
 	return &z->params[slot_prio(flags)][slot_codec_id(flags)];
+}
+
+/* The count of objects that need the dictionary @flags name. */
+static _Atomic uint64_t *slot_dict_pages(struct zram *z, uint32_t flags)
+{
+	return &slot_params(z, flags)->pages[slot_dict_idx(flags)];
 }
 
 int slot_codec_get(struct zram *z, unsigned int prio, struct slot_codec *out)
@@ -71,7 +88,16 @@ int slot_codec_get(struct zram *z, unsigned int prio, struct slot_codec *out)
 	out->codec = (unsigned int)id;
 	out->prio = prio;
 	out->level = LOAD(p->level);
-	out->dict = atomic_load_explicit(&p->dict, memory_order_acquire);
+	/* (cur, dicts[cur % 4]) as one snapshot: a replacement writes the
+	 * new dicts[j] before it moves cur */
+	do {
+		out->dict_cur =
+			atomic_load_explicit(&p->cur, memory_order_seq_cst);
+		out->dict = atomic_load_explicit(
+			&p->dicts[out->dict_cur % ZRAM_DICT_SLOTS],
+			memory_order_seq_cst);
+	} while (atomic_load_explicit(&p->cur, memory_order_seq_cst) !=
+		 out->dict_cur);
 	out->dedup = !prio && LOAD(z->dedup_on);
 	return 0;
 }
@@ -132,6 +158,8 @@ int slot_obj_store(struct zram *z, const void *data, size_t len, uint32_t flags,
 	obj->handle = h;
 	obj->flags = flags;
 	obj->dict = dict;
+	obj->dict_cur = 0;
+	obj->shared = obj->indexed = false;
 	return 0;
 }
 
@@ -232,10 +260,10 @@ static int page_encode(struct zram *z, struct zram_stream *st,
 				      obj);
 	if (n < 0)
 		return n;
-	return slot_obj_store(z, st->cbuf, (size_t)n,
-			      (uint32_t)n | (c->codec << SLOT_CODEC_SHIFT) |
-				      prio,
-			      c->dict, obj);
+	n = slot_obj_store(z, st->cbuf, (size_t)n,
+			   (uint32_t)n | slot_codec_flags(c), c->dict, obj);
+	obj->dict_cur = c->dict_cur;
+	return n;
 }
 
 int slot_encode(struct zram *z, struct zram_stream *st,
@@ -243,9 +271,12 @@ int slot_encode(struct zram *z, struct zram_stream *st,
 		struct slot_obj *obj)
 {
 	struct zram_dedup *d = NULL;
+	uint64_t hash = 0;
 	uint32_t id = 0;
+	int err;
 
 	obj->shared = obj->indexed = false;
+	obj->dict_cur = 0;
 	if (page_same_filled(page, &obj->handle)) {
 		obj->flags = SLOT_SAME;
 		obj->dict = NULL;
@@ -254,17 +285,21 @@ int slot_encode(struct zram *z, struct zram_stream *st,
 	if (c->dedup)
 		d = atomic_load_explicit(&z->dedup, memory_order_acquire);
 	if (d) {
-		obj->hash = dedup_hash(d, page);
-		if (dedup_find(z, st, d, obj->hash, page, &id)) {
+		hash = dedup_hash(d, page);
+		if (dedup_find(z, st, d, hash, page, &id)) {
 			obj->handle = id;
 			obj->flags = dedup_meta(d, id);
 			obj->dict = NULL;
 			obj->shared = true;
 			return 0;
 		}
+	}
+	err = page_encode(z, st, c, page, obj);
+	if (!err && d) {
+		obj->hash = hash;
 		obj->indexed = true;
 	}
-	return page_encode(z, st, c, page, obj);
+	return err;
 }
 
 void slot_obj_drop(struct zram *z, const struct slot_obj *obj)
@@ -292,19 +327,24 @@ static void obj_index(struct zram *z, struct slot_obj *obj)
 	obj->flags |= SLOT_SHARED;
 }
 
-/* See io.c's "Dictionary rule"; a new object enters the index here. */
+/*
+ * See io.c's "Dictionary rule": the object counts against the dictionary it
+ * used, then checks that it is still the current one (same `cur`, which
+ * never repeats); a new object enters the index here.
+ */
 int slot_obj_commit(struct zram *z, struct slot_obj *obj)
 {
 	struct zram_codec_params *p = slot_params(z, obj->flags);
+	_Atomic uint64_t *pages = slot_dict_pages(z, obj->flags);
 
 	if (obj->shared || (obj->flags & SLOT_SAME))
 		return 0;
 	if (obj->flags & SLOT_HUGE)
 		goto out_index;
-	atomic_fetch_add_explicit(&p->pages, 1, memory_order_seq_cst);
-	if (atomic_load_explicit(&p->pending, memory_order_seq_cst) ||
-	    atomic_load_explicit(&p->dict, memory_order_seq_cst) != obj->dict) {
-		atomic_fetch_sub_explicit(&p->pages, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(pages, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&p->cur, memory_order_seq_cst) !=
+	    obj->dict_cur) {
+		atomic_fetch_sub_explicit(pages, 1, memory_order_seq_cst);
 		return -EAGAIN;
 	}
 out_index:
@@ -343,7 +383,7 @@ void slot_dedup_put(struct zram *z, uint32_t id)
 	pool_obj_free(z, h);
 	obj_account(z, f, -1);
 	if (!(f & SLOT_HUGE))
-		atomic_fetch_sub_explicit(&slot_params(z, f)->pages, 1,
+		atomic_fetch_sub_explicit(slot_dict_pages(z, f), 1,
 					  memory_order_seq_cst);
 }
 
@@ -400,7 +440,7 @@ void slot_free(struct zram *z, struct zram_slot *slot)
 	case SLOT_KIND_COMPRESSED:
 		pool_obj_free(z, LOAD(slot->handle));
 		obj_account(z, f, -1);
-		atomic_fetch_sub_explicit(&slot_params(z, f)->pages, 1,
+		atomic_fetch_sub_explicit(slot_dict_pages(z, f), 1,
 					  memory_order_seq_cst);
 		break;
 	case SLOT_KIND_WB:
@@ -410,7 +450,7 @@ void slot_free(struct zram *z, struct zram_slot *slot)
 		counter_add(&s->wb_pages, -1);
 		counter_add(&s->backing_bytes, -(int64_t)size);
 		if (!(f & SLOT_HUGE))
-			atomic_fetch_sub_explicit(&slot_params(z, f)->pages, 1,
+			atomic_fetch_sub_explicit(slot_dict_pages(z, f), 1,
 						  memory_order_seq_cst);
 		break;
 	}
@@ -452,8 +492,10 @@ static int obj_decompress(struct zram *z, struct zram_stream *st,
 	ctx = zram_stream_ctx(st, id);
 	if (!ctx)
 		return -ENOMEM;
-	dict = atomic_load_explicit(&slot_params(z, flags)->dict,
-				    memory_order_acquire);
+	/* counted in pages[idx], so dicts[idx] stays */
+	dict = atomic_load_explicit(
+		&slot_params(z, flags)->dicts[slot_dict_idx(flags)],
+		memory_order_acquire);
 	return zram_codec_get(id)->decompress(ctx, dict, src,
 					      flags & SLOT_SIZE_MASK, dst);
 }

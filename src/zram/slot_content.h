@@ -78,6 +78,7 @@ struct slot_codec {
 	unsigned int prio;  /* 0 .. ZRAM_PRIOS - 1 */
 	int level;
 	const struct zram_dict *dict;
+	uint64_t dict_cur; /* params' `cur` that @dict belongs to */
 	bool dedup; /* look for and index equal pages (new writes only) */
 };
 
@@ -86,6 +87,7 @@ struct slot_obj {
 	uint64_t handle; /* zsmalloc handle, or the fill word with SLOT_SAME */
 	uint32_t flags;	 /* size | SLOT_SAME / SLOT_HUGE | codec | prio */
 	const struct zram_dict *dict; /* the dictionary it used, or NULL */
+	uint64_t dict_cur;	      /* its params' `cur` when encoded */
 	bool shared;   /* handle is an entry id, with a reference taken */
 	bool indexed;  /* a new object, to enter the index under @hash */
 	uint64_t hash; /* content hash, if @indexed */
@@ -94,9 +96,13 @@ struct slot_obj {
 /* The kind of content @flags describe. */
 enum slot_kind slot_kind(uint32_t flags);
 
-/* Codec id and priority bits of @flags. */
+/* Codec id, priority and dictionary index bits of @flags. */
 unsigned int slot_codec_id(uint32_t flags);
 unsigned int slot_prio(uint32_t flags);
+unsigned int slot_dict_idx(uint32_t flags);
+
+/* The flag bits of an object compressed with @c (codec, priority, dict). */
+uint32_t slot_codec_flags(const struct slot_codec *c);
 
 /*
  * slot_codec_get - the codec and current parameters of priority @prio.

@@ -304,11 +304,33 @@ static void dicts_write(struct zram *z, struct snap_out *o)
 		}
 }
 
+/*
+ * A snapshot keeps one dictionary per (priority, codec): refuse (-EBUSY)
+ * while pages still need a replaced one (recompress or rewrite them).
+ * Locking: ctrl_lock held.
+ */
+static int dicts_single(struct zram *z)
+{
+	unsigned int p, c, j;
+
+	for (p = 0; p < ZRAM_PRIOS; p++)
+		for (c = 0; c < ZRAM_CODECS; c++)
+			for (j = 0; j < ZRAM_DICT_SLOTS; j++)
+				if (j != LOAD(z->params[p][c].cur) %
+						    ZRAM_DICT_SLOTS &&
+				    LOAD(z->params[p][c].pages[j]))
+					return -EBUSY;
+	return 0;
+}
+
 static int save_walk(struct zram *z, struct snap_out *o)
 {
 	unsigned char end[16];
 	int err;
 
+	err = dicts_single(z);
+	if (err)
+		return err;
 	header_write(z, o);
 	dicts_write(z, o);
 	o->batch_len = 4;
@@ -531,6 +553,7 @@ static int page_restore(struct snap_in *in, struct zram *z, uint64_t index,
 	struct zram_slot *slot = &z->table[index];
 	struct slot_obj obj = {.flags = f};
 	uint32_t size = f & SLOT_SIZE_MASK;
+	uint64_t cur;
 	int err;
 
 	if (f & ~SNAP_FLAGS_KEEP)
@@ -544,10 +567,16 @@ static int page_restore(struct snap_in *in, struct zram *z, uint64_t index,
 		    ((f & SLOT_HUGE) != 0) != (size == ZRAM_PAGE_SIZE) ||
 		    slot_codec_id(f) >= ZRAM_CODECS)
 			return refuse(in, "corrupt: page %" PRIu64, index);
+		/* the one dictionary saved is the current one */
+		cur = LOAD(slot_params(z, f)->cur);
+		if (!(f & SLOT_HUGE))
+			f |= (uint32_t)(cur % ZRAM_DICT_SLOTS)
+			     << SLOT_DICT_SHIFT;
 		err = slot_obj_store(z, data, len, f,
 				     LOAD(slot_params(z, f)->dict), &obj);
 		if (err)
 			return err;
+		obj.dict_cur = cur;
 	}
 	slot_lock(z, slot);
 	if (slot_kind(LOAD(slot->flags)) != SLOT_KIND_EMPTY ||

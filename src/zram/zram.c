@@ -136,16 +136,17 @@ err_free:
 	return err;
 }
 
-/* The current dictionaries (replaced ones were freed when replaced). */
+/* Every dictionary still held (current, or replaced but still needed). */
 static void dicts_free(struct zram *z)
 {
-	unsigned int i, prio;
+	unsigned int i, prio, j;
 
 	for (prio = 0; prio < ZRAM_PRIOS; prio++)
 		for (i = 0; i < ZRAM_CODECS; i++)
-			zram_dict_free(
-				atomic_load_explicit(&z->params[prio][i].dict,
-						     memory_order_relaxed));
+			for (j = 0; j < ZRAM_DICT_SLOTS; j++)
+				zram_dict_free(atomic_load_explicit(
+					&z->params[prio][i].dicts[j],
+					memory_order_relaxed));
 }
 
 void zram_destroy(struct zram *z)

@@ -372,9 +372,9 @@ struct zram_algorithm_params {
 /*
  * zram_algorithm_params_set - `algorithm_params`. Returns 0; -EINVAL for an
  * unknown codec, a priority past 3 or with no codec set, a level out of its
- * range or a codec that takes no
- * dictionary (or refuses the file); -EBUSY to change the dictionary while
- * pages compressed with the codec exist; -errno of reading the dictionary.
+ * range or a codec that takes no dictionary (or refuses the file); -EBUSY
+ * to change the dictionary while pages need all four older ones (old pages
+ * keep theirs); -errno of reading the dictionary.
  */
 ZRAM_API int zram_algorithm_params_set(struct zram *z,
 				       const struct zram_algorithm_params *p);
@@ -421,7 +421,7 @@ ZRAM_API bool zram_dedup_get(struct zram *z);
  * spread over the disk, and use it for new writes of the current codec
  * (zstd: a zstd dictionary; lz4, lz4hc: raw content). Returns 0; -EINVAL
  * (out of range); -ENODATA (too few resident pages, or nothing to learn);
- * -EBUSY (pages need the current dictionary); -ENOMEM. Nothing changes
+ * -EBUSY (pages need all four older dictionaries); -ENOMEM. Nothing changes
  * unless it returns 0.
  */
 ZRAM_API int zram_dict_train(struct zram *z, uint64_t samples, uint64_t size);

@@ -83,7 +83,9 @@ struct zram_slot {
 #define SLOT_PP (1u << 24)	/* picked by a writeback/recompress pass */
 #define SLOT_SHARED (1u << 25)	/* handle is a dedup entry id (dedup.c) */
 #define SLOT_GROUPED (1u << 26) /* reserved: one page of a grouped frame */
-/* bits 27..31 are free */
+#define SLOT_DICT_SHIFT 27	/* which of params' dictionaries wrote it */
+#define SLOT_DICT_MASK (3u << SLOT_DICT_SHIFT)
+/* bits 29..31 are free */
 #define SLOT_LOCK_BITS (SLOT_LOCK | SLOT_WAITERS)
 
 /* The table is given back to the OS a page (256 slots, 1 MiB of disk) at a
@@ -163,12 +165,25 @@ int zram_lz4_decompress(void *ctx, const struct zram_dict *dict,
 extern const struct zram_codec_ops zram_codec_zstd;
 
 /* Run-time parameters of one codec at one priority. */
+/* Dictionaries alive at once per (priority, codec): slots record which. */
+#define ZRAM_DICT_SLOTS 4u
+
+/*
+ * Run-time parameters of one codec at one priority.
+ * New writes use `dict` (NULL: none), which is dicts[cur % 4]; `cur` is
+ * the dictionary's generation * 4 + its index, so it never repeats. A
+ * compressed slot records the index (SLOT_DICT_*), and pages[i] counts the
+ * compressed (not huge) objects that need dicts[i]: a replaced dictionary
+ * stays while they exist and is freed (dict_gc() in control.c) once none
+ * does. dicts[], dict and cur change only under ctrl_lock, in the order
+ * dicts[j], dict, cur (seq_cst).
+ */
 struct zram_codec_params {
 	_Atomic int level;
-	/* Pages use `dict`; `pending` is set while a change is checked. */
 	_Atomic(struct zram_dict *) dict;
-	_Atomic(struct zram_dict *) pending;
-	_Atomic uint64_t pages; /* compressed (not huge) pages it wrote */
+	_Atomic uint64_t cur;
+	_Atomic(struct zram_dict *) dicts[ZRAM_DICT_SLOTS];
+	_Atomic uint64_t pages[ZRAM_DICT_SLOTS];
 };
 
 /*

@@ -122,57 +122,67 @@ static void dict_file(char *path, const void *data, size_t len)
 
 static void test_dict(struct zram *z, uint64_t *rs)
 {
-	char path[64], path2[64], cmd[128];
+	char path[4][64], cmd[128];
 	struct zram_stats s;
+	unsigned int i;
 	size_t k;
 
 	for (k = 0; k < sizeof(rnd); k++)
 		rnd[k] = (unsigned char)(harness_rand(rs) >> 40);
-	dict_file(path, rnd, sizeof(rnd));
-	rnd[0] ^= 1;
-	dict_file(path2, rnd, sizeof(rnd));
-	rnd[0] ^= 1;
-	snprintf(cmd, sizeof(cmd), "algo=zstd dict=%s", path);
-	/* zstd pages 8..23 exist: they need the no-dictionary state */
-	CHECK_EQ(store(z, "algorithm_params", cmd), -EBUSY);
-	CHECK(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].dict) == NULL);
-	CHECK_EQ(zram_discard(z, 8 * ZRAM_PAGE_SIZE, 16 * ZRAM_PAGE_SIZE), 0);
-	memset(pages[8], 0, 16 * sizeof(pages[0]));
+	for (i = 0; i < 4; i++) {
+		rnd[0] ^= (unsigned char)(1u << i);
+		dict_file(path[i], rnd, sizeof(rnd));
+		rnd[0] ^= (unsigned char)(1u << i);
+	}
+	/* zstd pages 8..23 exist with no dictionary: they keep theirs */
+	snprintf(cmd, sizeof(cmd), "algo=zstd dict=%s", path[0]);
 	CHECK_EQ(store(z, "algorithm_params", cmd), 0);
 	REQUIRE(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].dict) != NULL);
+	check_all(z, 40);
 	CHECK_EQ(store(z, "comp_algorithm", "zstd"), 0);
-	/* the random page equal to the dictionary is now tiny, not huge */
+	/* the random page next to the dictionary's bytes is tiny, not huge */
+	rnd[0] ^= 1;
 	memcpy(pages[40], rnd, sizeof(rnd));
 	CHECK_EQ(zram_write(z, rnd, sizeof(rnd), 40 * ZRAM_PAGE_SIZE),
 		 ZRAM_PAGE_SIZE);
+	rnd[0] ^= 1;
 	CHECK(slot_size(z, 40) > 0 && slot_size(z, 40) < 200);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.huge_pages, 0);
 	write_pages(z, 41, 44, rs);
-	check_all(z, 44);
-	/* another dictionary while dict pages exist: refused */
-	snprintf(cmd, sizeof(cmd), "dict=%s", path2);
+	/* two more dictionaries, each with pages: four generations alive */
+	for (i = 1; i < 3; i++) {
+		snprintf(cmd, sizeof(cmd), "dict=%s", path[i]);
+		CHECK_EQ(store(z, "algorithm_params", cmd), 0);
+		write_pages(z, 44 + 2 * (i - 1), 46 + 2 * (i - 1), rs);
+	}
+	check_all(z, 48);
+	/* a fifth while all four indexes are needed: refused, nothing hurt */
+	snprintf(cmd, sizeof(cmd), "dict=%s", path[3]);
 	CHECK_EQ(store(z, "algorithm_params", cmd), -EBUSY);
+	check_all(z, 48);
+	/* the no-dictionary pages go: their index is free again */
+	CHECK_EQ(zram_discard(z, 8 * ZRAM_PAGE_SIZE, 16 * ZRAM_PAGE_SIZE), 0);
+	memset(pages[8], 0, 16 * sizeof(pages[0]));
+	CHECK_EQ(store(z, "algorithm_params", cmd), 0);
+	write_pages(z, 48, 50, rs);
+	check_all(z, 50);
 	/* the same bytes again, and level changes: fine */
-	snprintf(cmd, sizeof(cmd), "dict=%s level=7", path);
+	snprintf(cmd, sizeof(cmd), "dict=%s level=7", path[3]);
 	CHECK_EQ(store(z, "algorithm_params", cmd), 0);
 	CHECK_EQ(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].level), 7);
 	CHECK_EQ(store(z, "algorithm_params", "level=-1"), 0);
-	write_pages(z, 44, 48, rs);
-	check_all(z, 48);
-	/* a refused dictionary must not have hurt the pages */
-	CHECK_EQ(zram_read(z, pages[63], ZRAM_PAGE_SIZE, 40 * ZRAM_PAGE_SIZE),
-		 ZRAM_PAGE_SIZE);
-	CHECK(!memcmp(pages[63], rnd, ZRAM_PAGE_SIZE));
-	memset(pages[63], 0, ZRAM_PAGE_SIZE);
-	unlink(path);
-	unlink(path2);
+	write_pages(z, 50, 52, rs);
+	check_all(z, 52);
+	for (i = 0; i < 4; i++)
+		unlink(path[i]);
 }
 
 static void test_reset(struct zram *z)
 {
 	static unsigned char buf[ZRAM_PAGE_SIZE], zero[ZRAM_PAGE_SIZE];
 	struct zram_stats s;
+	unsigned int i;
 
 	CHECK_EQ(zram_open_get(z), 0);
 	CHECK_EQ(store(z, "reset", "1"), -EBUSY);
@@ -192,7 +202,9 @@ static void test_reset(struct zram *z)
 	CHECK_EQ(zram_read(z, buf, sizeof(buf), 40 * ZRAM_PAGE_SIZE),
 		 ZRAM_PAGE_SIZE);
 	CHECK(!memcmp(buf, zero, sizeof(buf)));
-	CHECK_EQ(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].pages), 0);
+	for (i = 0; i < ZRAM_DICT_SLOTS; i++)
+		CHECK_EQ(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].pages[i]),
+			 0);
 }
 
 /* zram_config.algorithm_params may load the dictionary at creation. */

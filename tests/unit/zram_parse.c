@@ -176,8 +176,8 @@ static const struct bad bad_inputs[] = {
 	{"algorithm_params", "foo=1", -EINVAL},
 	{"algorithm_params", "priority=1", -EINVAL},
 	{"algorithm_params", "level=3\n\n", -EINVAL},
-	{"algorithm_params", "dict=/dev/null", -EINVAL},    /* not a file */
-	{"algorithm_params", "dict=/etc/hostname", -EBUSY}, /* pages use lz4 */
+	{"algorithm_params", "dict=/dev/null", -EINVAL}, /* not a file */
+	{"algorithm_params", "dict=/etc/hostname level=0", -EINVAL},
 	{"algorithm_params", "algo=zstd dict=/nonexistent/dict", -ENOENT},
 	{"algorithm_params", "algo=zstd dict=/tmp", -EINVAL},
 	{"algorithm_params", "algo=zstd level=5 dict=/nonexistent", -ENOENT},
