@@ -65,7 +65,9 @@ check "dup_data_size > 0" test "$(js dup_data_size)" -gt 0
 check "dedup_meta_size > 0" test "$(js dedup_meta_size)" -gt 0
 
 # --- 2. copy-on-write
-find "$fs/b" -name '*.h' | head -200 | while read -r f; do
+# (no `| head`: find would die of SIGPIPE, and pipefail would fail us)
+mapfile -t files < <(find "$fs/b" -name '*.h' | sort)
+for f in "${files[@]:0:200}"; do
 	echo "/* changed */" >>"$f"
 done
 sync -f "$fs"
