@@ -101,7 +101,6 @@ int uzram_controls_mount(struct zram *z, const char *dir, unsigned int threads,
 	c->threads = threads ? threads : 1;
 	c->d.zram = z;
 	c->d.controls_only = true;
-	c->d.disksize = zram_disksize(z);
 	c->d.uid = getuid();
 	c->d.gid = getgid();
 	c->d.started = time(NULL);

@@ -197,9 +197,17 @@ void uzram_ctl_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
 		     size_t size, struct fuse_file_info *fi)
 {
 	const struct ctl_file *cf = (const struct ctl_file *)(uintptr_t)fi->fh;
+	uint64_t disksize = zram_disksize(d->zram);
 	int ret;
 
 	ret = cf->attr->store(d->zram, buf, size);
+	/*
+	 * A resize (the disksize file): the kernel keeps disk.img's size for
+	 * UZRAM_ATTR_TIMEOUT; drop it (offset -1: the attributes only, no
+	 * page-cache walk), so that stat and `losetup -c` see the new size.
+	 */
+	if (ret >= 0 && d->se && zram_disksize(d->zram) != disksize)
+		fuse_lowlevel_notify_inval_inode(d->se, UZRAM_INO_DISK, -1, 0);
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else

@@ -35,12 +35,12 @@
  */
 #define UZRAM_MAX_BACKGROUND 64u
 
-/* Seconds the kernel may cache names and attributes: none ever change. */
+/* Seconds the kernel may cache names and attributes: only disk.img's size
+ * ever changes, and a resize invalidates it (ctlfiles.c, ops.c). */
 #define UZRAM_ATTR_TIMEOUT 3600.0
 
 struct uzram_daemon {
 	struct zram *zram;
-	uint64_t disksize; /* zram_disksize(), bytes */
 	/* no disk.img: the control files of a store served by someone else
 	 * (the nbdkit plugin's controls=DIR, controls.c) */
 	bool controls_only;

@@ -9,8 +9,13 @@
  * - Reads past the end are short (0 at or past it), as for any file.
  *   Writes that start at or past the end fail with ENOSPC, as on a block
  *   device; a write that crosses the end is cut short at it.
- * - The size never changes: truncate or O_TRUNC to another size is EPERM,
- *   to the same size succeeds; chmod, chown and utimes are EPERM.
+ * - The size changes only by an online resize: truncate(2) to a multiple
+ *   of 4 KiB, or a write to the disksize file, calls zram_resize() (a
+ *   shrink over data is EBUSY; see src/zram/resize.c). The size is read
+ *   from the store on every use, never cached here; after a resize
+ *   through disksize the kernel's cached attributes of disk.img are
+ *   invalidated (ctlfiles.c), so `losetup -c` sees the new size. O_TRUNC
+ *   is EPERM (it would mean size 0); chmod, chown and utimes are EPERM.
  * - fallocate: PUNCH_HOLE|KEEP_SIZE frees pages (zram_discard), ZERO_RANGE
  *   zeroes them without memory (zram_write_zeroes), plain allocation inside
  *   the file succeeds at once (everything is always "allocated"); any
@@ -48,6 +53,12 @@ static bool ino_is_disk(const struct uzram_daemon *d, fuse_ino_t ino)
 	return ino == UZRAM_INO_DISK && !d->controls_only;
 }
 
+/* The disk's size now: a resize may change it between two requests. */
+static uint64_t disk_size(const struct uzram_daemon *d)
+{
+	return zram_disksize(d->zram);
+}
+
 /* The attribute behind @ino, or NULL if @ino is not an attribute file. */
 static const struct zram_attr *ino_attr(const struct uzram_daemon *d,
 					fuse_ino_t ino)
@@ -76,9 +87,11 @@ static int ino_stat(const struct uzram_daemon *d, fuse_ino_t ino,
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
 	} else if (ino_is_disk(d, ino)) {
+		uint64_t size = disk_size(d);
+
 		st->st_mode = S_IFREG | 0600;
-		st->st_size = (off_t)d->disksize;
-		st->st_blocks = (blkcnt_t)(d->disksize / 512);
+		st->st_size = (off_t)size;
+		st->st_blocks = (blkcnt_t)(size / 512);
 	} else if (attr) {
 		st->st_mode = S_IFREG | (attr->mode & 0777);
 		/*
@@ -162,26 +175,30 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)
 
 /*
- * Only a size "change" to the current size is allowed on disk.img; any
- * size on an attribute file is accepted and ignored, so that
- * `echo 1 > compact` (O_TRUNC without atomic_o_trunc) works. The times
- * that truncate(2) sets along with the size are ignored; mode, owner and
- * times on their own are refused.
+ * A size on disk.img is an online resize (a multiple of 4 KiB, more than
+ * 0; shrinking over data is EBUSY); any size on an attribute file is
+ * accepted and ignored, so that `echo 1 > compact` (O_TRUNC without
+ * atomic_o_trunc) works. The times that truncate(2) sets along with the
+ * size are ignored; mode, owner and times on their own are refused.
  */
-static int setattr_check(const struct uzram_daemon *d, fuse_ino_t ino,
+static int setattr_apply(struct uzram_daemon *d, fuse_ino_t ino,
 			 const struct stat *attr, int to_set)
 {
+	uint64_t size = (uint64_t)attr->st_size;
+
 	if (to_set & ~(FUSE_SET_ATTR_SIZE | SETATTR_TIMES))
 		return -EPERM;
 	if ((to_set & SETATTR_TIMES) && !(to_set & FUSE_SET_ATTR_SIZE))
 		return -EPERM;
 	if (!(to_set & FUSE_SET_ATTR_SIZE))
 		return 0;
-	if (ino_is_disk(d, ino) && (uint64_t)attr->st_size != d->disksize)
-		return -EPERM;
 	if (ino == UZRAM_INO_ROOT)
 		return -EISDIR;
-	return 0;
+	if (!ino_is_disk(d, ino) || size == disk_size(d))
+		return 0;
+	if (attr->st_size <= 0 || size % ZRAM_PAGE_SIZE)
+		return -EINVAL;
+	return zram_resize(d->zram, size);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -194,7 +211,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	(void)fi;
 	ret = ino_stat(d, ino, &st);
 	if (!ret)
-		ret = setattr_check(d, ino, attr, to_set);
+		ret = setattr_apply(d, ino, attr, to_set);
+	if (!ret)
+		ret = ino_stat(d, ino, &st); /* the size may have changed */
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
@@ -334,7 +353,7 @@ static void disk_read(fuse_req_t req, struct uzram_daemon *d, size_t size,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (off < 0 || (uint64_t)off >= d->disksize) {
+	if (off < 0 || (uint64_t)off >= disk_size(d)) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
@@ -361,6 +380,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void disk_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
 		       size_t size, off_t off)
 {
+	uint64_t end = disk_size(d);
 	ssize_t n;
 
 	if (off < 0) {
@@ -372,8 +392,8 @@ static void disk_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
 		return;
 	}
 	/* at or past the end: the store refuses it and counts invalid_io */
-	if ((uint64_t)off < d->disksize && size > d->disksize - (uint64_t)off)
-		size = (size_t)(d->disksize - (uint64_t)off);
+	if ((uint64_t)off < end && size > end - (uint64_t)off)
+		size = (size_t)(end - (uint64_t)off);
 	n = zram_write(d->zram, buf, size, (uint64_t)off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -417,15 +437,15 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static int falloc_clip(const struct uzram_daemon *d, int mode, off_t off,
 		       off_t *len)
 {
-	uint64_t end = (uint64_t)off + (uint64_t)*len;
+	uint64_t end = (uint64_t)off + (uint64_t)*len, size = disk_size(d);
 
-	if (end <= d->disksize)
+	if (end <= size)
 		return 1;
 	if (!(mode & FALLOC_FL_KEEP_SIZE))
 		return -ENOSPC;
-	if ((uint64_t)off >= d->disksize)
+	if ((uint64_t)off >= size)
 		return 0;
-	*len = (off_t)(d->disksize - (uint64_t)off);
+	*len = (off_t)(size - (uint64_t)off);
 	return 1;
 }
 
@@ -472,7 +492,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct uzram_daemon *d = req_daemon(req);
 	struct zram_stats stats;
 	struct statvfs sv;
-	uint64_t pages = d->disksize / ZRAM_PAGE_SIZE;
+	uint64_t pages = disk_size(d) / ZRAM_PAGE_SIZE;
 
 	(void)ino;
 	zram_stats_get(d->zram, &stats);

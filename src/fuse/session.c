@@ -159,7 +159,6 @@ static int daemon_setup(struct uzram_daemon *d,
 			opts->policy ? opts->policy : "", strerror(-ret));
 		return ret;
 	}
-	d->disksize = zram_disksize(d->zram);
 	d->uid = getuid();
 	d->gid = getgid();
 	d->started = time(NULL);

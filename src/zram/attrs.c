@@ -100,6 +100,16 @@ static int mem_limit_store(struct zram *z, const char *buf, size_t len)
 	return zram_mem_limit_set(z, v);
 }
 
+/* A size with K/M/G/T: an online resize (zram_resize()). */
+static int disksize_store(struct zram *z, const char *buf, size_t len)
+{
+	uint64_t v;
+
+	if (parse_size(buf, len, &v))
+		return -EINVAL;
+	return zram_resize(z, v);
+}
+
 /* Only "0": the peak restarts from the current usage. */
 static int mem_used_max_store(struct zram *z, const char *buf, size_t len)
 {
@@ -226,7 +236,7 @@ static const struct zram_attr attrs[] = {
 	{"idle", 0200, NULL, idle_store},
 	{"reset", 0200, NULL, reset_store},
 	{"save", 0200, NULL, save_store},
-	{"disksize", 0444, disksize_show, NULL},
+	{"disksize", 0644, disksize_show, disksize_store},
 	{"backing_dev", 0644, zram_backing_dev_show, zram_backing_dev_store},
 	{"writeback", 0200, NULL, zram_writeback_store},
 	{"writeback_limit_enable", 0644, zram_wb_limit_enable_show,

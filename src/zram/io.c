@@ -47,8 +47,10 @@ void zram_mem_used_update(struct zram *z, uint64_t used)
 
 /*
  * Encode @src and install it in @slot, encoding again if a dictionary
- * change raced with it. Locking: slot lock held on entry and on return if
- * @locked, else taken here and released.
+ * change raced with it. Returns -ENOSPC if a shrink cut the disk before
+ * @slot (slot_install_check(), which a caller passing @locked has made).
+ * Locking: slot lock held on entry and on return if @locked, else taken
+ * here and released.
  */
 static int slot_store(struct zram *z, struct zram_stream *st,
 		      struct zram_slot *slot, const unsigned char *src,
@@ -66,9 +68,13 @@ static int slot_store(struct zram *z, struct zram_stream *st,
 			continue; /* a new dictionary: snapshot it */
 		if (err)
 			break;
-		if (!locked)
+		if (!locked) {
 			slot_lock(z, slot);
-		err = slot_obj_commit(z, &obj);
+			/* a shrink may cut the disk since the range check */
+			err = slot_install_check(z, slot);
+		}
+		if (!err)
+			err = slot_obj_commit(z, &obj);
 		if (!err) {
 			slot_install(z, slot, &obj);
 			slot_touch(z, slot);
@@ -78,7 +84,12 @@ static int slot_store(struct zram *z, struct zram_stream *st,
 		if (!err)
 			break;
 		slot_obj_drop(z, &obj);
-		sched_yield();
+		if (err == -ENOSPC)
+			break;
+		if (err == -EAGAIN && !locked)
+			slot_cut_wait(z, slot);
+		else
+			sched_yield();
 	}
 	return err;
 }
@@ -154,6 +165,16 @@ static int page_write_empty(struct zram *z, struct zram_stream *st,
 			slot_obj_drop(z, &obj);
 			return 1;
 		}
+		/* a shrink may cut the disk since the range check */
+		err = slot_install_check(z, slot);
+		if (err) {
+			slot_unlock(slot);
+			slot_obj_drop(z, &obj);
+			if (err == -ENOSPC)
+				return err;
+			slot_cut_wait(z, slot);
+			continue;
+		}
 		err = slot_obj_commit(z, &obj);
 		if (!err) {
 			slot_install(z, slot, &obj);
@@ -189,9 +210,18 @@ static int page_write_part(struct zram *z, struct zram_stream *st,
 		if (err <= 0)
 			return err;
 	}
+again:
 	slot_lock(z, slot);
 	if (!src && !slot_holds_data(atomic_load_explicit(
 			    &slot->flags, memory_order_relaxed)))
+		goto out_unlock;
+	err = slot_install_check(z, slot);
+	if (err == -EAGAIN) {
+		slot_unlock(slot);
+		slot_cut_wait(z, slot);
+		goto again;
+	}
+	if (err)
 		goto out_unlock;
 	err = slot_decode(z, st, index, st->page);
 	if (err)
@@ -327,10 +357,21 @@ static void page_clear(struct zram *z, uint64_t index, bool zeroes)
 	struct zram_slot *slot = &z->table[index];
 	struct slot_obj obj = {.handle = 0, .flags = SLOT_SAME};
 
+	int err;
+
 	if (!zeroes && slot_is_empty_unlocked(slot))
 		return;
+again:
 	slot_lock(z, slot);
-	if (zeroes) {
+	err = zeroes ? slot_install_check(z, slot) : 0;
+	if (err == -EAGAIN) {
+		slot_unlock(slot);
+		slot_cut_wait(z, slot);
+		goto again;
+	}
+	if (err) {
+		/* cut off by a shrink: nothing to zero */
+	} else if (zeroes) {
 		slot_install(z, slot, &obj);
 		slot_touch(z, slot);
 	} else if (slot_holds_data(atomic_load_explicit(

@@ -2,8 +2,9 @@
  * slot.c - the slot table and the per-slot lock.
  *
  * The table is one anonymous mapping of nr_slots 16-byte entries (see
- * struct zram_slot). Untouched table pages are never resident, so a large
- * empty disk costs address space, not memory.
+ * struct zram_slot) inside a reservation for the largest disk, so an online
+ * resize (resize.c) grows it in place. Untouched table pages are never
+ * resident, so a large empty disk costs address space, not memory.
  *
  * Lock order: slot lock -> allocator locks (zs_free under the slot lock).
  * Only one slot lock is ever held by one thread.
@@ -57,17 +58,27 @@ _Static_assert(ZRAM_PAGE_SIZE <= SLOT_SIZE_MASK, "size field too small");
 _Static_assert(ZRAM_CODECS <= 4, "codec id has two bits");
 _Static_assert(ZRAM_PRIOS <= 4, "priority has two bits");
 
+#define TABLE_RESERVED (ZRAM_MAX_SLOTS * sizeof(struct zram_slot))
+#define TOUCHED_WORDS (ZRAM_MAX_SLOTS / SLOTS_PER_TABLE_PAGE / 64)
+
+/*
+ * Reserve address space for the largest table (64 GiB: PROT_NONE and
+ * MAP_NORESERVE cost neither memory nor commit charge), then open the part
+ * @nr_slots needs. A resize opens more in place (slot_table_grow), so the
+ * table never moves under a thread that holds a pointer into it.
+ */
 int slot_table_create(struct zram *z, uint64_t nr_slots)
 {
-	size_t bytes = (size_t)nr_slots * sizeof(struct zram_slot);
 	uint64_t pages =
 		(nr_slots + SLOTS_PER_TABLE_PAGE - 1) / SLOTS_PER_TABLE_PAGE;
 	void *p;
+	int err;
 
-	z->touched = calloc((pages + 63) / 64, sizeof(*z->touched));
+	/* bits for the largest table: 2 MiB, untouched zero pages until used */
+	z->touched = calloc(TOUCHED_WORDS, sizeof(*z->touched));
 	if (!z->touched)
 		return -ENOMEM;
-	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+	p = mmap(NULL, TABLE_RESERVED, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
 		free(z->touched);
@@ -75,9 +86,38 @@ int slot_table_create(struct zram *z, uint64_t nr_slots)
 		return -ENOMEM;
 	}
 	z->table = p;
+	z->table_bytes = 0;
+	err = slot_table_grow(z, nr_slots);
+	if (err) {
+		munmap(p, TABLE_RESERVED);
+		z->table = NULL;
+		free(z->touched);
+		z->touched = NULL;
+		return err;
+	}
+	atomic_store_explicit(&z->nr_slots, nr_slots, memory_order_relaxed);
+	atomic_store_explicit(&z->nr_table_pages, pages, memory_order_relaxed);
+	atomic_store_explicit(&z->cut, UINT64_MAX, memory_order_relaxed);
+	return 0;
+}
+
+/*
+ * slot_table_grow - make the first @nr_slots entries readable and writable
+ * (whole table pages). Returns 0 or -ENOMEM.
+ * Locking: ctrl_lock held, or no other thread uses @z (creation).
+ */
+int slot_table_grow(struct zram *z, uint64_t nr_slots)
+{
+	size_t bytes = (size_t)nr_slots * sizeof(struct zram_slot);
+
+	bytes = (bytes + ZRAM_TABLE_PAGE_SIZE - 1) &
+		~(size_t)(ZRAM_TABLE_PAGE_SIZE - 1);
+	if (bytes <= z->table_bytes)
+		return 0;
+	if (mprotect((char *)z->table + z->table_bytes, bytes - z->table_bytes,
+		     PROT_READ | PROT_WRITE))
+		return -ENOMEM;
 	z->table_bytes = bytes;
-	z->nr_slots = nr_slots;
-	z->nr_table_pages = pages;
 	return 0;
 }
 
@@ -150,8 +190,8 @@ void slot_table_destroy(struct zram *z)
 			slot_free(z, &z->table[i]);
 		}
 	}
-	/* cannot fail: the whole mapping, no split */
-	ret = munmap(z->table, z->table_bytes);
+	/* cannot fail: the whole reservation, no split */
+	ret = munmap(z->table, TABLE_RESERVED);
 	assert(!ret);
 	(void)ret;
 	free(z->touched);
@@ -199,6 +239,16 @@ void slot_lock(struct zram *z, struct zram_slot *slot)
 		extra = SLOT_WAITERS;
 		old = atomic_load_explicit(&slot->flags, memory_order_relaxed);
 	}
+}
+
+/*
+ * slot_wake - wake every thread sleeping on @slot's lock word, after the
+ * word was zeroed behind the lock's back (MADV_DONTNEED): they read 0 and
+ * take the lock afresh. A thread about to sleep finds 0 and does not.
+ */
+void slot_wake(struct zram_slot *slot)
+{
+	futex_op(&slot->flags, FUTEX_WAKE, INT32_MAX);
 }
 
 void slot_unlock(struct zram_slot *slot)

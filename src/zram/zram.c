@@ -16,9 +16,6 @@
 #include "zram_internal.h"
 #include "zram_parse.h"
 
-/* 2^32 slots: 16 TiB of disk, a 64 GiB table of address space. */
-#define ZRAM_MAX_SLOTS (ZRAM_DISKSIZE_MAX / ZRAM_PAGE_SIZE)
-
 static void params_init(struct zram *z)
 {
 	unsigned int i, prio;
@@ -293,7 +290,7 @@ void zram_stats_get(struct zram *z, struct zram_stats *s)
 	s->num_writes = LOAD(c->num_writes);
 	s->slot_count = z->nr_slots;
 	s->slot_bytes = sizeof(struct zram_slot);
-	s->table_bytes = z->table_bytes;
+	s->table_bytes = s->slot_count * sizeof(struct zram_slot);
 	s->streams = LOAD(z->nr_streams);
 	s->bd_count = LOAD(c->wb_pages);
 	s->bd_reads = LOAD(c->bd_reads);

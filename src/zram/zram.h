@@ -77,6 +77,17 @@ ZRAM_API void zram_destroy(struct zram *z);
 ZRAM_API uint64_t zram_disksize(const struct zram *z);
 
 /*
+ * zram_resize - change the disk's size online, while I/O runs: @disksize
+ * bytes, rounded up to 4 KiB. Growing adds empty pages. Shrinking is
+ * refused with -EBUSY, changing nothing, if a page past the new end holds
+ * data (discard it first); requests past the new end then fail as past
+ * any end. The slot table's memory still follows the pages touched.
+ * The disksize attribute file writes here. Returns 0, -EINVAL (0 or more
+ * than 16 TiB), -EBUSY or -ENOMEM.
+ */
+ZRAM_API int zram_resize(struct zram *z, uint64_t disksize);
+
+/*
  * zram_read - read @len bytes at byte offset @off, any alignment.
  * Returns the bytes read: @len, fewer if the range runs past the end of the
  * disk, 0 at or past the end; -EIO if a page fails to decompress

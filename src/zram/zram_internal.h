@@ -235,19 +235,39 @@ struct zram_counters {
 
 struct zram {
 	struct zs_pool *pool;
-	struct zram_slot *table; /* nr_slots entries, mmap'ed */
+	/*
+	 * The slot table: address space for ZRAM_MAX_SLOTS entries reserved
+	 * at creation (PROT_NONE), of which the first @table_bytes are
+	 * readable and writable; untouched table pages cost no memory.
+	 * @table never moves, so a resize (resize.c) needs no lock on I/O.
+	 * @table_bytes only grows; protected by ctrl_lock.
+	 */
+	struct zram_slot *table;
 	size_t table_bytes;
-	uint64_t nr_slots;
+	/*
+	 * The disk's size in slots. Written only by zram_resize() under
+	 * ctrl_lock; read without a lock (seq_cst) by I/O, which checks it
+	 * again once it holds a slot lock before it installs anything.
+	 */
+	_Atomic uint64_t nr_slots;
+	/*
+	 * While a shrink checks the pages it would cut: its new nr_slots,
+	 * else UINT64_MAX. A writer that holds the lock of a slot at or past
+	 * it installs nothing and waits for the shrink to decide (resize.c).
+	 */
+	_Atomic uint64_t cut;
 	/*
 	 * One bit per table page (SLOTS_PER_TABLE_PAGE slots): set by
 	 * slot_lock() before the holder changes any slot of that page,
-	 * cleared by the table release under all of the page's slot locks
+	 * cleared by the table release (or a shrink) under all of the page's slot locks
 	 * before it drops the page. A clear bit means every slot of the page
 	 * is empty, so walks (idle, reset, destroy) skip it and cost what is
 	 * used, not what the disk could hold: 2 MiB of bits for 16 TiB.
 	 */
 	_Atomic uint64_t *touched;
-	uint64_t nr_table_pages;
+	/* table pages of the disk (nr_slots rounded up): walks end here;
+	 * changed only by zram_resize() under ctrl_lock */
+	_Atomic uint64_t nr_table_pages;
 	/* threads asleep on a slot lock (slot.c: a release wakes only then) */
 	_Atomic uint64_t lock_sleepers;
 	size_t huge_size; /* zs_huge_class_size(): store raw from here */
@@ -303,13 +323,18 @@ struct zram {
 int zram_claim(struct zram *z);
 void zram_unclaim(struct zram *z);
 
+/* 2^32 slots: 16 TiB of disk, a 64 GiB table of (reserved) address space. */
+#define ZRAM_MAX_SLOTS (ZRAM_DISKSIZE_MAX / ZRAM_PAGE_SIZE)
+
 /* slot.c */
 int slot_table_create(struct zram *z, uint64_t nr_slots);
+int slot_table_grow(struct zram *z, uint64_t nr_slots);
 void slot_table_destroy(struct zram *z);
 void slot_lock(struct zram *z, struct zram_slot *slot);
 void slot_unlock(struct zram_slot *slot);
 uint64_t table_page_next(const struct zram *z, uint64_t page, uint64_t end);
 bool table_page_touched(const struct zram *z, uint64_t page);
+void slot_wake(struct zram_slot *slot);
 bool slot_holds_data(uint32_t flags);
 void slot_flags_update(struct zram_slot *slot, uint32_t clear, uint32_t set);
 void slot_touch(struct zram *z, struct zram_slot *slot);
@@ -384,6 +409,16 @@ int zram_recomp_algo_store(struct zram *z, const char *buf, size_t len);
 int zram_recompress_store(struct zram *z, const char *buf, size_t len);
 ssize_t zram_policy_show(struct zram *z, char *buf, size_t size);
 int zram_policy_store(struct zram *z, const char *buf, size_t len);
+
+/* resize.c */
+/*
+ * slot_install_check - may content be installed in @slot? 0, -ENOSPC (past
+ * the end) or -EAGAIN (a shrink is deciding: unlock, slot_cut_wait(), start
+ * the page again). Locking: @slot's lock held (taken just before).
+ */
+int slot_install_check(struct zram *z, struct zram_slot *slot);
+/* slot_cut_wait - wait until no shrink is deciding about @slot. No lock. */
+void slot_cut_wait(struct zram *z, struct zram_slot *slot);
 
 /* stats.c */
 ssize_t zram_mm_stat_show(struct zram *z, char *buf, size_t size);

@@ -135,7 +135,7 @@ grep -qx 'lz4 \[lz4hc\] zstd' "$free/comp_algorithm" ||
 if e2e_sanitized; then
 	e2e_log "note: sanitized build, mlockall is a no-op: VmLck not checked"
 else
-	grep -q '^VmLck:.* [1-9][0-9]* kB' "/proc/$UZRAM_PID/status" ||
+	grep -q '^VmLck:[[:space:]]*[1-9][0-9]* kB' "/proc/$UZRAM_PID/status" ||
 		e2e_fail "--mlock: $(grep VmLck "/proc/$UZRAM_PID/status")"
 fi
 e2e_log "ok: --size --algo --algo-params --mem-limit --threads --mlock" \

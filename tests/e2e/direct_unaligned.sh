@@ -10,8 +10,10 @@
 # fail with ENOSPC, a write that crosses the end is cut short at it (or
 # fails whole); a hole punched across the end zeroes up to it; fallocate
 # past the end fails with ENOSPC, collapse-range with EOPNOTSUPP; truncate
-# to another size and open with O_TRUNC fail (EPERM); the size and the
-# data do not change.
+# to a size that is not a whole number of pages fails (EINVAL), a grow by an
+# empty page and back succeeds (an online resize, see resize_online.sh), a
+# shrink over data fails, open with O_TRUNC fails (EPERM); the size and
+# the data do not change.
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
 
@@ -204,8 +206,14 @@ expect_errno("fallocate past the end", errno.ENOSPC, falloc, 0, size - PAGE,
              2 * PAGE)
 expect_errno("fallocate collapse-range", errno.EOPNOTSUPP, falloc, COLLAPSE,
              0, PAGE)
-for new in (0, size // 2, size - 1, size + 4096):
-    expect_errno("ftruncate to %d" % new, errno.EPERM, os.ftruncate, fd, new)
+# truncate is an online resize: a size that is not a whole number of
+# pages (or 0) is EINVAL; a grow by an (empty) page and back succeeds.
+for new in (0, size // 2 + 1, size - 1):
+    expect_errno("ftruncate to %d" % new, errno.EINVAL, os.ftruncate, fd, new)
+os.ftruncate(fd, size + 4096)
+if os.fstat(fd).st_size != size + 4096:
+    fail("ftruncate to size + 4096 did not grow disk.img")
+os.ftruncate(fd, size)
 expect_errno("open with O_TRUNC", errno.EPERM, os.open, img,
              os.O_WRONLY | os.O_TRUNC)
 if os.fstat(fd).st_size != size or os.stat(img).st_size != size:

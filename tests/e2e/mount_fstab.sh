@@ -92,7 +92,7 @@ pid=$(daemon_of "$mnt")
 if e2e_sanitized; then
 	e2e_log "note: sanitized build, mlockall is a no-op: VmLck not checked"
 else
-	check "mlock (VmLck)" grep -q '^VmLck:.* [1-9][0-9]* kB' "/proc/$pid/status"
+	check "mlock (VmLck)" grep -q '^VmLck:[[:space:]]*[1-9][0-9]* kB' "/proc/$pid/status"
 fi
 head -c 1M /dev/urandom >"$work/data"
 dd if="$work/data" of="$mnt/disk.img" bs=1M seek=7 conv=notrunc \

@@ -410,7 +410,7 @@ static void test_table(void)
 		{"comp_algorithm", 0644}, {"algorithm_params", 0200},
 		{"mem_limit", 0644},	  {"mem_used_max", 0644},
 		{"compact", 0200},	  {"idle", 0200},
-		{"reset", 0200},	  {"disksize", 0444},
+		{"reset", 0200},	  {"disksize", 0644},
 		{"dedup", 0644},	  {"train_dict", 0200},
 	};
 	const struct zram_attr *a;

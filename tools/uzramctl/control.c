@@ -1,6 +1,6 @@
 /*
- * control.c - the commands that change things: --setup, --reset, --compact
- * and --mem-limit.
+ * control.c - the commands that change things: --setup, --reset, --compact,
+ * --mem-limit and --resize.
  *
  * --setup starts the daemon (which returns once mounted) and attaches a
  * loop device with direct I/O; if a later step fails, the earlier ones are
@@ -58,7 +58,7 @@ int parse_size(const char *s, uint64_t *out)
  * Run @argv; with @out, its stdout (trimmed) goes there. Returns the exit
  * status, or -1 if it could not run (after printing why).
  */
-static int cmd_run(char *const argv[], char *out, size_t size)
+int cmd_run(char *const argv[], char *out, size_t size)
 {
 	int pipefd[2] = {-1, -1}, status;
 	size_t len = 0;
@@ -109,7 +109,7 @@ err_sys:
 }
 
 /* The daemon: $UZRAM_BIN, next to us, in our build tree, else on PATH. */
-static void daemon_path(char *out, size_t size)
+void daemon_path(char *out, size_t size)
 {
 	static const char *const rel[] = {"uzram", "../../src/fuse/uzram"};
 	char self[PATH_MAX], *slash;
@@ -135,10 +135,16 @@ static void daemon_path(char *out, size_t size)
 				return;
 		}
 	}
+#ifdef UZRAM_INSTALLED_BIN
+	if (!access(UZRAM_INSTALLED_BIN, X_OK)) {
+		snprintf(out, size, "%s", UZRAM_INSTALLED_BIN);
+		return;
+	}
+#endif
 	snprintf(out, size, "uzram");
 }
 
-static bool path_is_mount(const char *path)
+bool path_is_mount(const char *path)
 {
 	char real[PATH_MAX];
 	struct mntent *m;
@@ -156,7 +162,7 @@ static bool path_is_mount(const char *path)
 	return found;
 }
 
-static int fuse_unmount(const char *mountpoint)
+int fuse_unmount(const char *mountpoint)
 {
 	char *argv[] = {"fusermount3", "-u", (char *)mountpoint, NULL};
 	int i, ret = -1;
@@ -343,17 +349,19 @@ int ctl_reset(const char *arg)
 	return 0;
 }
 
-static int ctl_write(const char *arg, const char *file, const char *text)
+/*
+ * Write @text to @file of the resolved disk @d. 0, or -errno (said why on
+ * stderr if @report).
+ */
+static int disk_write(const struct disk *d, const char *file, const char *text,
+		      bool report)
 {
 	char path[PATH_MAX + 32];
 	size_t len = strlen(text);
-	struct disk d;
 	ssize_t n;
-	int fd;
+	int fd, err;
 
-	if (disk_resolve(arg, &d))
-		return -1;
-	snprintf(path, sizeof(path), "%s/%s", d.mountpoint, file);
+	snprintf(path, sizeof(path), "%s/%s", d->mountpoint, file);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		goto err;
@@ -368,8 +376,19 @@ static int ctl_write(const char *arg, const char *file, const char *text)
 		goto err;
 	return 0;
 err:
-	fprintf(stderr, "uzramctl: %s: %s\n", path, strerror(errno));
-	return -1;
+	err = errno;
+	if (report)
+		fprintf(stderr, "uzramctl: %s: %s\n", path, strerror(err));
+	return -err;
+}
+
+static int ctl_write(const char *arg, const char *file, const char *text)
+{
+	struct disk d;
+
+	if (disk_resolve(arg, &d))
+		return -1;
+	return disk_write(&d, file, text, true) ? -1 : 0;
 }
 
 int ctl_compact(const char *arg)
@@ -408,4 +427,60 @@ int ctl_save(const char *arg, const char *file)
 	}
 	snprintf(text, sizeof(text), "%s\n", abs);
 	return ctl_write(arg, "save", text);
+}
+
+/*
+ * --resize: write the new size to disksize (the daemon grows or shrinks
+ * disk.img online; a shrink over data is EBUSY), then tell every loop
+ * device on the image (LOOP_SET_CAPACITY, as `losetup -c`). A file system
+ * on it is the user's to grow (resize2fs) or to shrink first.
+ */
+int ctl_resize(const char *arg, const char *size)
+{
+	char text[32], dev[64];
+	struct stat st;
+	struct disk d;
+	long nums[64];
+	uint64_t v;
+	int n, i, fd, ret = 0;
+
+	if (parse_size(size, &v) || !v || v % 4096) {
+		fprintf(stderr,
+			"uzramctl: invalid size '%s' (a multiple of 4 KiB, "
+			"more than 0)\n",
+			size);
+		return -1;
+	}
+	if (disk_resolve(arg, &d))
+		return -1;
+	snprintf(text, sizeof(text), "%" PRIu64 "\n", v);
+	ret = disk_write(&d, "disksize", text, false);
+	if (ret == -EBUSY)
+		fprintf(stderr,
+			"uzramctl: %s: pages past %s hold data: shrink the "
+			"file system and discard them first\n",
+			d.mountpoint, size);
+	else if (ret)
+		fprintf(stderr, "uzramctl: %s/disksize: %s\n", d.mountpoint,
+			strerror(-ret));
+	if (ret)
+		return -1;
+	/* a stat makes the kernel fetch the new size before the loop reads it */
+	if (stat(d.image, &st) || (uint64_t)st.st_size != v) {
+		fprintf(stderr, "uzramctl: %s: size not updated\n", d.image);
+		return -1;
+	}
+	n = disk_loops(d.image, nums, 64);
+	for (i = 0; i < n; i++) {
+		snprintf(dev, sizeof(dev), "/dev/loop%ld", nums[i]);
+		fd = open(dev, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, LOOP_SET_CAPACITY, 0)) {
+			fprintf(stderr, "uzramctl: %s: set capacity: %s\n", dev,
+				strerror(errno));
+			ret = -1;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return ret;
 }

@@ -8,6 +8,10 @@
  *   uzramctl --compact MOUNTPOINT|DEVICE           run compaction
  *   uzramctl --save MOUNTPOINT|DEVICE FILE         write a snapshot
  *   uzramctl --mem-limit SIZE MOUNTPOINT|DEVICE    set the memory limit
+ *   uzramctl --resize MOUNTPOINT|DEVICE SIZE       grow or shrink online
+ *   uzramctl --up NAME [--conf-dir DIR]            swap or file system from
+ *                                                  /etc/uzram/NAME.conf
+ *   uzramctl --down NAME                           take it down again
  *   uzramctl --watch [SECONDS]                     live status
  *
  * Exit status, as zramctl: 0 on success, 1 on any error (one line on
@@ -30,15 +34,21 @@ enum mode {
 	MODE_COMPACT,
 	MODE_MEMLIMIT,
 	MODE_SAVE,
+	MODE_RESIZE,
+	MODE_UP,
+	MODE_DOWN,
 	MODE_WATCH
 };
 
 struct cli {
 	enum mode mode;
 	bool mode_set;
-	const char *target; /* --reset, --compact, --save */
-	const char *save;   /* --save: the snapshot's path */
-	double interval;    /* --watch */
+	const char *target;   /* --reset, --compact, --save, --resize, --up,
+			       * --down */
+	const char *save;     /* --save: the snapshot's path */
+	const char *size;     /* --resize */
+	const char *conf_dir; /* --conf-dir */
+	double interval;      /* --watch */
 	struct table_opts table;
 	struct setup_opts setup;
 };
@@ -51,6 +61,10 @@ enum {
 	OPT_MEM_LIMIT,
 	OPT_SAVE,
 	OPT_WATCH,
+	OPT_RESIZE,
+	OPT_UP,
+	OPT_DOWN,
+	OPT_CONF_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -70,6 +84,10 @@ static const struct option long_opts[] = {
 	{"reset", required_argument, NULL, OPT_RESET},
 	{"compact", required_argument, NULL, OPT_COMPACT},
 	{"save", required_argument, NULL, OPT_SAVE},
+	{"resize", required_argument, NULL, OPT_RESIZE},
+	{"up", required_argument, NULL, OPT_UP},
+	{"down", required_argument, NULL, OPT_DOWN},
+	{"conf-dir", required_argument, NULL, OPT_CONF_DIR},
 	{"watch", optional_argument, NULL, OPT_WATCH},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -87,6 +105,9 @@ static void usage(FILE *f)
 		" uzramctl --compact <mountpoint>|<device>\n"
 		" uzramctl --save <mountpoint>|<device> <file>\n"
 		" uzramctl --mem-limit <size> <mountpoint>|<device>\n"
+		" uzramctl --resize <mountpoint>|<device> <size>\n"
+		" uzramctl --up <name> [--conf-dir <dir>]\n"
+		" uzramctl --down <name>\n"
 		" uzramctl --watch [<seconds>]\n"
 		"\nShow and control uzram disks (user-space zram).\n"
 		"\nOptions:\n"
@@ -110,6 +131,18 @@ static void usage(FILE *f)
 		"     --save <disk> <file>  write a snapshot of the disk to "
 		"<file>\n"
 		"                           (restore: uzram --restore <file>)\n"
+		"     --resize <disk> <size>  grow or shrink the disk online "
+		"and its\n"
+		"                           loop devices (then resize2fs)\n"
+		"     --up <name>           swap or file system from "
+		"<dir>/<name>.conf:\n"
+		"                           daemon, loop device, mkswap+swapon "
+		"or\n"
+		"                           mkfs+mount (see uzram.conf(5))\n"
+		"     --down <name>         swapoff or umount, detach, stop "
+		"the daemon\n"
+		"     --conf-dir <dir>      config directory for --up (default\n"
+		"                           $UZRAM_CONF_DIR, else /etc/uzram)\n"
 		"     --watch [<seconds>]   refresh the table until Ctrl-C "
 		"(default 1)\n"
 		" -h, --help                display this help\n"
@@ -125,8 +158,8 @@ static int mode_set(struct cli *c, enum mode m)
 {
 	if (c->mode_set && c->mode != m) {
 		fprintf(stderr, "uzramctl: --setup, --reset, --compact, "
-				"--save, --mem-limit and --watch are "
-				"exclusive\n");
+				"--save, --mem-limit, --resize, --up, --down "
+				"and --watch are exclusive\n");
 		return -1;
 	}
 	c->mode = m;
@@ -209,6 +242,18 @@ static int cli_option(struct cli *c, int opt, int argc, char **argv)
 		}
 		c->save = argv[optind++];
 		return mode_set(c, MODE_SAVE);
+	case OPT_RESIZE:
+		c->target = optarg;
+		return mode_set(c, MODE_RESIZE);
+	case OPT_UP:
+		c->target = optarg;
+		return mode_set(c, MODE_UP);
+	case OPT_DOWN:
+		c->target = optarg;
+		return mode_set(c, MODE_DOWN);
+	case OPT_CONF_DIR:
+		c->conf_dir = optarg;
+		return 0;
 	case OPT_WATCH:
 		if (!optarg && optind < argc && is_number(argv[optind]))
 			optarg = argv[optind++];
@@ -248,6 +293,14 @@ static int cli_parse(struct cli *c, int argc, char **argv)
 		}
 		c->mode = MODE_MEMLIMIT;
 		c->target = argv[optind++];
+	}
+	if (c->mode == MODE_RESIZE) {
+		if (argc - optind != 1) {
+			fprintf(stderr, "uzramctl: --resize needs a disk and "
+					"one size\n");
+			return -1;
+		}
+		c->size = argv[optind++];
 	}
 	if (c->mode != MODE_LIST && optind < argc) {
 		fprintf(stderr, "uzramctl: unexpected argument '%s'\n",
@@ -389,6 +442,12 @@ int main(int argc, char **argv)
 		return ctl_mem_limit(c.target, c.setup.mem_limit) ? 1 : 0;
 	case MODE_SAVE:
 		return ctl_save(c.target, c.save) ? 1 : 0;
+	case MODE_RESIZE:
+		return ctl_resize(c.target, c.size) ? 1 : 0;
+	case MODE_UP:
+		return ctl_up(c.target, c.conf_dir) ? 1 : 0;
+	case MODE_DOWN:
+		return ctl_down(c.target) ? 1 : 0;
 	case MODE_WATCH:
 		return cmd_watch(&c);
 	case MODE_LIST:

@@ -104,6 +104,12 @@ struct setup_opts {
 };
 
 int ctl_setup(const struct setup_opts *o);
+int ctl_resize(const char *arg, const char *size);
+
+/* updown.c: --up NAME (config from @confdir, NULL: $UZRAM_CONF_DIR or
+ * /etc/uzram) and --down NAME. 0, or -1 after one error line. */
+int ctl_up(const char *name, const char *confdir);
+int ctl_down(const char *name);
 int ctl_reset(const char *arg);
 int ctl_compact(const char *arg);
 int ctl_mem_limit(const char *arg, const char *size);
@@ -115,6 +121,23 @@ int ctl_save(const char *arg, const char *file);
  * Returns 0 or -EINVAL.
  */
 int parse_size(const char *s, uint64_t *out);
+
+/*
+ * cmd_run - run @argv (fork/exec, no shell); with @out, its stdout
+ * (trimmed) goes there. Returns the exit status, or -1 if it could not run
+ * (after printing why).
+ */
+int cmd_run(char *const argv[], char *out, size_t size);
+
+/* daemon_path - the daemon: $UZRAM_BIN, next to us, in our build tree,
+ * else "uzram" on PATH. */
+void daemon_path(char *out, size_t size);
+
+/* path_is_mount - is @path a mount point (in /proc/mounts)? */
+bool path_is_mount(const char *path);
+
+/* fuse_unmount - fusermount3 -u, retried for a moment. 0 or non-zero. */
+int fuse_unmount(const char *mountpoint);
 
 /* read_file - read a small file whole, NUL-terminated. Length or -errno. */
 ssize_t read_file(const char *path, char *buf, size_t size);
