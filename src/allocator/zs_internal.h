@@ -199,6 +199,7 @@ int pages_init(struct zs_pages *pages);
 void pages_destroy(struct zs_pages *pages);
 int pages_alloc(struct zs_pages *pages, unsigned int nr, uint32_t *pns);
 void pages_free(struct zs_pages *pages, unsigned int nr, const uint32_t *pns);
+void pages_drain(struct zs_pages *pages);
 uint64_t pages_meta_bytes(struct zs_pages *pages);
 
 static inline struct zs_chunk *pages_chunk(struct zs_pages *pages, uint32_t pn)

@@ -15,6 +15,8 @@
  *          dropped (one madvise per run of neighbouring pages), then
  *          put on the cold list;
  *   cold - pages whose memory went back to the OS (MADV_DONTNEED).
+ * pages_drain() (zs_pool_drain(), when the caller is idle) moves every hot
+ * page to cold.
  * Never-used pages of the newest chunk are handed out before a new chunk is
  * mapped; they are not resident until first written. So the process's
  * resident memory follows the number of allocated pages, within
@@ -218,6 +220,27 @@ void pages_free(struct zs_pages *pages, unsigned int nr, const uint32_t *pns)
 	for (i = 0; i < nr; i++)
 		page_put(pages, pns[i]);
 	head = hot_trim(pages, &tail);
+	pthread_mutex_unlock(&pages->lock);
+	if (head != ZS_PN_NONE)
+		cold_release(pages, head, tail);
+}
+
+/*
+ * pages_drain - give every hot page back to the OS (the pool went idle:
+ * the cache would only keep memory resident until the next writes).
+ */
+void pages_drain(struct zs_pages *pages)
+{
+	uint32_t head, tail;
+
+	pthread_mutex_lock(&pages->lock);
+	head = pages->hot_head;
+	for (tail = head;
+	     tail != ZS_PN_NONE && page_desc(pages, tail)->zspage != ZS_PN_NONE;
+	     tail = page_desc(pages, tail)->zspage)
+		;
+	pages->hot_head = ZS_PN_NONE;
+	pages->nr_hot = 0;
 	pthread_mutex_unlock(&pages->lock);
 	if (head != ZS_PN_NONE)
 		cold_release(pages, head, tail);

@@ -211,6 +211,11 @@ void zs_free(struct zs_pool *pool, zs_handle_t handle)
 		zspage_destroy(pool, zid);
 }
 
+void zs_pool_drain(struct zs_pool *pool)
+{
+	pages_drain(&pool->pages);
+}
+
 size_t zs_get_total_pages(struct zs_pool *pool)
 {
 	return (size_t)atomic_load_explicit(&pool->pages_allocated,

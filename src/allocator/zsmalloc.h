@@ -110,6 +110,13 @@ size_t zs_compact(struct zs_pool *pool);
 size_t zs_get_total_pages(struct zs_pool *pool);
 
 /*
+ * zs_pool_drain - give the free-page cache (up to 1 MiB of free pages kept
+ * resident to absorb churn) back to the OS. For a caller that went idle.
+ * Any thread, any time; takes only the page layer's lock.
+ */
+void zs_pool_drain(struct zs_pool *pool);
+
+/*
  * zs_huge_class_size - the smallest object size (in bytes, as passed to
  * zs_malloc) that lands in a huge class, i.e. gets a whole page to itself.
  * zram stores pages that compress to this size or more uncompressed.

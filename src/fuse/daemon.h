@@ -53,7 +53,8 @@ struct uzram_daemon {
 	 * Each worker's reply buffer for disk.img reads, @buf_size bytes,
 	 * allocated on the worker's first read and freed by the key's
 	 * destructor when the worker exits. Workers persist (max_idle_threads
-	 * equals the pool size), so this is one allocation per thread.
+	 * equals the pool size), so this is one allocation per thread
+	 * (dropped again when the worker idles, transport.c).
 	 */
 	pthread_key_t buf_key;
 	size_t buf_size;
@@ -121,6 +122,13 @@ extern const struct fuse_lowlevel_ops uzram_ll_ops;
  * allocated on its first use (ops.c). Returns NULL if out of memory.
  */
 char *uzram_worker_buf(struct uzram_daemon *d);
+
+/*
+ * uzram_worker_buf_drop - free the calling /dev/fuse worker's reply buffer
+ * (it went idle); its next read allocates it again. Not for ring workers,
+ * whose buffer is their entry's payload.
+ */
+void uzram_worker_buf_drop(struct uzram_daemon *d);
 
 /*
  * The control and stat files (ctlfiles.c): open takes a fresh show()

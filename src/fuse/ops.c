@@ -329,6 +329,14 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	}
 }
 
+void uzram_worker_buf_drop(struct uzram_daemon *d)
+{
+	char *buf = pthread_getspecific(d->buf_key);
+
+	if (buf && !pthread_setspecific(d->buf_key, NULL))
+		free(buf);
+}
+
 char *uzram_worker_buf(struct uzram_daemon *d)
 {
 	char *buf = pthread_getspecific(d->buf_key);

@@ -18,14 +18,22 @@
  * steps 2 and 3 it ends the daemon (exit status 1). With auto it means
  * /dev/fuse. stats.json's "transport" says what is in use.
  *
+ * The same hook idles /dev/fuse workers down (on either transport): a
+ * worker that holds memory polls before it reads, and after DEV_IDLE_MS
+ * without a request gives back its reply buffer, codec contexts and
+ * receive buffer pages.
+ *
  * Locking: none. The hook's INIT state is written by the one thread that
  * reads FUSE_INIT, before the kernel sends anything else; t->ring is
  * published once with a release store.
  */
 #include <errno.h>
 #include <liburing.h>
+#include <malloc.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -33,6 +41,9 @@
 #include "uring_abi.h"
 
 #define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
+
+/* A /dev/fuse worker idle this long gives its memory back */
+#define DEV_IDLE_MS 2000
 
 /* Step 1. Returns true if the ring may be tried; else the reason. */
 static bool uring_usable(char *why, size_t size)
@@ -116,10 +127,44 @@ static void init_seen(struct uzram_transport *t, const void *buf, ssize_t n)
 			      memory_order_release);
 }
 
+/*
+ * A /dev/fuse worker that handled a request holds memory: its reply buffer,
+ * its codec contexts, the touched pages of libfuse's receive buffer. Per
+ * thread (not shared): set when a read returned a request, cleared once
+ * the worker gave that memory back.
+ */
+static __thread bool worker_holds_memory;
+
+/*
+ * Idle: nothing arrived for DEV_IDLE_MS. The receive buffer is @buf: the
+ * kernel writes it only inside our read(), so its whole pages may go.
+ */
+static void worker_idle(struct uzram_daemon *d, void *buf, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)buf + page - 1) & ~(page - 1);
+	uintptr_t hi = ((uintptr_t)buf + len) & ~(page - 1);
+
+	uzram_worker_buf_drop(d);
+	zram_thread_idle(d->zram);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	malloc_trim(0);
+	worker_holds_memory = false;
+}
+
 static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct uzram_daemon *d = userdata;
-	ssize_t n = read(fd, buf, len);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	ssize_t n;
+
+	/* one poll per request while busy: the price of idling down */
+	if (worker_holds_memory && poll(&p, 1, DEV_IDLE_MS) == 0)
+		worker_idle(d, buf, len);
+	n = read(fd, buf, len);
+	if (n > 0)
+		worker_holds_memory = true;
 
 	if (n > 0 && !atomic_load_explicit(&d->transport.init_done,
 					   memory_order_relaxed))
@@ -222,18 +267,16 @@ int uzram_transport_attach(struct uzram_daemon *d, struct fuse_session *se)
 	};
 	struct uzram_transport *t = &d->transport;
 
-	if (!t->want_uring) {
-		zram_transport_set(d->zram, "dev");
-		fprintf(stderr, "uzram: transport: dev (%s)\n", t->why);
-		return 0;
-	}
 	/* until the ring is up, requests come through /dev/fuse */
 	zram_transport_set(d->zram, "dev");
+	if (!t->want_uring) /* the hook only idles the workers down */
+		atomic_store(&t->init_done, true);
 	if (fuse_session_custom_io(se, &io, fuse_session_fd(se))) {
 		fprintf(stderr, "uzram: cannot install the I/O hook\n");
 		return -1;
 	}
-	fprintf(stderr, "uzram: transport: uring (%s)\n", t->why);
+	fprintf(stderr, "uzram: transport: %s (%s)\n",
+		t->want_uring ? "uring" : "dev", t->why);
 	return 0;
 }
 

@@ -40,6 +40,7 @@
  */
 #include <errno.h>
 #include <liburing.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -320,6 +321,7 @@ static void ent_idle(struct ring_ent *e)
 {
 	madvise(e->map, e->ring->map_size, MADV_DONTNEED);
 	zram_thread_idle(e->ring->d->zram);
+	malloc_trim(0); /* what the codec contexts left in malloc's arenas */
 	e->idle_dropped = true;
 }
 

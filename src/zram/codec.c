@@ -93,6 +93,7 @@ void zram_thread_idle(struct zram *z)
 {
 	struct zram_stream *st = pthread_getspecific(z->stream_key);
 
+	zs_pool_drain(z->pool); /* an idle moment for the pool too */
 	if (!st)
 		return;
 	pthread_setspecific(z->stream_key, NULL);

@@ -240,8 +240,9 @@ ZRAM_API void zram_policy_get(struct zram *z, struct zram_policy *p);
 
 /*
  * zram_thread_idle - the calling thread will not use @z for a while: free
- * its codec contexts and buffers now instead of at its exit. Its next call
- * into the store makes them again (one allocation per codec).
+ * its codec contexts and buffers now instead of at its exit, and give the
+ * pool's free-page cache back to the OS. Its next call into the store
+ * makes them again (one allocation per codec).
  */
 ZRAM_API void zram_thread_idle(struct zram *z);
 

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# idle_memory.sh - memory idles down, and comes back at once. A real tree
+# is copied onto ext4 on the loop device and read back; after blkdiscard of
+# the whole device and at most 30 s of idling, the daemon's RSS is at most
+# its RSS at start + 2 MiB (the workers dropped their reply buffers and
+# codec contexts, the pool its free-page cache, malloc its arenas' free
+# memory). Then the next I/O works at once: 16 MiB written and read back
+# through the loop device within 1 s, the same data.
+. "$(dirname "$0")/lib.sh"
+trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
+
+SLACK=$((2 << 20)) # bytes above the start RSS allowed after idling
+IDLE=30            # seconds the daemon may take to idle down
+
+e2e_require_root
+e2e_require_cmd fusermount3 losetup mkfs.ext4 mount umount blkdiscard \
+	cmp dd diff
+tree=/usr/include/linux
+[[ -d $tree ]] || tree=/usr/share/doc
+e2e_tmpdir work
+mnt=$work/uzram
+fs=$work/fs
+mkdir "$mnt" "$fs"
+e2e_start "$mnt" --size 512M --algo zstd
+rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$UZRAM_PID/status"; }
+sleep 0.5 # the ring's workers register right after the mount
+rss0=$(rss)
+
+e2e_losetup dev "$mnt/disk.img"
+mkfs.ext4 -q -F "$dev"
+e2e_mount "$dev" "$fs"
+cp -a "$tree" "$fs/tree"
+sync
+echo 3 >/proc/sys/vm/drop_caches
+diff -r "$tree" "$fs/tree" >/dev/null || e2e_fail "the tree reads back wrong"
+rss_full=$(rss)
+e2e_umount "$fs"
+blkdiscard -f "$dev"
+e2e_log "RSS: $rss0 at start, $rss_full with the tree; discarded"
+
+t0=$(e2e_now_ms)
+until (($(rss) <= rss0 + SLACK)); do
+	(($(e2e_now_ms) - t0 < IDLE * 1000)) || break
+	sleep 0.5
+done
+dt=$(($(e2e_now_ms) - t0))
+e2e_log "RSS $(rss) after ${dt} ms idle (start $rss0, bound +$SLACK)"
+if e2e_sanitized; then
+	e2e_log "note: sanitized build (quarantine, shadow): RSS bound not checked"
+else
+	check "RSS idled down to start + 2 MiB within $IDLE s ($(rss) <= $((rss0 + SLACK)))" \
+		test "$(rss)" -le $((rss0 + SLACK))
+fi
+
+head -c $((16 << 20)) /dev/urandom >"$work/data"
+io_after_idle() {
+	dd if="$work/data" of="$dev" bs=1M oflag=direct status=none &&
+		cmp <(dd if="$dev" bs=1M count=16 iflag=direct status=none) \
+			"$work/data"
+}
+e2e_timed 1000 "16 MiB written and read back after idling" io_after_idle
+e2e_losetup_detach "$dev"
+e2e_stop "$mnt"
+e2e_log "PASS"
