@@ -189,8 +189,30 @@ static void check_bad(int argc, char **argv, const char *needle)
 		check_bad(ARGC(argv_), argv_, needle);  \
 	} while (0)
 
+/* --restore: --size becomes optional; an explicit --algo is remembered. */
+static void test_restore(void)
+{
+	struct uzram_options o;
+	char err[UZRAM_ERR_MAX];
+	char *a1[] = {"uzram", "/mnt/z", "--restore", "/var/snap"};
+	char *a2[] = {"uzram", "/mnt/z", "--restore=/s", "--size",
+		      "1G",    "--algo", "lz4"};
+
+	CHECK_EQ(uzram_options_parse(ARGC(a1), a1, &o, err), 0);
+	CHECK(o.restore && !strcmp(o.restore, "/var/snap"));
+	CHECK_EQ(o.size, 0);
+	CHECK(!o.algo_set);
+	uzram_options_free(&o);
+	CHECK_EQ(uzram_options_parse(ARGC(a2), a2, &o, err), 0);
+	CHECK(o.restore && !strcmp(o.restore, "/s"));
+	CHECK(o.size == 1ull << 30);
+	CHECK(o.algo_set && !strcmp(o.algo, "lz4"));
+	uzram_options_free(&o);
+}
+
 static void test_bad(void)
 {
+	BAD("--restore: empty", "/mnt/z", "--restore=");
 	BAD("missing MOUNTPOINT", "--size", "1G");
 	BAD("missing --size", "/mnt/z");
 	BAD("not a size", "/mnt/z", "--size", "1X");
@@ -238,6 +260,7 @@ int main(void)
 	test_sizes();
 	test_good();
 	test_mount_opts();
+	test_restore();
 	test_bad();
 	return harness_finish("uzram_options");
 }

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# tools/bench/nbdkit.sh - nbdkit-uzram-plugin against nbdkit's memory plugin,
+# side by side in one run, and the cost of a snapshot. A program that prints
+# numbers, not a test.
+#
+#   uzram-zstd     nbdkit uzram algo=zstd        against  memory-zstd
+#   uzram-lz4      nbdkit uzram algo=lz4         against  memory-sparse
+#   memory-zstd    nbdkit memory allocator=zstd
+#   memory-sparse  nbdkit memory (allocator=sparse, uncompressed)
+#
+# Every target is a fresh nbdkit on a Unix socket (--threads 16). Steps:
+#  1. fio --ioengine=nbd (libnbd, straight to the socket): the area is
+#     filled once (1 MiB writes, 50 % compressible buffers), then 1 MiB
+#     sequential write and read, 4 KiB random write and read, each 2 jobs x
+#     iodepth 16, BENCH_RUNTIME seconds; the server's RSS after the fill.
+#  2. Real trees: an ext4 image made with mkfs.ext4 -d from BENCH_TREES is
+#     copied in with nbdcopy and back out: cmp and qemu-img compare must say
+#     identical; the server's RSS holding it.
+#  3. Snapshot (uzram-lz4 only): an ext4 image of ~500 MB of real files
+#     (BENCH_SAVE_TREES) is copied in; `save` through controls=DIR, timed,
+#     against `cat` of a file of the snapshot's size into the same
+#     directory; restore (nbdkit uzram restore=, until its pid file) timed
+#     against `cat` of the snapshot to /dev/null; the restored disk is copied
+#     out and compared whole with the image; mm_stat before and after.
+#
+# Output: a markdown report on stdout and in $BENCH_OUT/results.md.
+# Environment: UZRAM_BUILD_DIR (default build/release), BENCH_RUNTIME
+# (10), BENCH_AREA (1G), BENCH_DISK (2G), BENCH_TREES ("/usr/include
+# /usr/lib/gcc"), BENCH_SAVE_TREES ("/usr/include /usr/lib/gcc
+# /usr/share/doc"), BENCH_OUT (build/bench-nbdkit), BENCH_STEPS ("fio trees
+# snapshot").
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+BUILD=${UZRAM_BUILD_DIR:-$SRC/build/release}
+PLUGIN=$BUILD/src/nbdkit/nbdkit-uzram-plugin.so
+RUNTIME=${BENCH_RUNTIME:-10}
+AREA=${BENCH_AREA:-1G}
+DISK=${BENCH_DISK:-2G}
+TREES=${BENCH_TREES:-/usr/include /usr/lib/gcc}
+SAVE_TREES=${BENCH_SAVE_TREES:-/usr/include /usr/lib/gcc /usr/share/doc}
+OUT=${BENCH_OUT:-$SRC/build/bench-nbdkit}
+STEPS=${BENCH_STEPS:-fio trees snapshot}
+TARGETS="uzram-zstd memory-zstd uzram-lz4 memory-sparse"
+HALF=$(($(numfmt --from=iec "$AREA") / 2))
+# nbdkit 1.32's memory allocator=zstd segfaults when nbdcopy reads it over
+# its default 4 connections (multi-conn); every target is copied with one
+# connection, so the figures stay comparable.
+COPY_OPTS=${BENCH_COPY_OPTS:---connections=1}
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+for c in nbdkit fio nbdcopy qemu-img mkfs.ext4 python3; do
+	command -v "$c" >/dev/null || die "needs $c"
+done
+[[ -f $PLUGIN ]] || die "no $PLUGIN (build the release preset)"
+fio --enghelp=nbd >/dev/null 2>&1 || die "fio has no nbd engine"
+
+CLEANUPS=()
+cleanup() {
+	local i
+	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${CLEANUPS[i]}" >/dev/null 2>&1 || true
+	done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+work=$(mktemp -d "${TMPDIR:-/tmp}/uzram-bench-nbdkit.XXXXXX")
+CLEANUPS+=("rm -rf --one-file-system '$work'")
+mkdir -p "$OUT"
+
+now() { date +%s.%N; }
+since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$(now)"; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# start NAME PARAMS...: a fresh nbdkit; sets PID and URI
+start() {
+	local name=$1 d=$work/$1 i
+	shift
+	rm -rf "$d"
+	mkdir -p "$d"
+	CLEANUPS+=("[ -s '$d/pid' ] && kill \$(cat '$d/pid')")
+	nbdkit --threads 16 -U "$d/sock" -P "$d/pid" "$@"
+	for ((i = 0; i < 200; i++)); do
+		[[ -s $d/pid ]] && break
+		sleep 0.05
+	done
+	PID=$(<"$d/pid")
+	URI="nbd+unix:///?socket=$d/sock"
+}
+stop() {
+	local pid=$PID i
+	kill "$pid"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$pid"
+}
+# target_args TARGET [SIZE]
+target_args() {
+	local size=${2:-$DISK}
+	case $1 in
+	uzram-zstd) echo "$PLUGIN size=$size algo=zstd" ;;
+	uzram-lz4) echo "$PLUGIN size=$size algo=lz4" ;;
+	memory-zstd) echo "memory size=$size allocator=zstd" ;;
+	memory-sparse) echo "memory size=$size" ;;
+	esac
+}
+
+# fio_run NAME RW BS [extra...]: prints "iops MBps"
+fio_run() {
+	local name=$1 rw=$2 bs=$3
+	shift 3
+	fio --name="$name" --ioengine=nbd --uri="$URI" --rw="$rw" --bs="$bs" \
+		--numjobs=2 --iodepth=16 --size="$AREA" --time_based \
+		--runtime="$RUNTIME" --group_reporting --output-format=json \
+		--buffer_compress_percentage=50 --buffer_compress_chunk=4k \
+		--refill_buffers --randrepeat=0 "$@" >"$work/fio.json" ||
+		die "fio $name"
+	python3 - "$work/fio.json" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()  # fio's nbd engine prints lines first
+j = json.loads(text[text.index("{"):])["jobs"][0]
+io = j["read"] if j["read"]["io_bytes"] else j["write"]
+print(f'{io["iops"]:.0f} {io["bw_bytes"] / 1e6:.1f}')
+PY
+}
+
+declare -A R
+step_fio() {
+	local t
+	for t in $TARGETS; do
+		log "fio: $t"
+		# shellcheck disable=SC2046
+		start "$t" $(target_args "$t")
+		fio --name=fill --ioengine=nbd --uri="$URI" --rw=write --bs=1M \
+			--iodepth=16 --size="$AREA" --buffer_compress_percentage=50 \
+			--buffer_compress_chunk=4k --refill_buffers \
+			--output=/dev/null || die "fill $t"
+		R[$t.rss_fill]=$(rss_kib "$PID")
+		# each job its own half of the area
+		read -r _ R[$t.seqw] < <(fio_run seqw write 1M --offset_increment=$HALF --size=$HALF)
+		read -r _ R[$t.seqr] < <(fio_run seqr read 1M --offset_increment=$HALF --size=$HALF)
+		read -r R[$t.randw] _ < <(fio_run randw randwrite 4k)
+		read -r R[$t.randr] _ < <(fio_run randr randread 4k)
+		log "  $t: seq write ${R[$t.seqw]} MB/s, seq read ${R[$t.seqr]} MB/s, randwrite ${R[$t.randw]} IOPS, randread ${R[$t.randr]} IOPS, RSS ${R[$t.rss_fill]} KiB"
+		stop
+	done
+}
+
+# image PATH SIZE TREES...: an ext4 image holding the trees (mkfs.ext4 -d)
+image() {
+	local img=$1 size=$2 root=$work/root.$RANDOM
+	shift 2
+	mkdir "$root"
+	for tree in "$@"; do
+		mkdir -p "$root$(dirname "$tree")"
+		cp -a "$tree" "$root$tree"
+	done
+	truncate -s "$size" "$img"
+	mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 -d "$root" \
+		"$img" || die "mkfs.ext4 -d"
+	R[$img.bytes]=$(du -sb "$root" | cut -f1)
+	rm -rf "$root"
+}
+
+step_trees() {
+	local t img=$work/trees.img t0
+	# shellcheck disable=SC2086
+	image "$img" 1G $TREES
+	log "trees image: ${R[$img.bytes]} bytes of files from $TREES"
+	R[trees.bytes]=${R[$img.bytes]}
+	for t in $TARGETS; do
+		# shellcheck disable=SC2046
+		start "$t" $(target_args "$t" 1G) # the image's size
+		t0=$(now)
+		nbdcopy $COPY_OPTS "$img" "$URI" || die "nbdcopy in $t"
+		R[$t.copy_in]=$(since "$t0")
+		R[$t.rss_trees]=$(rss_kib "$PID")
+		t0=$(now)
+		nbdcopy $COPY_OPTS "$URI" "$work/out.img" || die "nbdcopy out $t"
+		R[$t.copy_out]=$(since "$t0")
+		R[$t.identical]=no
+		cmp -s "$img" "$work/out.img" &&
+			qemu-img compare -q -f raw -F raw "$img" "$URI" &&
+			R[$t.identical]=yes
+		log "  $t: in ${R[$t.copy_in]} s, out ${R[$t.copy_out]} s, RSS ${R[$t.rss_trees]} KiB, identical ${R[$t.identical]}"
+		rm -f "$work/out.img"
+		stop
+	done
+	rm -f "$img"
+}
+
+step_snapshot() {
+	local img=$work/save.img ctl=$work/ctl t0 size
+	# shellcheck disable=SC2086
+	image "$img" 1G $SAVE_TREES
+	log "snapshot image: ${R[$img.bytes]} bytes of files from $SAVE_TREES"
+	R[snap.files]=${R[$img.bytes]}
+	mkdir -p "$ctl"
+	start snap-src "$PLUGIN" size=1G algo=lz4 controls="$ctl"
+	CLEANUPS+=("fusermount3 -u '$ctl'")
+	sleep 0.3
+	nbdcopy "$img" "$URI" || die "nbdcopy in"
+	read -r -a mm1 <"$ctl/mm_stat"
+	t0=$(now)
+	echo "$work/snap" >"$ctl/save"
+	R[snap.save]=$(since "$t0")
+	size=$(stat -c %s "$work/snap")
+	R[snap.size]=$size
+	head -c "$size" /dev/urandom >"$work/same-size"
+	cat "$work/same-size" >/dev/null # in the page cache, as the store is
+	t0=$(now)
+	cat "$work/same-size" >"$work/cat-dest"
+	R[snap.cat_save]=$(since "$t0")
+	rm -f "$work/cat-dest"
+	# the save fsyncs its file: the same copy with an fsync of that file
+	t0=$(now)
+	dd if="$work/same-size" of="$work/cat-dest" bs=1M conv=fsync status=none
+	R[snap.dd_save]=$(since "$t0")
+	rm -f "$work/cat-dest" "$work/same-size"
+	stop
+	sleep 0.3
+	t0=$(now)
+	start snap-dst "$PLUGIN" restore="$work/snap" controls="$ctl"
+	R[snap.restore]=$(since "$t0")
+	t0=$(now)
+	cat "$work/snap" >/dev/null
+	R[snap.cat_restore]=$(since "$t0")
+	sleep 0.3
+	read -r -a mm2 <"$ctl/mm_stat"
+	nbdcopy "$URI" "$work/out.img" || die "nbdcopy out"
+	R[snap.identical]=no
+	cmp -s "$img" "$work/out.img" && R[snap.identical]=yes
+	R[snap.mm1]="${mm1[*]}"
+	R[snap.mm2]="${mm2[*]}"
+	stop
+	log "  save ${R[snap.save]} s (cat ${R[snap.cat_save]} s, dd+fsync ${R[snap.dd_save]} s), restore ${R[snap.restore]} s (cat ${R[snap.cat_restore]} s), $size bytes, identical ${R[snap.identical]}"
+}
+
+ratio() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(f'{a / b:.2f}' if b else 'n/a')" "$1" "$2"; }
+
+report() {
+	local t
+	echo "# nbdkit-uzram-plugin benchmark ($(date -u +%FT%TZ), $(nproc) cores)"
+	echo
+	echo "fio --ioengine=nbd over a Unix socket, 2 jobs x iodepth 16, ${RUNTIME} s each, area $AREA of a $DISK disk, 50 % compressible buffers; nbdkit --threads 16."
+	echo
+	if [[ $STEPS == *fio* ]]; then
+		echo "| target | 1M seq write MB/s | 1M seq read MB/s | 4K randwrite IOPS | 4K randread IOPS | RSS after fill MiB |"
+		echo "|---|---|---|---|---|---|"
+		for t in $TARGETS; do
+			echo "| $t | ${R[$t.seqw]} | ${R[$t.seqr]} | ${R[$t.randw]} | ${R[$t.randr]} | $((R[$t.rss_fill] / 1024)) |"
+		done
+		echo
+		echo "| ratio | seq write | seq read | randwrite | randread | RSS |"
+		echo "|---|---|---|---|---|---|"
+		for pair in "uzram-zstd memory-zstd" "uzram-lz4 memory-sparse"; do
+			set -- $pair
+			echo "| $1 / $2 | $(ratio "${R[$1.seqw]}" "${R[$2.seqw]}") | $(ratio "${R[$1.seqr]}" "${R[$2.seqr]}") | $(ratio "${R[$1.randw]}" "${R[$2.randw]}") | $(ratio "${R[$1.randr]}" "${R[$2.randr]}") | $(ratio "${R[$1.rss_fill]}" "${R[$2.rss_fill]}") |"
+		done
+		echo
+	fi
+	if [[ $STEPS == *trees* ]]; then
+		echo "Real trees ($TREES, ${R[trees.bytes]} bytes of files) in a 1 GiB ext4 image, nbdcopy $COPY_OPTS in and out:"
+		echo
+		echo "| target | copy in s | copy out s | RSS holding it MiB | identical (cmp + qemu-img compare) |"
+		echo "|---|---|---|---|---|"
+		for t in $TARGETS; do
+			echo "| $t | ${R[$t.copy_in]} | ${R[$t.copy_out]} | $((R[$t.rss_trees] / 1024)) | ${R[$t.identical]} |"
+		done
+		echo
+		echo "RSS uzram-zstd / memory-zstd: $(ratio "${R[uzram-zstd.rss_trees]}" "${R[memory-zstd.rss_trees]}"); uzram-lz4 / memory-sparse: $(ratio "${R[uzram-lz4.rss_trees]}" "${R[memory-sparse.rss_trees]}")"
+		echo
+	fi
+	if [[ $STEPS == *snapshot* ]]; then
+		echo "Snapshot of a disk holding ${R[snap.files]} bytes of real files ($SAVE_TREES), lz4:"
+		echo
+		echo "| | seconds | cat of the same bytes | ratio |"
+		echo "|---|---|---|---|"
+		echo "| save (${R[snap.size]} bytes, fsync'ed) | ${R[snap.save]} | ${R[snap.cat_save]} (cat of a file that size into the same directory) | $(ratio "${R[snap.save]}" "${R[snap.cat_save]}") |"
+		echo "| save, against a copy with fsync | ${R[snap.save]} | ${R[snap.dd_save]} (dd bs=1M conv=fsync, same file) | $(ratio "${R[snap.save]}" "${R[snap.dd_save]}") |"
+		echo "| restore (nbdkit start to pid file) | ${R[snap.restore]} | ${R[snap.cat_restore]} (snapshot to /dev/null) | $(ratio "${R[snap.restore]}" "${R[snap.cat_restore]}") |"
+		echo
+		echo "Restored disk identical to the image: ${R[snap.identical]}. mm_stat before: \`${R[snap.mm1]}\`; after restore: \`${R[snap.mm2]}\`."
+	fi
+}
+
+for s in $STEPS; do
+	"step_$s"
+done
+report | tee "$OUT/results.md"
