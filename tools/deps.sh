@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config libfuse3-dev fuse3
       liblz4-dev libzstd-dev libxxhash-dev fio e2fsprogs xfsprogs btrfs-progs util-linux
       mount nbdkit nbdkit-plugin-dev libnbd-bin nbdfuse qemu-utils scdoc
-      gnuplot-nox clang clang-format python3 git liburing-dev)
+      gnuplot-nox clang clang-format python3 git liburing-dev
+      systemd man-db dpkg-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
