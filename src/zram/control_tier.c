@@ -146,9 +146,11 @@ ssize_t zram_policy_show(struct zram *z, char *buf, size_t size)
 	zram_policy_get(z, &p);
 	n = snprintf(buf, size,
 		     "idle_after=%" PRIu32 "\nrecompress=%s\nwriteback=%s\n"
-		     "mem_target=%" PRIu64 "\ninterval=%" PRIu32 "\n",
+		     "mem_target=%" PRIu64 "\ninterval=%" PRIu32
+		     "\nauto_dict=%s\n",
 		     p.idle_after, p.recompress ? "on" : "off",
-		     p.writeback ? "on" : "off", p.mem_target, p.interval);
+		     p.writeback ? "on" : "off", p.mem_target, p.interval,
+		     p.auto_dict ? "on" : "off");
 	return n < 0 || (size_t)n >= size ? -EFBIG : n;
 }
 

@@ -175,8 +175,81 @@ int zram_dict_train(struct zram *z, uint64_t samples, uint64_t size)
 	if (err)
 		goto out_unlock;
 	err = zram_dict_install(z, codec, data, len);
+	if (!err)
+		atomic_fetch_add_explicit(&z->stats.dicts_trained, 1,
+					  memory_order_relaxed);
 out_unlock:
 	pthread_mutex_unlock(&z->ctrl_lock);
 	free(buf);
 	return err;
+}
+
+/*
+ * Rewrite one idle page written by the primary codec with an older
+ * dictionary, with the current one. Keeps IDLE. Returns 1 if rewritten.
+ * Locking: takes the slot lock; allocates and compresses under it, as a
+ * partial write does.
+ */
+struct refresh_walk {
+	struct zram_stream *st;
+	uint64_t count;
+};
+
+static int refresh_one(struct zram *z, uint64_t index, void *arg)
+{
+	struct zram_slot *slot = &z->table[index];
+	struct refresh_walk *w = arg;
+	struct zram_stream *st = w->st;
+	struct slot_codec c;
+	struct slot_obj obj;
+	uint32_t f;
+	int err;
+
+	if (slot_codec_get(z, 0, &c))
+		return 0;
+	c.dedup = false;
+	slot_lock(z, slot);
+	f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
+	if (slot_kind(f) != SLOT_KIND_COMPRESSED || !(f & SLOT_IDLE) ||
+	    slot_prio(f) || slot_codec_id(f) != c.codec ||
+	    slot_dict_idx(f) == c.dict_cur % ZRAM_DICT_SLOTS)
+		goto out_unlock;
+	err = slot_decode(z, st, index, st->page);
+	if (!err)
+		err = slot_encode(z, st, &c, st->page, &obj);
+	if (err)
+		goto out_unlock;
+	if (slot_obj_commit(z, &obj)) {
+		slot_obj_drop(z, &obj);
+		goto out_unlock;
+	}
+	slot_install(z, slot, &obj);
+	if (slot_kind(obj.flags) != SLOT_KIND_SAME) {
+		slot_flags_update(slot, 0, SLOT_IDLE);
+		atomic_fetch_add_explicit(&z->stats.idle_pages, 1,
+					  memory_order_relaxed);
+	}
+	w->count++;
+out_unlock:
+	slot_unlock(slot);
+	return 0;
+}
+
+/*
+ * dict_refresh_idle - auto_dict's second half: move the idle pages of the
+ * primary codec that an older dictionary wrote to the current one, so the
+ * old dictionaries' memory can go (dict_gc at the next replacement) and the
+ * pages shrink. Shared (deduplicated) pages are left as they are.
+ * Returns the pages rewritten. Locking: pp_lock held; one slot at a time.
+ */
+uint64_t dict_refresh_idle(struct zram *z)
+{
+	struct refresh_walk w = {.st = zram_stream_get(z)};
+
+	if (!w.st)
+		return 0;
+	slot_walk(z, 0, z->nr_slots, refresh_one, &w);
+	atomic_fetch_add_explicit(&z->stats.dict_rewrites, w.count,
+				  memory_order_relaxed);
+	return w.count;
 }

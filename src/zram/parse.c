@@ -449,8 +449,8 @@ struct policy_parse {
 static int policy_pair(const char *s, size_t len, void *arg)
 {
 	static const char *const keys[] = {"idle_after", "recompress",
-					   "writeback", "mem_target",
-					   "interval"};
+					   "writeback",	 "mem_target",
+					   "interval",	 "auto_dict"};
 	struct policy_parse *pp = arg;
 	const char *v;
 	size_t klen, vlen;
@@ -459,9 +459,9 @@ static int policy_pair(const char *s, size_t len, void *arg)
 
 	if (kv_split(s, len, &klen, &v, &vlen))
 		return -EINVAL;
-	for (k = 0; k < 5 && !key_is(s, klen, keys[k]); k++)
+	for (k = 0; k < 6 && !key_is(s, klen, keys[k]); k++)
 		;
-	if (k == 5 || (pp->seen & (1u << k)))
+	if (k == 6 || (pp->seen & (1u << k)))
 		return -EINVAL;
 	pp->seen |= 1u << k;
 	switch (k) {
@@ -471,6 +471,8 @@ static int policy_pair(const char *s, size_t len, void *arg)
 		return onoff_parse(v, vlen, &pp->p.writeback);
 	case 3:
 		return parse_size(v, vlen, &pp->p.mem_target) ? -EINVAL : 0;
+	case 5:
+		return onoff_parse(v, vlen, &pp->p.auto_dict);
 	}
 	if (digits_parse(v, vlen, &n) || n > UINT32_MAX / 10 || (k == 4 && !n))
 		return -EINVAL;

@@ -13,6 +13,12 @@
  *      compacting as it goes, until under it;
  *   4. writeback=on and a backing store: write back every idle page;
  *   5. compact if anything moved, punch emptied backing blocks.
+ * With auto_dict=on, before those (and outside pp_lock, since training takes
+ * ctrl_lock): train a dictionary for the primary codec once 64 MiB have
+ * been written since the last training and either there is none yet or the
+ * store's compression ratio fell 10 % below what it was at that training;
+ * then, in the pass, rewrite idle pages of older dictionaries with the
+ * current one (dict_refresh_idle(), dict_train.c).
  * A pass is an ordinary post-processing pass: it holds pp_lock (so it never
  * runs with a user's writeback or recompress), takes one slot lock at a
  * time and never holds one across backing I/O (writeback.c).
@@ -32,6 +38,7 @@
 #include <time.h>
 
 #include "pp.h"
+#include "zram_parse.h"
 
 struct zram_policy_ctl {
 	pthread_mutex_t lock;
@@ -45,7 +52,12 @@ struct zram_policy_ctl {
 	pthread_t thread;
 	_Atomic uint64_t target; /* cfg.mem_target, for the write path */
 	_Atomic bool stuck;	 /* last pass could not get under target */
+	/* auto_dict: only the policy thread touches these */
+	uint64_t dict_writes; /* num_writes at the last training */
+	double dict_ratio;    /* orig/compr at the last training, 0: none */
 };
+
+#define AUTO_DICT_PAGES (64u << 20 >> 12) /* written before a training */
 
 #define POLICY_DEFAULT_IDLE_AFTER 600u
 #define POLICY_DEFAULT_INTERVAL 10u
@@ -53,6 +65,31 @@ struct zram_policy_ctl {
 static uint64_t mem_used(struct zram *z)
 {
 	return (uint64_t)zs_get_total_pages(z->pool) * ZRAM_PAGE_SIZE;
+}
+
+/* auto_dict: train when enough was written and the ratio asks for it. */
+static void auto_dict_train(struct zram *z, struct zram_policy_ctl *ctl)
+{
+	uint64_t after = AUTO_DICT_PAGES;
+	struct zram_stats s;
+	double ratio;
+
+#ifdef UZRAM_TEST_HOOKS
+	if (atomic_load_explicit(&z->dbg_auto_dict_pages, memory_order_relaxed))
+		after = atomic_load_explicit(&z->dbg_auto_dict_pages,
+					     memory_order_relaxed);
+#endif
+	zram_stats_get(z, &s);
+	if (s.num_writes - ctl->dict_writes < after || !s.compr_data_size)
+		return;
+	ratio = (double)s.orig_data_size / (double)s.compr_data_size;
+	if (ctl->dict_ratio && ratio >= 0.9 * ctl->dict_ratio)
+		return;
+	ctl->dict_writes = s.num_writes;
+	if (zram_dict_train(z, ZRAM_TRAIN_SAMPLES_DEFAULT,
+			    ZRAM_TRAIN_SIZE_DEFAULT))
+		return; /* nothing to learn yet, or all indexes busy */
+	ctl->dict_ratio = ratio;
 }
 
 /* One pass. Returns true if it moved anything. */
@@ -64,8 +101,12 @@ static bool policy_pass(struct zram *z, const struct zram_policy *cfg)
 	bool backing = atomic_load(&z->backing) != NULL;
 	uint64_t n = 0, moved = 0;
 
+	if (cfg->auto_dict)
+		auto_dict_train(z, ctl);
 	pthread_mutex_lock(&z->pp_lock);
 	zram_idle_mark(z, cfg->idle_after);
+	if (cfg->auto_dict)
+		moved += dict_refresh_idle(z);
 	if (cfg->recompress && !recompress_run(z, &rc, &n))
 		moved += n;
 	if (cfg->mem_target && backing && mem_used(z) > cfg->mem_target) {
@@ -190,8 +231,9 @@ void policy_start_deferred(struct zram *z, const struct zram_policy *p)
 	pthread_mutex_lock(&ctl->lock);
 	ctl->cfg = *p;
 	atomic_store(&ctl->target, p->mem_target);
-	atomic_store(&ctl->start_pending,
-		     p->recompress || p->writeback || p->mem_target);
+	atomic_store(&ctl->start_pending, p->recompress || p->writeback ||
+						  p->mem_target ||
+						  p->auto_dict);
 	pthread_mutex_unlock(&ctl->lock);
 }
 
@@ -203,7 +245,7 @@ int zram_policy_set(struct zram *z, const struct zram_policy *p)
 	if (!p->interval)
 		return -EINVAL;
 	pthread_mutex_lock(&ctl->lock);
-	if (p->recompress || p->writeback || p->mem_target) {
+	if (p->recompress || p->writeback || p->mem_target || p->auto_dict) {
 		err = thread_start(z);
 		if (err)
 			goto out_unlock;

@@ -199,6 +199,8 @@ static const struct {
 	STAT_FIELD(backing_size),
 	STAT_FIELD(pages_recompressed),
 	STAT_FIELD(policy_passes),
+	STAT_FIELD(dicts_trained),
+	STAT_FIELD(dict_rewrites),
 	STAT_FIELD(dup_pages),
 	STAT_FIELD(dup_data_size),
 	STAT_FIELD(dedup_objects),

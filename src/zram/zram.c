@@ -298,6 +298,8 @@ void zram_stats_get(struct zram *z, struct zram_stats *s)
 	s->backing_bytes = LOAD(c->backing_bytes);
 	s->pages_recompressed = LOAD(c->pages_recompressed);
 	s->policy_passes = LOAD(c->policy_passes);
+	s->dicts_trained = LOAD(c->dicts_trained);
+	s->dict_rewrites = LOAD(c->dict_rewrites);
 	backing_stats(z, s);
 	dedup_stats_fill(z, s);
 }

@@ -227,6 +227,10 @@ struct zram_policy {
 	bool writeback;	     /* write idle pages back */
 	uint64_t mem_target; /* bytes: soft target for mem_used_total, 0 off */
 	uint32_t interval;   /* seconds between passes, >= 1 */
+	/* train a dictionary for the primary codec once 64 MiB were written,
+	 * again when the compression ratio drifts 10 % below what it was
+	 * then, and rewrite idle pages of older dictionaries with it */
+	bool auto_dict;
 };
 
 /*
@@ -293,6 +297,8 @@ struct zram_stats {
 	uint64_t backing_size;	     /* bytes of the backing store, 0: none */
 	uint64_t pages_recompressed; /* recompressions kept, ever */
 	uint64_t policy_passes;	     /* policy thread passes, ever */
+	uint64_t dicts_trained;	     /* dictionaries trained, ever */
+	uint64_t dict_rewrites;	     /* idle pages moved to a newer dict */
 	/* dedup (all 0 while it was never on) */
 	uint64_t dup_pages;	  /* pages stored by reference to another */
 	uint64_t dup_data_size;	  /* compressed bytes those did not store */

@@ -226,6 +226,9 @@ struct zram_counters {
 	_Atomic uint64_t bd_writes;	     /* pages written back, ever */
 	_Atomic uint64_t pages_recompressed; /* kept a smaller object */
 	_Atomic uint64_t policy_passes;
+	_Atomic uint64_t dicts_trained; /* train_dict or auto_dict, ever */
+	_Atomic uint64_t dict_rewrites; /* idle pages moved to a newer
+						dictionary by auto_dict, ever */
 	/* dedup: slots that refer to an entry, and the entries' objects */
 	_Atomic uint64_t dedup_slots;
 	_Atomic uint64_t dedup_slot_bytes;
@@ -313,7 +316,8 @@ struct zram {
 	_Atomic uint64_t nr_streams;
 
 #ifdef UZRAM_TEST_HOOKS
-	_Atomic uint64_t dbg_delay_index; /* UINT64_MAX: off */
+	_Atomic uint64_t dbg_auto_dict_pages; /* 0: AUTO_DICT_PAGES */
+	_Atomic uint64_t dbg_delay_index;     /* UINT64_MAX: off */
 	_Atomic uint32_t dbg_delay_ms;
 	_Atomic uint32_t dbg_reset_delay_ms; /* reset sleeps, claimed */
 #endif
@@ -362,6 +366,7 @@ void zram_mem_used_update(struct zram *z, uint64_t used);
 /* dict_train.c */
 int dict_train_pages(unsigned int codec, const void *samples, size_t n,
 		     size_t cap, void **out, size_t *out_size);
+uint64_t dict_refresh_idle(struct zram *z);
 
 /* control.c (Locking: each takes ctrl_lock itself; the rest are in zram.h) */
 int zram_params_change(struct zram *z, unsigned int prio, int id,

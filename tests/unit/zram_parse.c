@@ -140,6 +140,10 @@ static const struct bad bad_inputs[] = {
 	{"policy", "interval=5,,writeback=on", -EINVAL},
 	{"policy", "interval=5 writeback=on ", -EINVAL},
 	{"policy", "cold_after=5", -EINVAL},
+	{"policy", "auto_dict=1", -EINVAL},
+	{"policy", "auto_dict=", -EINVAL},
+	{"policy", "auto_dict=on auto_dict=off", -EINVAL},
+	{"policy", "auto_dict=ON", -EINVAL},
 	{"policy", "writeback=on bogus=1", -EINVAL},
 	{"comp_algorithm", "", -EINVAL},
 	{"comp_algorithm", "\n", -EINVAL},
@@ -344,7 +348,12 @@ static void test_good_tier_inputs(struct zram *z)
 		 0);
 	CHECK(!strcmp(show(z, "policy"),
 		      "idle_after=30\nrecompress=on\nwriteback=off\n"
-		      "mem_target=0\ninterval=2\n"));
+		      "mem_target=0\ninterval=2\nauto_dict=off\n"));
+	CHECK_EQ(store(z, "policy", "auto_dict=on,recompress=off"), 0);
+	CHECK(!strcmp(show(z, "policy"),
+		      "idle_after=30\nrecompress=off\nwriteback=off\n"
+		      "mem_target=0\ninterval=2\nauto_dict=on\n"));
+	CHECK_EQ(store(z, "policy", "auto_dict=off"), 0);
 	/* what `cat policy` prints is accepted back */
 	CHECK_EQ(store(z, "policy", show(z, "policy")), 0);
 	CHECK_EQ(store(z, "policy", "recompress=off,mem_target=1M"), 0);

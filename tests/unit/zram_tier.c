@@ -320,7 +320,7 @@ static void test_policy(void)
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	CHECK(!strcmp(show(z, "policy"),
 		      "idle_after=0\nrecompress=off\nwriteback=off\n"
-		      "mem_target=0\ninterval=1\n"));
+		      "mem_target=0\ninterval=1\nauto_dict=off\n"));
 	write_all(z);
 	CHECK_EQ(store(z, "policy", "mem_target=4K writeback=maybe"), -EINVAL);
 	CHECK_EQ(store(z, "policy", "mem_target=4K\nmem_target=4K"), -EINVAL);

@@ -300,15 +300,15 @@ for t in $TARGETS; do
 	realdata_phase "$t"
 	cleanup_run "$depth"
 done
-case " $TARGETS " in *" uzram-lz4 "*" uzram-lz4-dedup "*)
+has_target() { case " $TARGETS " in *" $1 "*) return 0 ;; esac; return 1; }
+if has_target uzram-lz4 && has_target uzram-lz4-dedup; then
 	depth=${#CLEANUP[@]}
 	target_up uzram-lz4 fio
 	dev_a=$DEV
 	target_up uzram-lz4-dedup fio
 	fio_pair uzram-lz4 "$dev_a" uzram-lz4-dedup "$DEV"
 	cleanup_run "$depth"
-	;;
-esac
+fi
 
 python3 - "$RES" "$OUT/dedup.md" "$TREES" "$LOAD0" \
 	"$(cut -d' ' -f1-3 /proc/loadavg)" "$(uname -r)" <<'EOF'
