@@ -19,8 +19,11 @@
  * Locking: none of our own; the session thread only starts after every field
  * is written, and the store serialises its commands.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,11 +82,35 @@ static int controls_session(struct uzram_controls *c, const char *mnt)
 	return 0;
 }
 
+/*
+ * @dir must be an empty directory; its real path goes to @mnt (PATH_MAX).
+ * Silent (no strerror(): see uzram_controls_check() in uzram.h).
+ */
+static int controls_dir_check(const char *dir, char *mnt)
+{
+	struct dirent *de;
+	struct stat st;
+	bool empty = true;
+	DIR *d;
+
+	if (!realpath(dir, mnt) || stat(mnt, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	d = opendir(mnt);
+	if (!d)
+		return -errno;
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	return empty ? 0 : -ENOTEMPTY;
+}
+
 int uzram_controls_check(const char *dir)
 {
 	char mnt[PATH_MAX];
 
-	return uzram_mountpoint_check(dir, mnt) ? -EINVAL : 0;
+	return controls_dir_check(dir, mnt);
 }
 
 int uzram_controls_mount(struct zram *z, const char *dir, unsigned int threads,
@@ -93,8 +120,9 @@ int uzram_controls_mount(struct zram *z, const char *dir, unsigned int threads,
 	char mnt[PATH_MAX];
 	int err;
 
-	if (uzram_mountpoint_check(dir, mnt))
-		return -EINVAL;
+	err = controls_dir_check(dir, mnt);
+	if (err)
+		return err;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;

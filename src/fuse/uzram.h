@@ -119,14 +119,16 @@ struct zram;
 /*
  * uzram_controls_check - whether @dir can take the controls (an empty
  * directory), so a caller can refuse a bad one before it starts serving.
- * Returns 0, or -EINVAL after one line on stderr.
+ * Prints nothing (the caller words the error; inside nbdkit under ASan a
+ * strerror() before exit() hung it, so callers use strerrordesc_np()).
+ * Returns 0, -ENOTDIR, -ENOTEMPTY, or -errno of resolving or reading it.
  */
 int uzram_controls_check(const char *dir);
-
 /*
  * uzram_controls_mount - mount @z's control files on the empty directory
  * @dir and start serving them in the background. @z must outlive the
- * mount. Returns 0 and *@out, or -errno after one line on stderr.
+ * mount. Returns 0 and *@out; or -errno: as uzram_controls_check() (no
+ * message), or after one line on stderr (the mount or thread failed).
  */
 int uzram_controls_mount(struct zram *z, const char *dir, unsigned int threads,
 			 struct uzram_controls **out);

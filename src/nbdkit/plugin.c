@@ -183,9 +183,10 @@ static int uzram_config_complete(void)
 		nbdkit_error("size= is required (e.g. size=4G)");
 		return -1;
 	}
-	if (param.controls && uzram_controls_check(param.controls)) {
-		nbdkit_error("controls=%s: need an empty directory",
-			     param.controls);
+	err = param.controls ? uzram_controls_check(param.controls) : 0;
+	if (err) {
+		nbdkit_error("controls=%s: %s; need an empty directory",
+			     param.controls, strerrordesc_np(-err));
 		return -1;
 	}
 	cfg.disksize = param.size > 0 ? (uint64_t)param.size : 0;

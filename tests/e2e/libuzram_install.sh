@@ -51,9 +51,15 @@ int main(void)
 }
 C
 not_grep() { ! grep -q "$@"; }
+# an ASan/TSan build's library needs its runtime in the client too
+san=()
+case $(ldd "$so") in
+*libasan*) san=(-fsanitize=address,undefined) ;;
+*libtsan*) san=(-fsanitize=thread) ;;
+esac
 export PKG_CONFIG_PATH=$(dirname "$pc")
 # shellcheck disable=SC2046
-cc -Wall -Werror -o "$tmp/client_shared" "$tmp/client.c" \
+cc -Wall -Werror "${san[@]}" -o "$tmp/client_shared" "$tmp/client.c" \
 	$(pkg-config --define-prefix --cflags --libs uzram) ||
 	e2e_fail "cannot build a client against libuzram.so"
 out=$(LD_LIBRARY_PATH=$(dirname "$so") "$tmp/client_shared") ||
@@ -63,7 +69,7 @@ check "shared client links libuzram.so" \
 	grep -q libuzram.so < <(LD_LIBRARY_PATH=$(dirname "$so") ldd "$tmp/client_shared")
 # shellcheck disable=SC2046
 a=$(find "$prefix" -name libuzram.a | head -1)
-cc -Wall -Werror -o "$tmp/client_static" "$tmp/client.c" \
+cc -Wall -Werror "${san[@]}" -o "$tmp/client_static" "$tmp/client.c" \
 	$(pkg-config --define-prefix --cflags uzram) "$a" \
 	$(pkg-config --define-prefix --static --libs uzram | sed 's/-luzram//') ||
 	e2e_fail "cannot build a client against libuzram.a"

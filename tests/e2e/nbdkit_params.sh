@@ -100,9 +100,10 @@ bad=(
 for b in "${bad[@]}"; do
 	params=${b%%|*} want=${b#*|}
 	eval "set -- $params"
-	if nbdkit_run "$@" --run 'exit 0' >"$tmp/out" 2>"$tmp/err"; then
-		e2e_fail "bad: '$params' was accepted"
-	fi
+	rc=0
+	nbdkit_run "$@" --run 'exit 0' >"$tmp/out" 2>"$tmp/err" || rc=$?
+	check "bad: '$params' refused with status 1 (got $rc; 124: hung)" \
+		test "$rc" = 1
 	errs=$(grep -c 'error' "$tmp/err" || true)
 	check "bad: '$params' refused, one error line naming it ($(head -1 "$tmp/err"))" \
 		grep -qF -- "$want" "$tmp/err"
