@@ -18,9 +18,12 @@
  * Lock order: stripe lock (one at a time) -> ids_lock.
  *   stripe[s]  mutex; guards the chains of buckets b with b % STRIPES == s:
  *              the bucket words, the `next` links of the entries on them,
- *              and a count's drop to 0 (the entry leaves its chain at once).
- *   ids_lock   mutex, a leaf; guards the free-id list, the high-water mark
- *              and chunk creation.
+ *              a count's drop to 0 (the entry leaves its chain at once),
+ *              and the stripe's list of free ids (freed entries go back to
+ *              the stripe they were on, and inserts there reuse them), so
+ *              a write that replaces a page takes no lock shared by all.
+ *   ids_lock   mutex, a leaf; guards the high-water mark and chunk
+ *              creation: only taken when a stripe has no free id.
  * Reference counts are atomics. A count rises under the stripe lock
  * (dedup_lookup) or without a lock by a holder of a reference (dedup_get),
  * and falls without a lock while it stays above 0; the last reference is
@@ -58,9 +61,9 @@ struct zram_dedup {
 	uint64_t nbuckets; /* a power of two */
 	size_t buckets_bytes;
 	pthread_mutex_t stripe[STRIPES];
+	uint32_t free_head[STRIPES]; /* id + 1 of a free entry, per stripe */
 
 	pthread_mutex_t ids_lock;
-	uint32_t free_head;  /* id + 1 of a free entry; protected by ids_lock */
 	uint64_t high_water; /* ids ever handed out; protected by ids_lock */
 	uint64_t max_entries;
 	uint64_t nchunks;
@@ -95,6 +98,11 @@ static uint64_t bucket_of(const struct zram_dedup *d, uint32_t hash32)
 static pthread_mutex_t *stripe_of(struct zram_dedup *d, uint64_t bucket)
 {
 	return &d->stripe[bucket % STRIPES];
+}
+
+static unsigned int stripe_no(uint64_t bucket)
+{
+	return (unsigned int)(bucket % STRIPES);
 }
 
 int dedup_create(uint64_t max_entries, struct zram_dedup **out)
@@ -158,18 +166,22 @@ uint64_t dedup_hash(const struct zram_dedup *d, const void *page)
 	return XXH3_64bits(page, 4096);
 }
 
-/* A free id, its entry's chunk made if needed. Locking: takes ids_lock. */
-static int id_alloc(struct zram_dedup *d, uint32_t *id)
+/*
+ * A free id for stripe @st: its own free list, else a new one (its entry's
+ * chunk made if needed). Locking: stripe @st held; takes ids_lock if the
+ * list is empty.
+ */
+static int id_alloc(struct zram_dedup *d, unsigned int st, uint32_t *id)
 {
 	uint64_t next;
 	int err = 0;
 
-	pthread_mutex_lock(&d->ids_lock);
-	if (d->free_head) {
-		*id = d->free_head - 1;
-		d->free_head = entry_of(d, *id)->next;
-		goto out_unlock;
+	if (d->free_head[st]) {
+		*id = d->free_head[st] - 1;
+		d->free_head[st] = entry_of(d, *id)->next;
+		return 0;
 	}
+	pthread_mutex_lock(&d->ids_lock);
 	next = d->high_water;
 	if (next >= d->max_entries) {
 		err = -ENOSPC;
@@ -192,13 +204,11 @@ out_unlock:
 	return err;
 }
 
-/* Locking: takes ids_lock. */
-static void id_free(struct zram_dedup *d, uint32_t id)
+/* Locking: stripe @st held. */
+static void id_free(struct zram_dedup *d, unsigned int st, uint32_t id)
 {
-	pthread_mutex_lock(&d->ids_lock);
-	entry_of(d, id)->next = d->free_head;
-	d->free_head = id + 1;
-	pthread_mutex_unlock(&d->ids_lock);
+	entry_of(d, id)->next = d->free_head[st];
+	d->free_head[st] = id + 1;
 }
 
 unsigned int dedup_lookup(struct zram_dedup *d, uint64_t hash, uint32_t *ids,
@@ -235,15 +245,17 @@ int dedup_insert(struct zram_dedup *d, uint64_t hash, uint64_t handle,
 	struct dedup_entry *e;
 	int err;
 
-	err = id_alloc(d, id);
-	if (err)
+	pthread_mutex_lock(lock);
+	err = id_alloc(d, stripe_no(b), id);
+	if (err) {
+		pthread_mutex_unlock(lock);
 		return err;
+	}
 	e = entry_of(d, *id);
 	e->handle = handle;
 	e->hash32 = h32;
 	e->meta = meta;
 	atomic_store_explicit(&e->refs, 1, memory_order_relaxed);
-	pthread_mutex_lock(lock);
 	e->next = d->buckets[b];
 	d->buckets[b] = *id + 1;
 	pthread_mutex_unlock(lock);
@@ -292,10 +304,10 @@ bool dedup_put(struct zram_dedup *d, uint32_t id, uint64_t *handle)
 		return false;
 	}
 	chain_unlink(d, b, id);
-	pthread_mutex_unlock(lock);
 	*handle = e->handle;
+	id_free(d, stripe_no(b), id);
+	pthread_mutex_unlock(lock);
 	atomic_fetch_sub_explicit(&d->entries, 1, memory_order_relaxed);
-	id_free(d, id);
 	return true;
 }
 

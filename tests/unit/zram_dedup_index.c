@@ -2,7 +2,8 @@
  * zram_dedup_index.c - the dedup index on its own: lookups return exactly
  * the live entries of a hash (each with a reference taken), the last put of
  * an entry hands back its pool object and takes it out of every later
- * lookup, ids are reused, the entry bound gives -ENOSPC, and under forced
+ * lookup, ids are reused (within their stripe), the entry bound gives
+ * -ENOSPC, and under forced
  * collisions (one constant hash) every live entry is a candidate, never more
  * than the caller's bound. Checked against a reference count kept here.
  */
@@ -49,10 +50,12 @@ static void test_basic(void)
 	CHECK(dedup_put(d, a, &h));
 	CHECK_EQ(h, 1000);
 	CHECK_EQ(dedup_lookup(d, 42, ids, DEDUP_CANDIDATES), 0);
-	/* the freed id is reused */
-	REQUIRE(dedup_insert(d, 45, 4000, 1, &c) == 0);
+	/* the freed id is reused by its own stripe (hash 42 + 64: the same
+	 * stripe of buckets); another stripe finds the bound reached */
+	CHECK_EQ(dedup_insert(d, 45, 4000, 1, &c), -ENOSPC);
+	REQUIRE(dedup_insert(d, 42 + 64, 4000, 1, &c) == 0);
 	CHECK_EQ(c, a);
-	CHECK_EQ(dedup_lookup(d, 45, ids, 1), 1);
+	CHECK_EQ(dedup_lookup(d, 42 + 64, ids, 1), 1);
 	CHECK(!dedup_put(d, c, &h));
 	CHECK(dedup_put(d, c, &h));
 	CHECK_EQ(h, 4000);
@@ -104,6 +107,7 @@ static void test_model(uint64_t nhashes)
 	uint64_t step, live = 0, refs = 0, h;
 	uint32_t ids[DEDUP_CANDIDATES], id;
 	unsigned int i, n, expect;
+	int err;
 
 	REQUIRE(dedup_create(MAXE, &d) == 0);
 	memset(ref_live, 0, sizeof(ref_live));
@@ -112,9 +116,12 @@ static void test_model(uint64_t nhashes)
 
 		switch (rng() % 4) {
 		case 0:
-			if (dedup_insert(d, hash, hash * 7 + 1, (uint32_t)hash,
-					 &id)) {
-				CHECK_EQ(live, MAXE);
+			err = dedup_insert(d, hash, hash * 7 + 1,
+					   (uint32_t)hash, &id);
+			if (err) {
+				/* ids freed in other stripes are not taken */
+				CHECK_EQ(err, -ENOSPC);
+				CHECK(live > MAXE / 2);
 				break;
 			}
 			REQUIRE(id < MAXE && !ref_live[id]);
