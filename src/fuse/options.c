@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "uzram.h"
+#include "zram.h"
 
 /* Room for a value's key name in messages ("algo-params"). */
 #define OPT_NAME_MAX 64
@@ -295,6 +296,12 @@ static int opt_apply(const struct opt_spec *spec, const char *value,
 			return -EINVAL;
 		if (!opts->size)
 			return opt_fail(err, "--size must be more than 0");
+		/* the store's limit, said here rather than as EINVAL later */
+		if (opts->size > ZRAM_DISKSIZE_MAX)
+			return opt_fail(err,
+					"--size '%s': at most 16T (2^32 pages "
+					"of 4 KiB)",
+					value);
 		return 0;
 	case OPT_ALGO:
 		return algo_opt_parse(value, opts, err);

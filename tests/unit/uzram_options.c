@@ -220,6 +220,10 @@ static void test_bad(void)
 	BAD("not a size", "/mnt/z", "--size=-5");
 	BAD("too large", "/mnt/z", "--size", "99999999999T");
 	BAD("more than 0", "/mnt/z", "--size", "0");
+	/* the store's limit: a clear message, not EINVAL from the store */
+	BAD("at most 16T", "/mnt/z", "--size", "17T");
+	BAD("at most 16T", "/mnt/z", "--size", "17592186044417");
+	BAD("at most 16T", "/mnt/z", "-o", "size=64T");
 	BAD("not a size", "/mnt/z", "--size", "1G", "--mem-limit", "lots");
 	BAD("unknown codec", "/mnt/z", "--size", "1G", "--algo", "lzo");
 	BAD("unknown codec", "/mnt/z", "--size", "1G", "--algo=");
