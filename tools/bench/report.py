@@ -11,7 +11,7 @@ are missing (target not run, or it failed) is reported as n/a, never PASS.
 import json
 import sys
 
-ORDER = ["uzram-lz4", "uzram-zstd", "zram-lz4", "tmpfs-loop", "fuse-null",
+ORDER = ["uzram-lz4", "uzram-uring", "uzram-zstd", "zram-lz4", "tmpfs-loop", "fuse-null",
          "nbdkit-zstd"]
 FIO = [("seqwrite_mbs", "1M seq write MB/s"),
        ("seqread_mbs", "1M seq read MB/s"),
@@ -74,6 +74,17 @@ def checks(res):
             "randread_iops", 0.75)
     c.ratio("4K randwrite IOPS uzram-lz4 / null", u, "randwrite_iops", n,
             "randwrite_iops", 0.6)
+    r = "uzram-uring"
+    c.ratio("4K randread IOPS uzram-uring / uzram-lz4 (dev)", r,
+            "randread_iops", u, "randread_iops", 1.4)
+    c.ratio("4K randread IOPS uzram-uring / null (dev)", r, "randread_iops",
+            n, "randread_iops", 1.3)
+    c.ratio("4K randwrite IOPS uzram-uring / uzram-lz4 (dev)", r,
+            "randwrite_iops", u, "randwrite_iops", 1.3)
+    c.ratio("1M seq write MB/s uzram-uring / uzram-lz4 (dev)", r,
+            "seqwrite_mbs", u, "seqwrite_mbs", 1.0)
+    c.ratio("1M seq read MB/s uzram-uring / uzram-lz4 (dev)", r,
+            "seqread_mbs", u, "seqread_mbs", 1.0)
     c.ratio("1M seq write MB/s uzram-lz4 / zram-lz4", u, "seqwrite_mbs", z,
             "seqwrite_mbs", 0.8)
     c.ratio("1M seq read MB/s uzram-lz4 / zram-lz4", u, "seqread_mbs", z,

@@ -3,7 +3,11 @@
 #
 # A program that prints numbers, not a test. One command runs the same
 # workloads, in one run, on:
-#   uzram-lz4, uzram-zstd  the daemon (FUSE disk.img) behind a loop device
+#   uzram-lz4, uzram-zstd  the daemon (FUSE disk.img) behind a loop device,
+#                          on /dev/fuse (--transport dev)
+#   uzram-uring            uzram-lz4 on FUSE over io_uring (--transport uring;
+#                          the kernel's enable_uring is turned on for it and
+#                          put back after, shared with the e2e tests' count)
 #   zram-lz4               kernel zram, /dev/zram0 used directly (the anchor;
 #                          only if its initstate is 0; reset before and after)
 #   tmpfs-loop             a loop device on a file in a private tmpfs
@@ -23,7 +27,7 @@
 # Environment:
 #   UZRAM_BIN        the daemon (default $UZRAM_BUILD_DIR/src/fuse/uzram,
 #                    UZRAM_BUILD_DIR defaulting to build/release)
-#   BENCH_TARGETS    subset, space separated (default: all six)
+#   BENCH_TARGETS    subset, space separated (default: all seven)
 #   BENCH_RUNTIME    seconds per fio run (default 10)
 #   BENCH_REPEAT     runs per figure, the median is kept (default 1)
 #   BENCH_UZRAM_ARGS extra daemon options, e.g. "--threads 4"
@@ -41,7 +45,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
-ALL_TARGETS="uzram-lz4 uzram-zstd zram-lz4 tmpfs-loop fuse-null nbdkit-zstd"
+ALL_TARGETS="uzram-lz4 uzram-uring uzram-zstd zram-lz4 tmpfs-loop fuse-null nbdkit-zstd"
 TARGETS=${BENCH_TARGETS:-$ALL_TARGETS}
 RUNTIME=${BENCH_RUNTIME:-10}
 REPEAT=${BENCH_REPEAT:-1}
@@ -167,13 +171,50 @@ put() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RES"; }
 # CTL (compact control file or empty). Everything is under $WORK/NAME.
 DEV="" KIND="" PID="" MP="" CTL=""
 
+# The kernel's enable_uring is the machine's: the same count under a lock
+# as tests/e2e/lib.sh, so the last user out puts the old value back.
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_STATE=/tmp/uzram-enable-uring
+URING_ON=0
+uring_on() {
+	[ $URING_ON = 0 ] || return 0
+	[ -w $URING_PARAM ] || die "no $URING_PARAM: kernel without FUSE over io_uring"
+	cleanup_push uring_off
+	(
+		flock 9
+		n=$(cat "$URING_STATE.count" 2>/dev/null || echo 0)
+		if [ "$n" = 0 ]; then
+			cat $URING_PARAM >"$URING_STATE.orig"
+			echo Y >$URING_PARAM
+		fi
+		echo $((n + 1)) >"$URING_STATE.count"
+	) 9>"$URING_STATE.lock"
+	URING_ON=1
+}
+uring_off() {
+	[ $URING_ON = 1 ] || return 0
+	(
+		flock 9
+		n=$(cat "$URING_STATE.count" 2>/dev/null || echo 1)
+		if [ "$n" -le 1 ]; then
+			cat "$URING_STATE.orig" >$URING_PARAM
+			rm -f "$URING_STATE.count" "$URING_STATE.orig"
+		else
+			echo $((n - 1)) >"$URING_STATE.count"
+		fi
+	) 9>"$URING_STATE.lock"
+	URING_ON=0
+}
+
 uzram_up() {
-	local algo=$1 dir=$2
+	local algo=$1 dir=$2 transport=$3
 	MP=$dir/mnt
 	mkdir -p "$MP"
+	[ "$transport" = uring ] && uring_on
 	cleanup_push "fuse_stop '$MP' '$dir/pid'"
 	# shellcheck disable=SC2086 # BENCH_UZRAM_ARGS is a word list
 	"$UZRAM_BIN" "$MP" --size "$DISK" --algo "$algo" -f \
+		--transport "$transport" \
 		${BENCH_UZRAM_ARGS:-} >"$dir/daemon.log" 2>&1 &
 	PID=$!
 	echo "$PID" >"$dir/pid"
@@ -298,8 +339,9 @@ target_up() {
 	mkdir -p "$dir"
 	DEV="" KIND="" PID="" MP="" CTL=""
 	case $name in
-	uzram-lz4) uzram_up lz4 "$dir" ;;
-	uzram-zstd) uzram_up zstd "$dir" ;;
+	uzram-lz4) uzram_up lz4 "$dir" dev ;;
+	uzram-uring) uzram_up lz4 "$dir" uring ;;
+	uzram-zstd) uzram_up zstd "$dir" dev ;;
 	zram-lz4) zram_up ;;
 	tmpfs-loop) tmpfs_up "$dir" ;;
 	fuse-null) null_up "$dir" ;;
