@@ -3,12 +3,18 @@
  *
  * Levels from zstd's minimum (negative: faster) to 22; 0 is zstd's default.
  * A thread's context holds one CCtx and one DCtx. The CCtx is re-set up only
- * when the level or dictionary it last used changes; a dictionary is loaded
- * into it (zstd builds its own tables per CCtx), and decompression uses the
- * dictionary's shared DDict, which zstd allows from any number of threads.
+ * when the level or dictionary it last used changes. A dictionary's
+ * compression tables are built once, in a CDict made by reference to the
+ * dictionary's bytes (ZSTD_createCDict_byReference) on its first use at the
+ * current level, and shared read-only by every thread (ZSTD_CCtx_refCDict:
+ * no per-thread copy of the tables); a page at another level than the
+ * CDict's loads the dictionary into the thread's CCtx instead.
+ * Decompression uses the dictionary's shared DDict. zstd allows both from
+ * any number of threads.
  * Frames carry no content size or checksum: every page is 4096 bytes and the
  * slot records the frame's length.
  */
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCDict_byReference */
 #include <errno.h>
 #include <stdlib.h>
 #include <zstd.h>
@@ -48,9 +54,53 @@ static int zstd_ctx_create(void **ctx)
 	return 0;
 }
 
+/* A dictionary's shared CDict, at one level. */
+struct zstd_cdict {
+	int level;
+	ZSTD_CDict *cdict;
+};
+
+/*
+ * The dictionary's CDict for @level: made and published on first use (a
+ * thread that loses the race frees its own); NULL if the published one is
+ * at another level or none can be made. The caller is inside an active
+ * section (slot_compress), so the dictionary is not freed meanwhile.
+ */
+static ZSTD_CDict *zstd_cdict_get(const struct zram_dict *dict, int level)
+{
+	/* the one lazily made part of an otherwise immutable dictionary */
+	_Atomic(void *) *slot = (_Atomic(void *) *)&dict->cprepared;
+	struct zstd_cdict *cd =
+		atomic_load_explicit(slot, memory_order_acquire);
+	void *none = NULL;
+
+	if (!cd) {
+		cd = malloc(sizeof(*cd));
+		if (!cd)
+			return NULL;
+		cd->level = level;
+		cd->cdict = ZSTD_createCDict_byReference(dict->data, dict->size,
+							 level);
+		if (!cd->cdict) {
+			free(cd);
+			return NULL;
+		}
+		if (!atomic_compare_exchange_strong_explicit(
+			    slot, &none, cd, memory_order_acq_rel,
+			    memory_order_acquire)) {
+			ZSTD_freeCDict(cd->cdict);
+			free(cd);
+			cd = none;
+		}
+	}
+	return cd->level == level ? cd->cdict : NULL;
+}
+
 static int zstd_cctx_setup(struct zstd_ctx *c, int level,
 			   const struct zram_dict *dict)
 {
+	ZSTD_CDict *cdict = dict ? zstd_cdict_get(dict, level) : NULL;
+
 	ZSTD_CCtx_reset(c->cctx, ZSTD_reset_session_and_parameters);
 	c->ready = false;
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(
@@ -58,8 +108,11 @@ static int zstd_cctx_setup(struct zstd_ctx *c, int level,
 		return -EINVAL;
 	ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_contentSizeFlag, 0);
 	ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_checksumFlag, 0);
-	if (dict && ZSTD_isError(ZSTD_CCtx_loadDictionary(c->cctx, dict->data,
-							  dict->size)))
+	if (cdict && ZSTD_isError(ZSTD_CCtx_refCDict(c->cctx, cdict)))
+		return -ENOMEM;
+	if (dict && !cdict &&
+	    ZSTD_isError(
+		    ZSTD_CCtx_loadDictionary(c->cctx, dict->data, dict->size)))
 		return -ENOMEM;
 	c->ready = true;
 	c->level = level;
@@ -112,6 +165,15 @@ static int zstd_dict_prepare(struct zram_dict *dict)
 
 static void zstd_dict_release(struct zram_dict *dict)
 {
+	struct zstd_cdict *cd =
+		atomic_load_explicit(&dict->cprepared, memory_order_acquire);
+
+	if (cd) {
+		ZSTD_freeCDict(cd->cdict);
+		free(cd);
+		atomic_store_explicit(&dict->cprepared, NULL,
+				      memory_order_relaxed);
+	}
 	ZSTD_freeDDict(dict->prepared);
 	dict->prepared = NULL;
 }

@@ -129,6 +129,9 @@ struct zram_dict {
 	void *data;
 	size_t size;
 	void *prepared; /* codec's decompression form (ZSTD_DDict) */
+	/* codec's shared compression form (zstd: a CDict at one level), made
+	 * on first use, then immutable until the dictionary is freed */
+	_Atomic(void *) cprepared;
 };
 
 /*
