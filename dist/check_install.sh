@@ -13,6 +13,8 @@ cache() { sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt"; }
 prefix=$(cache CMAKE_INSTALL_PREFIX)
 libdir=$(cache CMAKE_INSTALL_LIBDIR)
 unitdir=$(cache UZRAM_SYSTEMD_UNITDIR)
+gendir=$(cache UZRAM_GENERATOR_DIR)
+[[ $gendir == /* ]] || gendir=$prefix/$gendir
 plugindir=
 [[ $(cache NBDKIT_FOUND) == 1 ]] && plugindir=$(pkg-config --variable=plugindir nbdkit)
 [[ $unitdir == /* ]] || unitdir=$prefix/$unitdir
@@ -21,7 +23,7 @@ DESTDIR=$dest cmake --install "$build" >/dev/null
 (cd "$dest" && find . -type f -o -type l | sed 's/^\.//' | sort) >"$dest.got"
 trap 'rm -rf --one-file-system "$dest" "$dest.got" "$dest.want"' EXIT
 grep -o '^| `[A-Z_]*/[^`]*`' "$doc" | sed 's/^| `//; s/`$//' |
-	sed "s#^PREFIX/#$prefix/#; s#^LIBDIR/#$libdir/#; s#^UNITDIR/#$unitdir/#" |
+	sed "s#^PREFIX/#$prefix/#; s#^LIBDIR/#$libdir/#; s#^UNITDIR/#$unitdir/#; s#^GENDIR/#$gendir/#" |
 	{ if [[ -n $plugindir ]]; then sed "s#^NBDKIT_PLUGINDIR/#$plugindir/#"; else grep -v '^NBDKIT_PLUGINDIR/'; fi; } |
 	{ if [[ -n $(cache SCDOC) && $(cache SCDOC) != *NOTFOUND ]]; then cat; else grep -v '/man/'; fi; } |
 	sort >"$dest.want"

@@ -33,7 +33,8 @@ e2e_log "ok: Depends: $deps"
 files=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { print $6 }' | sed 's/^\.//')
 for f in /usr/bin/uzram /usr/sbin/uzramctl /usr/share/man/man8/uzram.8 \
 	/usr/share/man/man8/uzramctl.8 /usr/share/man/man5/uzram.conf.5 \
-	/usr/lib/systemd/system/uzram@.service /usr/include/uzram/zram.h; do
+	/usr/lib/systemd/system/uzram@.service /usr/include/uzram/zram.h \
+	/usr/lib/systemd/system-generators/uzram-generator; do
 	grep -qx "$f" <<<"$files" || e2e_fail "$deb lacks $f"
 done
 e2e_log "ok: $(wc -l <<<"$files") files in the package"
