@@ -111,7 +111,7 @@ void uzram_usage(FILE *out)
 	      "                         the `save` file); --size optional\n"
 	      "  --threads N            FUSE worker threads (default: online\n"
 	      "                         cores, at least 2); with io_uring,\n"
-	      "                         workers per queue (one queue a core)\n"
+	      "                         workers per queue, at least 4 (a queue a core)\n"
 	      "  --transport auto|uring|dev\n"
 	      "                         FUSE over io_uring or /dev/fuse\n"
 	      "                         (default auto: io_uring if offered)\n"

@@ -6,7 +6,7 @@
  * The kernel keeps one queue per possible CPU and gives a request to the
  * queue of the CPU its submitter runs on, to the first free entry there;
  * a request finds no entry of another queue. So each queue gets at least
- * two entries, and each entry is served by its own worker thread with its
+ * four entries (RING_MIN_ENTRIES), and each entry is served by its own worker thread with its
  * own small io_uring: a worker that sleeps inside a request (a reader
  * parked in a pool mapping, a slow codec) holds up exactly one entry, and
  * the kernel hands the next request of that CPU to another. A worker
