@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# package_deb.sh - the Debian package: configure a build for /usr (kept in
-# $UZRAM_BUILD_DIR/package between runs), `cpack -G DEB`, check its
-# dependencies and contents, install it for real (dpkg -i; registered for
+# package_deb.sh - the Debian package: configure a release build for /usr
+# (build/package, kept between runs and shared by the presets), `cpack -G
+# DEB`, check its dependencies and contents, install it for real (dpkg -i; registered for
 # purge first, so every exit path removes it), use it (an fstab line through
 # mount.fuse3 -> /usr/bin/uzram, uzramctl --up/--down of an ext4 scratch
 # disk, systemd-analyze verify on the installed unit, man), then purge it
@@ -15,7 +15,8 @@ e2e_require_cmd cpack dpkg dpkg-deb mkfs.ext4 losetup systemd-analyze man
 dpkg -s uzram >/dev/null 2>&1 &&
 	e2e_skip "a uzram package is already installed here; not touching it"
 src=${UZRAM_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-pkg=${UZRAM_BUILD_DIR:-$src/build/ci}/package
+# one release build for every preset's run (ci, then asan): kept between runs
+pkg=$src/build/package
 
 cmake -S "$src" -B "$pkg" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	-DCMAKE_INSTALL_PREFIX=/usr -DUZRAM_TEST_HOOKS=OFF >/dev/null ||
