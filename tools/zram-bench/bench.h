@@ -5,6 +5,7 @@
 #ifndef UZRAM_ZRAM_BENCH_H
 #define UZRAM_ZRAM_BENCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,9 @@ struct result {
 double now_sec(void);
 /* Run @fn(@arg, thread index) on @threads threads; returns the wall time. */
 double threads_run(int threads, void (*fn)(void *, int), void *arg);
+
+/* --dedup: the store runs deduplicate (zram_config.dedup). */
+extern bool bench_dedup;
 
 int store_bench(const struct pages *p, const char *codec, int threads,
 		struct result *r);

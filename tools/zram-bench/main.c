@@ -2,7 +2,7 @@
  * zram-bench - MB/s of uzram's block store on real data.
  *
  *   zram-bench [--dir DIR] [--max-mb N] [--threads N] [--repeat N] [--zram]
- *              [--json FILE]
+ *              [--json FILE] [--codec NAME] [--dedup]
  *
  * Loads up to --max-mb (default 256) MiB of 4 KiB pages from the files under
  * DIR (default /usr; a file's last page is zero-padded), then for each codec
@@ -10,6 +10,9 @@
  * reads (zram_write/zram_read, one page each) next to the raw codec on the
  * same pages in the same run; the ratio column is store / raw speed. With
  * --zram, kernel zram on /dev/zram0 (lz4, O_DIRECT 4 KiB) as the anchor.
+ * --codec runs one codec only; --dedup makes the store deduplicate (the
+ * pages of real trees hold some duplicates: the figure is dedup's cost net
+ * of what it saves on them).
  * Each figure is the best of --repeat (default 2) runs, since the machine
  * may be shared; the load average is printed with the data.
  * A benchmark, not a test: it prints numbers.
@@ -157,7 +160,7 @@ static void usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [--dir DIR] [--max-mb N] [--threads N] [--repeat N] "
-		"[--zram] [--json FILE]\n",
+		"[--zram] [--json FILE] [--codec NAME] [--dedup]\n",
 		argv0);
 }
 
@@ -170,17 +173,19 @@ int main(int argc, char **argv)
 		{"repeat", required_argument, NULL, 'r'},
 		{"zram", no_argument, NULL, 'z'},
 		{"json", required_argument, NULL, 'j'},
+		{"codec", required_argument, NULL, 'c'},
+		{"dedup", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	static const char *const codecs[] = {"lz4", "lz4hc", "zstd"};
-	const char *dir = "/usr", *json = NULL;
+	const char *dir = "/usr", *json = NULL, *only = NULL;
 	struct result res[64], raw;
 	int c, kz = 0, maxthreads = 2, t, status = 0, repeat = 2;
 	size_t n = 0, max_mb = 256, i;
 	struct pages p = {0};
 
-	while ((c = getopt_long(argc, argv, "d:m:t:r:zj:h", opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "d:m:t:r:zj:c:Dh", opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'd':
@@ -200,6 +205,12 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			json = optarg;
+			break;
+		case 'c':
+			only = optarg;
+			break;
+		case 'D':
+			bench_dedup = true;
 			break;
 		default:
 			usage(argv[0]);
@@ -222,6 +233,8 @@ int main(int argc, char **argv)
 	       "mem_MiB", "same", "huge", "data");
 	printf("%-12s %-6s %2s %9s %9s\n", "", "", "", "MB/s", "MB/s");
 	for (i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++) {
+		if (only && strcmp(only, codecs[i]))
+			continue;
 		for (t = 1; t <= maxthreads; t++) {
 			if (codec_run(&p, codecs[i], t, repeat, &raw,
 				      &res[n])) {

@@ -102,12 +102,15 @@ static void store_read(void *arg, int i)
 	}
 }
 
+bool bench_dedup;
+
 int store_bench(const struct pages *p, const char *codec, int threads,
 		struct result *r)
 {
 	struct zram_config cfg = {.disksize = (uint64_t)p->count * PAGE,
 				  .algorithm = codec,
-				  .threads = (unsigned)threads};
+				  .threads = (unsigned)threads,
+				  .dedup = bench_dedup};
 	struct store_run s = {.p = p, .threads = threads};
 	struct zram_stats st;
 	double t;
