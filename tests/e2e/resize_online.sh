@@ -34,11 +34,12 @@ e2e_start "$mnt" --size 320M
 e2e_losetup dev "$mnt/disk.img"
 mkfs.xfs -q -K "$dev" || e2e_fail "mkfs.xfs"
 e2e_mount "$dev" "$data"
-fio --name=resize --directory="$data" --size=64M --bs=4k --rw=randwrite \
+fio --name=resize --thread --directory="$data" --size=64M --bs=4k --rw=randwrite \
 	--ioengine=psync --direct=1 --verify=crc32c --verify_fatal=1 \
 	--do_verify=1 --loops=4 --randrepeat=0 \
 	--output="$work/fio.out" >/dev/null 2>&1 &
-fio_pid=$!
+fio_pid=$! # --thread: one process, so one kill ends every job (and
+# frees the file system for the umount that follows in the cleanup)
 e2e_cleanup_add "kill $fio_pid 2>/dev/null; wait $fio_pid"
 sleep 0.5
 kill -0 "$fio_pid" 2>/dev/null || e2e_log "note: fio ended before the resize"
