@@ -6,10 +6,11 @@
  * The kernel keeps one queue per possible CPU and gives a request to the
  * queue of the CPU its submitter runs on, to the first free entry there;
  * a request finds no entry of another queue. So each queue gets at least
- * four entries (RING_MIN_ENTRIES), and each entry is served by its own worker thread with its
- * own small io_uring: a worker that sleeps inside a request (a reader
- * parked in a pool mapping, a slow codec) holds up exactly one entry, and
- * the kernel hands the next request of that CPU to another. A worker
+ * four entries (RING_MIN_ENTRIES in transport.c), and each entry is
+ * served by its own worker thread with its own small io_uring: a worker
+ * that sleeps inside a request (a reader parked in a pool mapping, a slow
+ * codec) holds up exactly one entry, and the kernel hands the next request
+ * of that CPU to another. A worker
  * costs one system call per request: io_uring_enter() submits the
  * COMMIT_AND_FETCH of the reply and waits for the next request.
  *
