@@ -207,11 +207,16 @@ static int refresh_one(struct zram *z, uint64_t index, void *arg)
 
 	if (slot_codec_get(z, 0, &c))
 		return 0;
-	c.dedup = false;
 	slot_lock(z, slot);
 	f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
-	if (slot_kind(f) != SLOT_KIND_COMPRESSED || !(f & SLOT_IDLE) ||
-	    slot_prio(f) || slot_codec_id(f) != c.codec ||
+	/* a shared page is re-shared with an object of the current
+	 * dictionary (its first sharer to move makes one), never with an
+	 * older one; a plain page stays plain */
+	c.dedup = slot_kind(f) == SLOT_KIND_SHARED;
+	c.fresh = true;
+	if ((slot_kind(f) != SLOT_KIND_COMPRESSED && !c.dedup) ||
+	    (f & SLOT_HUGE) || !(f & SLOT_IDLE) || slot_prio(f) ||
+	    slot_codec_id(f) != c.codec ||
 	    slot_dict_idx(f) == c.dict_cur % ZRAM_DICT_SLOTS)
 		goto out_unlock;
 	err = slot_decode(z, st, index, st->page);
@@ -239,7 +244,8 @@ out_unlock:
  * dict_refresh_idle - auto_dict's second half: move the idle pages of the
  * primary codec that an older dictionary wrote to the current one, so the
  * old dictionaries' memory can go (dict_gc at the next replacement) and the
- * pages shrink. Shared (deduplicated) pages are left as they are.
+ * pages shrink. A shared (deduplicated) page moves to an object of the
+ * current dictionary that its other sharers move to as well.
  * Returns the pages rewritten. Locking: pp_lock held; one slot at a time.
  */
 uint64_t dict_refresh_idle(struct zram *z)

@@ -99,6 +99,7 @@ int slot_codec_get(struct zram *z, unsigned int prio, struct slot_codec *out)
 	} while (atomic_load_explicit(&p->cur, memory_order_seq_cst) !=
 		 out->dict_cur);
 	out->dedup = !prio && LOAD(z->dedup_on);
+	out->fresh = false;
 	return 0;
 }
 
@@ -225,9 +226,18 @@ static bool dedup_same(struct zram *z, struct zram_stream *st,
  * *@id; false if none. Candidates that differ (collisions) are let go.
  * Locking: no index lock is held while pages are compared.
  */
+/* With c->fresh: an object of @c's codec written with an older dictionary
+ * is not a candidate (a rewrite is moving pages away from it). */
+static bool dedup_stale(const struct slot_codec *c, uint32_t meta)
+{
+	return c->fresh && !(meta & SLOT_HUGE) && !slot_prio(meta) &&
+	       slot_codec_id(meta) == c->codec &&
+	       slot_dict_idx(meta) != c->dict_cur % ZRAM_DICT_SLOTS;
+}
+
 static bool dedup_find(struct zram *z, struct zram_stream *st,
-		       struct zram_dedup *d, uint64_t hash, const void *page,
-		       uint32_t *id)
+		       const struct slot_codec *c, struct zram_dedup *d,
+		       uint64_t hash, const void *page, uint32_t *id)
 {
 	uint32_t ids[DEDUP_CANDIDATES];
 	unsigned int n, i;
@@ -235,7 +245,8 @@ static bool dedup_find(struct zram *z, struct zram_stream *st,
 
 	n = dedup_lookup(d, hash, ids, DEDUP_CANDIDATES);
 	for (i = 0; i < n; i++) {
-		if (!found && dedup_same(z, st, d, ids[i], page)) {
+		if (!found && !dedup_stale(c, dedup_meta(d, ids[i])) &&
+		    dedup_same(z, st, d, ids[i], page)) {
 			*id = ids[i];
 			found = true;
 			continue;
@@ -286,7 +297,7 @@ int slot_encode(struct zram *z, struct zram_stream *st,
 		d = atomic_load_explicit(&z->dedup, memory_order_acquire);
 	if (d) {
 		hash = dedup_hash(d, page);
-		if (dedup_find(z, st, d, hash, page, &id)) {
+		if (dedup_find(z, st, c, d, hash, page, &id)) {
 			obj->handle = id;
 			obj->flags = dedup_meta(d, id);
 			obj->dict = NULL;

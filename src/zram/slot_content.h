@@ -80,6 +80,7 @@ struct slot_codec {
 	const struct zram_dict *dict;
 	uint64_t dict_cur; /* params' `cur` that @dict belongs to */
 	bool dedup; /* look for and index equal pages (new writes only) */
+	bool fresh; /* dedup: share no object of this codec's older dicts */
 };
 
 /* An encoded page, not yet visible in the table. */

@@ -9,7 +9,9 @@
  * (dict_rewrites, and every slot names the current dictionary), the
  * compressed size falls, and every page still reads back as written. A
  * second batch of the same kind of data does not retrain (the ratio did not
- * drift). Before the threshold nothing is trained.
+ * drift). Before the threshold nothing is trained. The same again with
+ * --dedup and every page written twice: the shared pages move to objects
+ * of the new dictionary and stay shared (dup_pages unchanged).
  */
 #include <errno.h>
 #include <time.h>
@@ -50,12 +52,20 @@ static void page_make(unsigned char *p, uint64_t s)
 	}
 }
 
+/* content seed of page @i: with dedup, pages i and i + PAGES / 2 match */
+static bool twins;
+
+static uint64_t seed_of(uint32_t i)
+{
+	return twins ? i % (PAGES / 2) : i;
+}
+
 static void write_range(struct zram *z, uint32_t first, uint32_t end)
 {
 	uint32_t i;
 
 	for (i = first; i < end; i++) {
-		page_make(page, i);
+		page_make(page, seed_of(i));
 		REQUIRE(zram_write(z, page, ZRAM_PAGE_SIZE,
 				   (uint64_t)i * ZRAM_PAGE_SIZE) ==
 			ZRAM_PAGE_SIZE);
@@ -86,10 +96,11 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-int main(void)
+static int run(bool dedup)
 {
 	struct zram_config cfg = {.disksize = 2 * PAGES * ZRAM_PAGE_SIZE,
-				  .algorithm = "zstd"};
+				  .algorithm = "zstd",
+				  .dedup = dedup};
 	struct zram_policy pol = {
 		.idle_after = 0, .interval = 1, .auto_dict = true};
 	struct zram_stats s0, s1;
@@ -97,13 +108,12 @@ int main(void)
 	uint32_t i;
 	int waited;
 
-	(void)harness_seed();
+	twins = dedup;
 	REQUIRE(zram_create(&cfg, &z) == 0);
 #ifdef UZRAM_TEST_HOOKS
 	atomic_store(&z->dbg_auto_dict_pages, 2048);
 #else
 	zram_destroy(z);
-	printf("SKIP: needs test hooks (the 64 MiB threshold is too slow)\n");
 	return 77;
 #endif
 	CHECK_EQ(zram_policy_set(z, &pol), 0);
@@ -128,10 +138,13 @@ int main(void)
 		(unsigned long long)s1.compr_data_size);
 	CHECK_EQ(s1.dicts_trained, 1);
 	CHECK(all_current(z, PAGES));
-	CHECK(s1.dict_rewrites >= PAGES - 10);
+	CHECK(s1.dict_rewrites >= (dedup ? PAGES / 2 : PAGES - 10));
 	CHECK(s1.compr_data_size < s0.compr_data_size);
+	CHECK_EQ(s1.dup_pages, s0.dup_pages);
+	if (dedup)
+		CHECK_EQ(s1.dup_pages, PAGES / 2);
 	for (i = 0; i < PAGES; i++) {
-		page_make(page, i);
+		page_make(page, seed_of(i));
 		REQUIRE(zram_read(z, back, ZRAM_PAGE_SIZE,
 				  (uint64_t)i * ZRAM_PAGE_SIZE) ==
 			ZRAM_PAGE_SIZE);
@@ -143,5 +156,16 @@ int main(void)
 	zram_stats_get(z, &s1);
 	CHECK_EQ(s1.dicts_trained, 1);
 	zram_destroy(z);
+	return 0;
+}
+
+int main(void)
+{
+	(void)harness_seed();
+	if (run(false) == 77 || run(true) == 77) {
+		printf("SKIP: needs test hooks (the 64 MiB threshold is too "
+		       "slow)\n");
+		return 77;
+	}
 	return harness_finish("zram_auto_dict");
 }

@@ -9,6 +9,9 @@
 #   uzram-lz4         the daemon, lz4, behind a loop device (--direct-io=on)
 #   uzram-lz4-dedup   the same with --dedup
 #   uzram-zstd-dedup  zstd (level 3) with --dedup (memory only)
+#   uzram-zstd-auto   the same with --policy idle_after=2,interval=1,
+#                     auto_dict=on: recorded once the policy settled (a
+#                     dictionary trained, idle pages rewritten, compacted)
 #   nbdkit-zstd       nbdkit memory allocator=zstd behind nbdfuse, the peer
 #                     (memory only: its RSS is its memory)
 # Real data: mkfs.ext4 -b 4096 on the device, copy TREES, sync, drop caches,
@@ -156,6 +159,10 @@ target_up() { # target_up NAME PHASE
 	uzram-lz4) uzram_up "$dir" --algo lz4 ;;
 	uzram-lz4-dedup) uzram_up "$dir" --algo lz4 --dedup ;;
 	uzram-zstd-dedup) uzram_up "$dir" --algo zstd --dedup ;;
+	uzram-zstd-auto)
+		uzram_up "$dir" --algo zstd --dedup \
+			--policy idle_after=2,interval=1,auto_dict=on
+		;;
 	nbdkit-zstd) nbdkit_up "$dir" ;;
 	*) die "unknown target $1" ;;
 	esac
@@ -193,13 +200,35 @@ mem_used() {
 	esac
 }
 
+# settle: with a policy, wait (90 s at most) until a dictionary is trained
+# and idle pages were rewritten with it and the rewrites stopped (pages are
+# idle 2 s after the read-back touched them), then compact.
+settle() {
+	local n=0 last=-1 cur
+	[ "$1" = uzram-zstd-auto ] || return 0
+	while ((n < 90)); do
+		cur=$(json_get "$MP/stats.json" dict_rewrites)
+		if [ "$(json_get "$MP/stats.json" dicts_trained)" -gt 0 ] &&
+			[ "$cur" -gt 0 ] && [ "$cur" = "$last" ]; then
+			break
+		fi
+		last=$cur
+		sleep 3
+		n=$((n + 3))
+	done
+	echo 1 >"$MP/compact"
+	log "$1: settled after ${n}s: $(json_get "$MP/stats.json" dicts_trained) dictionaries, $cur pages rewritten"
+}
+
 # record TARGET SUFFIX: the memory figures now.
 record() {
 	local t=$1 s=$2 k
+	settle "$t"
 	put "$t" "mem$s" "$(mem_used)"
 	if [ "$KIND" = uzram ]; then
 		for k in orig_data_size compr_data_size dup_pages dup_data_size \
-			dedup_objects dedup_meta_size table_bytes; do
+			dedup_objects dedup_meta_size table_bytes dicts_trained \
+			dict_rewrites; do
 			put "$t" "$k$s" "$(json_get "$MP/stats.json" "$k")"
 		done
 		put "$t" "rss$s" "$(rss_bytes "$PID")"
@@ -332,7 +361,7 @@ L.append("| target | mem_used_total MB | double copy MB | orig MB | compr MB "
          "| randread IOPS |")
 L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for t in ("zram-lz4", "uzram-lz4", "uzram-lz4-dedup", "uzram-zstd-dedup",
-          "nbdkit-zstd"):
+          "uzram-zstd-auto", "nbdkit-zstd"):
     if t not in f:
         continue
     x = f[t]
@@ -362,6 +391,8 @@ L.append(f"| randwrite IOPS dedup on / off | "
 L.append(f"| randread IOPS dedup on / off | "
          f"{ratio(g(d, 'randread_iops'), g(u, 'randread_iops'))} | ~1.0 |")
 zd, nb = "uzram-zstd-dedup", "nbdkit-zstd"
+if "uzram-zstd-auto" in f:
+    zd = "uzram-zstd-auto"
 L.append(f"| uzram zstd+dedup daemon RSS / nbdkit zstd RSS | "
          f"{ratio(g(zd, 'rss'), g(nb, 'rss'))} | <= 0.85 (with auto_dict, group: not built) |")
 L.append(f"| uzram zstd+dedup mem_used_total / nbdkit zstd RSS | "
