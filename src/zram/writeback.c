@@ -9,8 +9,11 @@
  * held, then re-lock each slot of the batch: if it is still picked, the
  * pool copy is freed and the slot points at the backing store
  * (slot_wb_install); if it changed meanwhile, its room on the store is
- * released. On any error every object of the failed batch is released and
- * its budget refunded: those pages never left memory.
+ * released. On any error every object of the failed batch is released.
+ * writeback_limit is charged per page as zram does: a page is charged when
+ * it is taken and refunded if it does not end up on the backing store (it
+ * changed before it was copied, or while its batch was written, or the
+ * batch failed): only pages that left memory use up the budget.
  *
  * Lock order: pp_lock -> slot lock -> backing lock (leaf). No slot lock is
  * held across backing I/O.
@@ -94,8 +97,7 @@ static int batch_flush(struct wb_pass *p)
 			slot_flags_update(slot, SLOT_PP, 0);
 		slot_unlock(slot);
 		backing_release(p->b, e->off, e->len);
-		if (err)
-			budget_refund(p->z, 1);
+		budget_refund(p->z, 1); /* it stays in memory */
 	}
 	p->nr = 0;
 	backing_punch(p->b);
@@ -103,8 +105,9 @@ static int batch_flush(struct wb_pass *p)
 }
 
 /*
- * Put the object of slot @index into the batch. Returns 0 (taken or
- * skipped), -EAGAIN (batch full: flush and call again), -ENOSPC.
+ * Put the object of slot @index into the batch. Returns 1 (taken), 0
+ * (skipped: it changed since it was picked), -EAGAIN (batch full: flush and
+ * call again), -ENOSPC.
  */
 static int batch_add(struct wb_pass *p, uint32_t index)
 {
@@ -130,6 +133,7 @@ static int batch_add(struct wb_pass *p, uint32_t index)
 	slot_obj_copy(p->z, p->st, slot, dst);
 	e->index = index;
 	p->nr++;
+	err = 1;
 out_unlock:
 	slot_unlock(slot);
 	return err;
@@ -172,8 +176,10 @@ static int pass_run(struct wb_pass *p, struct pp_set *set)
 			if (!err)
 				err = batch_add(p, set->c[i].index);
 		}
-		if (err)
+		if (err <= 0) /* skipped or failed: not charged */
 			budget_refund(p->z, 1);
+		if (err > 0)
+			err = 0;
 	}
 	if (err) {
 		batch_flush(p);

@@ -1,0 +1,156 @@
+/*
+ * zram_wb_limit_race.c - writeback_limit is charged only for pages that
+ * really went to the backing store, while writers race the passes.
+ *
+ * As zram: a page picked by a writeback pass but written or discarded
+ * before the pass gets to it (or while its batch is on the way to the
+ * backing store) stays in memory, so it must not use up the budget. Two
+ * writers overwrite and discard pages of a small range as fast as they can
+ * while a third thread loops `writeback page_indexes=...` with the limit
+ * enabled. At the end the budget used must equal bd_writes (the pages
+ * installed on the backing store), and every page must read back as the
+ * writers' model says.
+ *
+ * Scaled by harness_scale() (UZRAM_STRESS_SCALE), seeded by harness_seed().
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "slot_content.h"
+#include "zram.h"
+
+#define WRITERS 2
+#define PER_WRITER 64u
+#define PAGES (WRITERS * PER_WRITER)
+#define BUDGET 100000000ull
+
+struct writer {
+	struct zram *z;
+	unsigned int id;
+	uint64_t seed;
+	long iters;
+	long bad;
+	unsigned char model[PER_WRITER][ZRAM_PAGE_SIZE];
+};
+
+static _Atomic int stop;
+
+static void *writer_main(void *arg)
+{
+	static _Thread_local unsigned char buf[ZRAM_PAGE_SIZE];
+	struct writer *w = arg;
+	uint64_t rs = w->seed;
+	long i;
+
+	for (i = 0; i < w->iters; i++) {
+		unsigned int pg =
+			(unsigned int)(harness_rand(&rs) % PER_WRITER);
+		uint64_t off = (w->id * PER_WRITER + pg) * ZRAM_PAGE_SIZE;
+		uint64_t v = harness_rand(&rs);
+		size_t k;
+
+		if (harness_rand(&rs) % 8 == 0) {
+			if (zram_discard(w->z, off, ZRAM_PAGE_SIZE))
+				w->bad++;
+			memset(w->model[pg], 0, ZRAM_PAGE_SIZE);
+			continue;
+		}
+		for (k = 0; k < ZRAM_PAGE_SIZE; k++)
+			buf[k] = (unsigned char)"uzramwb!"[(k / 7 + v) % 8];
+		memcpy(buf, &v, sizeof(v)); /* not same-filled */
+		if (zram_write(w->z, buf, ZRAM_PAGE_SIZE, off) !=
+		    ZRAM_PAGE_SIZE)
+			w->bad++;
+		memcpy(w->model[pg], buf, ZRAM_PAGE_SIZE);
+	}
+	return NULL;
+}
+
+static int store(struct zram *z, const char *name, const char *s)
+{
+	return zram_attr_find(name)->store(z, s, strlen(s));
+}
+
+static void *wb_main(void *arg)
+{
+	struct zram *z = arg;
+	long bad = 0;
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "page_indexes=0-%u", PAGES - 1);
+	while (!atomic_load(&stop))
+		bad += store(z, "writeback", cmd) != 0;
+	return (void *)bad;
+}
+
+int main(void)
+{
+	static struct writer w[WRITERS];
+	static char dir[] = "/tmp/zram_wb_limit_race.XXXXXX";
+	static unsigned char buf[ZRAM_PAGE_SIZE];
+	char path[128], lim[32];
+	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
+				  .backing_dev = path};
+	uint64_t seed = harness_seed(), used;
+	pthread_t t[WRITERS], wb;
+	struct zram_stats s;
+	struct zram *z;
+	void *wb_bad;
+	long bad = 0;
+	unsigned int i, pg;
+	int fd;
+
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/backing", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	REQUIRE(fd >= 0 && ftruncate(fd, 64 << 20) == 0);
+	close(fd);
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	CHECK_EQ(store(z, "writeback_limit_enable", "1"), 0);
+	snprintf(lim, sizeof(lim), "%llu", BUDGET);
+	CHECK_EQ(store(z, "writeback_limit", lim), 0);
+	for (i = 0; i < WRITERS; i++) {
+		w[i].z = z;
+		w[i].id = i;
+		w[i].seed = seed + i * 104729;
+		w[i].iters = (long)(60000 * harness_scale());
+		REQUIRE(pthread_create(&t[i], NULL, writer_main, &w[i]) == 0);
+	}
+	REQUIRE(pthread_create(&wb, NULL, wb_main, z) == 0);
+	for (i = 0; i < WRITERS; i++) {
+		pthread_join(t[i], NULL);
+		bad += w[i].bad;
+	}
+	atomic_store(&stop, 1);
+	pthread_join(wb, &wb_bad);
+	CHECK_EQ(bad, 0);
+	CHECK_EQ((long)wb_bad, 0);
+
+	zram_stats_get(z, &s);
+	used = BUDGET - atomic_load(&z->wb_limit);
+	fprintf(stderr, "budget used %llu, bd_writes %llu, bd_count %llu\n",
+		(unsigned long long)used, (unsigned long long)s.bd_writes,
+		(unsigned long long)s.bd_count);
+	CHECK(s.bd_writes > 0);
+	CHECK_EQ(used, s.bd_writes);
+
+	for (i = 0; i < WRITERS; i++)
+		for (pg = 0; pg < PER_WRITER; pg++) {
+			CHECK_EQ(zram_read(z, buf, ZRAM_PAGE_SIZE,
+					   (uint64_t)(i * PER_WRITER + pg) *
+						   ZRAM_PAGE_SIZE),
+				 ZRAM_PAGE_SIZE);
+			CHECK(!memcmp(buf, w[i].model[pg], ZRAM_PAGE_SIZE));
+		}
+	CHECK_EQ(zram_discard(z, 0, PAGES * ZRAM_PAGE_SIZE), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.backing_used, 0);
+	CHECK_EQ(s.bd_count, 0);
+	zram_destroy(z);
+	unlink(path);
+	rmdir(dir);
+	return harness_finish("zram_wb_limit_race");
+}
