@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -79,7 +80,8 @@ struct writer {
 	struct zram *z;
 	unsigned int id;
 	atomic_bool *stop;
-	unsigned long ops, bad;
+	atomic_ulong ops; /* read by the main thread while running */
+	unsigned long bad;
 };
 
 static void *writer_main(void *arg)
@@ -101,7 +103,7 @@ static void *writer_main(void *arg)
 			w->bad++;
 		if (zram_discard(w->z, off, ZRAM_PAGE_SIZE))
 			w->bad++;
-		w->ops++;
+		atomic_fetch_add(&w->ops, 1);
 	}
 	return NULL;
 }
@@ -116,6 +118,7 @@ static void test_race(const char *a, const char *b)
 	pthread_t t[2];
 	struct zram_stats s;
 	struct zram *z;
+	unsigned long before[2];
 	time_t give_up = time(NULL) + 30;
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
@@ -124,7 +127,21 @@ static void test_race(const char *a, const char *b)
 		w[i] = (struct writer){.z = z, .id = i, .stop = &stop};
 		REQUIRE(pthread_create(&t[i], NULL, writer_main, &w[i]) == 0);
 	}
-	for (i = 0; swaps < want && time(NULL) < give_up; i++) {
+	/*
+	 * On a loaded machine the swaps can all be done before a writer was
+	 * ever scheduled, and then nothing raced. So: swap only once both
+	 * writers run, and go on swapping until each has written during the
+	 * swaps (bounded by give_up; the checks below then fail).
+	 */
+	while ((!atomic_load(&w[0].ops) || !atomic_load(&w[1].ops)) &&
+	       time(NULL) < give_up)
+		sched_yield();
+	before[0] = atomic_load(&w[0].ops);
+	before[1] = atomic_load(&w[1].ops);
+	for (i = 0; (swaps < want || atomic_load(&w[0].ops) == before[0] ||
+		     atomic_load(&w[1].ops) == before[1]) &&
+		    time(NULL) < give_up;
+	     i++) {
 		int err = dict_set(z, i % 2 ? a : b);
 
 		if (!err)
@@ -138,12 +155,12 @@ static void test_race(const char *a, const char *b)
 	for (i = 0; i < 2; i++) {
 		pthread_join(t[i], NULL);
 		CHECK_EQ(w[i].bad, 0);
-		CHECK(w[i].ops > 0);
+		CHECK(w[i].ops > before[i]); /* it wrote while swaps went on */
 	}
 	fprintf(stderr,
 		"race: %u swaps (%u refused: pages needed the old one), "
 		"%lu + %lu writes\n",
-		swaps, busy, w[0].ops, w[1].ops);
+		swaps, busy, atomic_load(&w[0].ops), atomic_load(&w[1].ops));
 	CHECK(swaps >= want);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.pages_stored, 0);
