@@ -430,6 +430,37 @@ int ctl_save(const char *arg, const char *file)
 }
 
 /*
+ * Wait until the kernel's own copy of @image's size (the inode's i_size,
+ * read with AT_STATX_DONT_SYNC) is @size. A plain stat is not enough: the
+ * kernel hands the caller the GETATTR reply but drops it from the inode if
+ * a write to the file completed while the request was out (FUSE's
+ * attr_version check), and LOOP_SET_CAPACITY takes the size from such a
+ * reply too. The loop device would then be grown while the kernel still
+ * thinks disk.img is small, and FUSE answers its direct reads past the old
+ * i_size with 0 bytes, which the loop driver turns into EIO (xfs_growfs
+ * reading the new last sector; fio verify). The attributes stay invalid
+ * until a reply sticks, so each stat asks the daemon again.
+ */
+static int image_size_settle(const char *image, uint64_t size)
+{
+	struct statx stx;
+	struct stat st;
+	int i;
+
+	for (i = 0; i < 10000; i++) {
+		if (stat(image, &st) || (uint64_t)st.st_size != size)
+			return -1;
+		if (!statx(AT_FDCWD, image, AT_STATX_DONT_SYNC, STATX_SIZE,
+			   &stx) &&
+		    stx.stx_size == size)
+			return 0;
+		if (i > 100)
+			usleep(1000); /* a busy machine: let the writes go by */
+	}
+	return -1;
+}
+
+/*
  * --resize: write the new size to disksize (the daemon grows or shrinks
  * disk.img online; a shrink over data is EBUSY), then tell every loop
  * device on the image (LOOP_SET_CAPACITY, as `losetup -c`). A file system
@@ -438,7 +469,6 @@ int ctl_save(const char *arg, const char *file)
 int ctl_resize(const char *arg, const char *size)
 {
 	char text[32], dev[64];
-	struct stat st;
 	struct disk d;
 	long nums[64];
 	uint64_t v;
@@ -465,8 +495,7 @@ int ctl_resize(const char *arg, const char *size)
 			strerror(-ret));
 	if (ret)
 		return -1;
-	/* a stat makes the kernel fetch the new size before the loop reads it */
-	if (stat(d.image, &st) || (uint64_t)st.st_size != v) {
+	if (image_size_settle(d.image, v)) {
 		fprintf(stderr, "uzramctl: %s: size not updated\n", d.image);
 		return -1;
 	}
