@@ -78,14 +78,25 @@ int cmd_run(char *const argv[], char *out, size_t size)
 		_exit(127);
 	}
 	if (out) {
+		char drain[4096];
+
 		close(pipefd[1]);
-		while (len + 1 < size &&
-		       (n = read(pipefd[0], out + len, size - 1 - len)) != 0) {
+		/*
+		 * Read to the end even past @size (the rest is dropped):
+		 * closing the pipe early kills a chatty program (mkfs.ext4
+		 * without -q) with SIGPIPE half way.
+		 */
+		for (;;) {
+			bool room = len + 1 < size;
+
+			n = read(pipefd[0], room ? out + len : drain,
+				 room ? size - 1 - len : sizeof(drain));
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n < 0)
+			if (n <= 0)
 				break;
-			len += (size_t)n;
+			if (room)
+				len += (size_t)n;
 		}
 		out[len] = '\0';
 		while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
