@@ -81,8 +81,10 @@ static int rc_keep(struct zram *z, struct zram_stream *st,
 	struct slot_obj obj = {0}; /* not shared, not indexed */
 	int err;
 
-	err = slot_obj_store(z, st->cbuf, (size_t)n,
-			     (uint32_t)n | slot_codec_flags(c), c->dict, &obj);
+	/* not held to mem_limit: it replaces a larger object (as zram) */
+	err = slot_obj_store_smaller(z, st->cbuf, (size_t)n,
+				     (uint32_t)n | slot_codec_flags(c), c->dict,
+				     &obj);
 	if (err)
 		return err;
 	obj.dict_cur = c->dict_cur;

@@ -138,8 +138,9 @@ void pool_obj_free(struct zram *z, uint64_t handle)
 	zs_free(z->pool, handle);
 }
 
-int slot_obj_store(struct zram *z, const void *data, size_t len, uint32_t flags,
-		   const struct zram_dict *dict, struct slot_obj *obj)
+static int obj_store(struct zram *z, const void *data, size_t len,
+		     uint32_t flags, const struct zram_dict *dict,
+		     struct slot_obj *obj, bool check_limit)
 {
 	uint64_t used, limit;
 	zs_handle_t h;
@@ -150,7 +151,7 @@ int slot_obj_store(struct zram *z, const void *data, size_t len, uint32_t flags,
 		return err == -ENOSPC ? -EINVAL : err;
 	used = (uint64_t)zs_get_total_pages(z->pool) * ZRAM_PAGE_SIZE;
 	zram_mem_used_update(z, used);
-	limit = LOAD(z->mem_limit);
+	limit = check_limit ? LOAD(z->mem_limit) : 0;
 	if (limit && used > limit) {
 		pool_obj_free(z, h);
 		return -ENOSPC;
@@ -162,6 +163,24 @@ int slot_obj_store(struct zram *z, const void *data, size_t len, uint32_t flags,
 	obj->dict_cur = 0;
 	obj->shared = obj->indexed = false;
 	return 0;
+}
+
+int slot_obj_store(struct zram *z, const void *data, size_t len, uint32_t flags,
+		   const struct zram_dict *dict, struct slot_obj *obj)
+{
+	return obj_store(z, data, len, flags, dict, obj, true);
+}
+
+/*
+ * mem_limit limits what writes bring in, as in zram: an object that
+ * replaces a larger one (recompression) frees more than it takes, so
+ * refusing it at the limit would only keep memory up.
+ */
+int slot_obj_store_smaller(struct zram *z, const void *data, size_t len,
+			   uint32_t flags, const struct zram_dict *dict,
+			   struct slot_obj *obj)
+{
+	return obj_store(z, data, len, flags, dict, obj, false);
 }
 
 /*

@@ -141,6 +141,15 @@ int slot_obj_store(struct zram *z, const void *data, size_t len, uint32_t flags,
 		   const struct zram_dict *dict, struct slot_obj *obj);
 
 /*
+ * slot_obj_store_smaller - as slot_obj_store() without the mem_limit check,
+ * for an object that replaces a larger one (recompression; as zram, the
+ * limit applies to writes). Returns 0, -ENOMEM.
+ */
+int slot_obj_store_smaller(struct zram *z, const void *data, size_t len,
+			   uint32_t flags, const struct zram_dict *dict,
+			   struct slot_obj *obj);
+
+/*
  * slot_obj_commit - count a compressed @obj against its (priority, codec)
  * dictionary before installing it. Returns 0, or -EAGAIN if the dictionary
  * changed (or is changing) since @obj was encoded: drop it, encode again.

@@ -309,6 +309,36 @@ static void test_recompress(void)
 	zram_destroy(z);
 }
 
+/*
+ * mem_limit is a limit on writes, as in zram: a recompress at the limit
+ * still replaces objects with smaller ones (it frees more than it takes),
+ * and does not stop with ENOSPC.
+ */
+static void test_recompress_at_limit(void)
+{
+	struct zram *z = store_make("lz4");
+	struct zram_stats s0, s;
+	char lim[32];
+
+	CHECK_EQ(store(z, "recomp_algorithm", "algo=zstd"), 0);
+	CHECK_EQ(store(z, "algorithm_params", "priority=1 level=9"), 0);
+	write_all(z);
+	zram_stats_get(z, &s0);
+	snprintf(lim, sizeof(lim), "%llu",
+		 (unsigned long long)s0.mem_used_total);
+	CHECK_EQ(store(z, "mem_limit", lim), 0);
+	CHECK_EQ(store(z, "idle", "all"), 0);
+	CHECK_EQ(store(z, "recompress", "type=idle"), 0);
+	zram_stats_get(z, &s);
+	CHECK(s.compr_data_size < s0.compr_data_size * 9 / 10);
+	CHECK_EQ(s.failed_writes, 0);
+	CHECK_EQ(store(z, "compact", "1"), 0);
+	zram_stats_get(z, &s);
+	CHECK(s.mem_used_total <= s0.mem_used_total);
+	check_all(z);
+	zram_destroy(z);
+}
+
 static void test_policy(void)
 {
 	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
@@ -374,6 +404,7 @@ int main(void)
 	test_writeback_select();
 	test_writeback_full();
 	test_recompress();
+	test_recompress_at_limit();
 	test_policy();
 	unlink(bpath);
 	rmdir(dir);
