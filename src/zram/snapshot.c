@@ -427,13 +427,33 @@ refuse(struct snap_in *in, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/*
+ * A short read: an error of the file (a directory, an I/O error) is said as
+ * such with its errno, not mistaken for a truncated or foreign file. Returns
+ * -errno with the message, or 0 when it was the end of the file.
+ */
+static int read_error(struct snap_in *in)
+{
+	int e = errno;
+
+	if (!ferror(in->f))
+		return 0;
+	if (!e)
+		e = EIO;
+	snprintf(in->err, in->err_size, "%s: %s", in->path, strerrordesc_np(e));
+	return -e;
+}
+
 /* Read the next record into in->buf. Returns 0, 1 at a clean EOF, or
- * -EINVAL with the message. */
+ * -EINVAL (-errno for a read error) with the message. */
 static int rec_read(struct snap_in *in)
 {
 	unsigned char hdr[8], sum[8];
 	size_t n = fread(hdr, 1, 8, in->f);
+	int err;
 
+	if (n != 8 && (err = read_error(in)))
+		return err;
 	if (n == 0 && feof(in->f))
 		return 1;
 	if (n != 8)
@@ -445,9 +465,12 @@ static int rec_read(struct snap_in *in)
 		return refuse(in, "corrupt: record %" PRIu64 " claims %u bytes",
 			      in->records + 1, in->len);
 	if (fread(in->buf, 1, in->len, in->f) != in->len ||
-	    fread(sum, 1, 8, in->f) != 8)
-		return refuse(in, "truncated in record %" PRIu64,
-			      in->records + 1);
+	    fread(sum, 1, 8, in->f) != 8) {
+		err = read_error(in);
+		return err ? err
+			   : refuse(in, "truncated in record %" PRIu64,
+				    in->records + 1);
+	}
 	if (get64(sum) != rec_sum(hdr, in->buf, in->len))
 		return refuse(in,
 			      "corrupt: checksum of record %" PRIu64
@@ -676,8 +699,12 @@ static int body_read(struct snap_in *in, struct zram *z)
 static int magic_read(struct snap_in *in)
 {
 	char magic[8];
+	size_t n = fread(magic, 1, 8, in->f);
+	int err;
 
-	if (fread(magic, 1, 8, in->f) != 8 || memcmp(magic, SNAP_MAGIC, 8))
+	if (n != 8 && (err = read_error(in)))
+		return err;
+	if (n != 8 || memcmp(magic, SNAP_MAGIC, 8))
 		return refuse(in, "not a uzram snapshot");
 	return 0;
 }

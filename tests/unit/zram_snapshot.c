@@ -230,6 +230,16 @@ static void test_refusals(void)
 	uint64_t rng = harness_seed();
 
 	refused("/nonexistent/snapshot", -ENOENT, "missing");
+	/* a read error is reported as one, not as "not a snapshot" or
+	 * "truncated" (a directory opens, then read() fails: EISDIR) */
+	refused("/", -EISDIR, "a directory");
+	{
+		struct zram *r = NULL;
+		char err[256] = "";
+
+		zram_restore("/", NULL, &r, err, sizeof(err));
+		CHECK(strstr(err, "Is a directory") != NULL);
+	}
 	file_write(bad, "", 0);
 	refused(bad, -EINVAL, "empty");
 	file_write(bad, "root:x:0:0:root:/root:/bin/bash\n", 33);
