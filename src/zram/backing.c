@@ -99,10 +99,26 @@ err_free:
 	return err;
 }
 
+/*
+ * A discard that freed the last written-back page may still be punching
+ * holes in @old (it loaded z->backing before the exchange): mark it dead so
+ * no new punch starts, and wait for the running ones before the fd is
+ * closed, so no hole is punched through a reused descriptor number and
+ * `live` is not freed under them. The store is empty here (the caller
+ * checked), so whatever they would still punch does not matter.
+ */
 void backing_retire(struct zram_backing *old, struct zram_backing **list)
 {
 	if (!old)
 		return;
+	pthread_mutex_lock(&old->lock);
+	old->dead = true;
+	while (old->punchers) {
+		pthread_mutex_unlock(&old->lock);
+		usleep(100);
+		pthread_mutex_lock(&old->lock);
+	}
+	pthread_mutex_unlock(&old->lock);
 	close(old->fd);
 	old->fd = -1;
 	free(old->live);
@@ -390,7 +406,9 @@ void backing_punch(struct zram_backing *b)
 
 	while (atomic_load_explicit(&b->punch_pending, memory_order_relaxed)) {
 		pthread_mutex_lock(&b->lock);
-		nr = punch_collect(b, r);
+		nr = b->dead ? 0 : punch_collect(b, r);
+		if (nr)
+			b->punchers++; /* backing_retire waits for us */
 		pthread_mutex_unlock(&b->lock);
 		if (!nr)
 			return;
@@ -403,6 +421,7 @@ void backing_punch(struct zram_backing *b)
 			n += r[k][1];
 		}
 		b->free_blocks += n;
+		b->punchers--;
 		pthread_mutex_unlock(&b->lock);
 		atomic_fetch_sub_explicit(&b->used_blocks, n,
 					  memory_order_relaxed);

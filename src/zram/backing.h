@@ -48,6 +48,8 @@ struct zram_backing {
 	uint64_t free_blocks;  /* protected by lock */
 	uint64_t punch_blocks; /* BLOCK_PUNCH blocks; protected by lock */
 	_Atomic bool punch_pending;
+	unsigned int punchers; /* in backing_punch; protected by lock */
+	bool dead;	       /* retired: punch nothing; protected by lock */
 	_Atomic uint64_t used_blocks; /* not free: live or waiting */
 	_Atomic uint64_t punched;     /* blocks given back, ever */
 	struct zram_backing *retired; /* older stores, see backing_retire */
