@@ -39,6 +39,7 @@
 
 #include "daemon.h"
 #include "uring_abi.h"
+#include "zsmalloc.h"
 
 #define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
 
@@ -157,7 +158,7 @@ static void worker_idle(struct uzram_daemon *d, void *buf, size_t len)
 	uzram_worker_buf_drop(d);
 	zram_thread_idle(d->zram);
 	if (hi > lo)
-		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+		zs_os_release((void *)lo, hi - lo); /* works under --mlock */
 	malloc_trim(0);
 	worker_holds_memory = false;
 }

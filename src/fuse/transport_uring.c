@@ -53,6 +53,7 @@
 
 #include "daemon.h"
 #include "uring_abi.h"
+#include "zsmalloc.h"
 
 #define RING_TAG_ENT 1u	 /* the entry's command */
 #define RING_TAG_STOP 2u /* the stop eventfd's poll */
@@ -320,7 +321,7 @@ bool uzram_ring_reply(const struct iovec *iov, int count, ssize_t *res)
  */
 static void ent_idle(struct ring_ent *e)
 {
-	madvise(e->map, e->ring->map_size, MADV_DONTNEED);
+	zs_os_release(e->map, e->ring->map_size); /* works under --mlock */
 	zram_thread_idle(e->ring->d->zram);
 	malloc_trim(0); /* what the codec contexts left in malloc's arenas */
 	e->idle_dropped = true;
