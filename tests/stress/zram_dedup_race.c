@@ -18,6 +18,7 @@
 #include <stdbool.h>
 
 #include "harness.h"
+#include "zram_attr.h"
 #include "zram.h"
 #include "zram_internal.h"
 
@@ -36,11 +37,6 @@ struct ctx {
 	_Atomic long *bad;
 	int last[PAGES]; /* content index, -1: zeros */
 };
-
-static int store(struct zram *z, const char *name, const char *s)
-{
-	return zram_attr_find(name)->store(z, s, strlen(s));
-}
 
 static bool page_is(struct zram *z, uint64_t page, int c, unsigned char *buf)
 {
@@ -94,11 +90,11 @@ static void *background(void *arg)
 
 	while (!atomic_load(c->stop)) {
 		if (c->id == 0)
-			store(c->z, "compact", "1");
+			attr_store(c->z, "compact", "1");
 		else if (c->id == 1)
-			store(c->z, "comp_algorithm", algos[n % 3]);
+			attr_store(c->z, "comp_algorithm", algos[n % 3]);
 		else
-			store(c->z, "dedup", n % 4 == 3 ? "0" : "1");
+			attr_store(c->z, "dedup", n % 4 == 3 ? "0" : "1");
 		n++;
 		sched_yield();
 	}
@@ -180,7 +176,7 @@ int main(void)
 	for (i = 0; i < 3; i++)
 		pthread_join(tb[i], NULL);
 	CHECK_EQ(atomic_load(&bad), 0);
-	store(z, "dedup", "1");
+	attr_store(z, "dedup", "1");
 	final_check(z, w);
 	zram_destroy(z);
 	return harness_finish("zram_dedup_race");

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "zram_attr.h"
 #include "zram.h"
 
 #define PAGES 64u
@@ -54,11 +55,6 @@ static void *stuck_reader(void *arg)
 	return NULL;
 }
 
-static int store(struct zram *z, const char *name, const char *s)
-{
-	return zram_attr_find(name)->store(z, s, strlen(s));
-}
-
 int main(void)
 {
 	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE};
@@ -83,7 +79,7 @@ int main(void)
 				    (uint64_t)i * ZRAM_PAGE_SIZE),
 			 ZRAM_PAGE_SIZE);
 	}
-	CHECK_EQ(store(s.z, "debug_read_delay", "3 1500\n"), 0);
+	CHECK_EQ(attr_store(s.z, "debug_read_delay", "3 1500\n"), 0);
 	REQUIRE(pthread_create(&tid, NULL, stuck_reader, &s) == 0);
 	while (!atomic_load(&s.started))
 		sched_yield();
@@ -103,7 +99,7 @@ int main(void)
 			 ZRAM_PAGE_SIZE);
 	}
 	CHECK_EQ(zram_discard(s.z, 40 * ZRAM_PAGE_SIZE, 8 * ZRAM_PAGE_SIZE), 0);
-	CHECK_EQ(store(s.z, "compact", "1"), 0);
+	CHECK_EQ(attr_store(s.z, "compact", "1"), 0);
 	others = now_ms() - t0;
 	fprintf(stderr, "other pages + compaction: %.1f ms\n", others);
 	CHECK(others < DELAY_MS / 3);
@@ -126,7 +122,7 @@ int main(void)
 	CHECK(w3 >= s.t_start + DELAY_MS - t0 - 50);
 	CHECK(w3 < DELAY_MS);
 
-	CHECK_EQ(store(s.z, "debug_read_delay", "off"), 0);
+	CHECK_EQ(attr_store(s.z, "debug_read_delay", "off"), 0);
 	t0 = now_ms();
 	CHECK_EQ(zram_read(s.z, buf, sizeof(buf), 3 * ZRAM_PAGE_SIZE),
 		 ZRAM_PAGE_SIZE);

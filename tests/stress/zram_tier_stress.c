@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "zram_attr.h"
 #include "slot_content.h"
 #include "zram.h"
 
@@ -98,11 +99,6 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int store(struct zram *z, const char *name, const char *s)
-{
-	return zram_attr_find(name)->store(z, s, strlen(s));
-}
-
 static void *tier_main(void *arg)
 {
 	struct zram *z = arg;
@@ -117,13 +113,13 @@ static void *tier_main(void *arg)
 
 		snprintf(cmd, sizeof(cmd), "page_indexes=%u-%u", lo,
 			 hi < PAGES ? hi : PAGES - 1);
-		bad += store(z, "idle", "all") != 0;
-		err = store(z, "writeback", "idle");
+		bad += attr_store(z, "idle", "all") != 0;
+		err = attr_store(z, "writeback", "idle");
 		bad += err != 0;
-		bad += store(z, "writeback", cmd) != 0;
-		bad += store(z, "recompress", "type=huge") != 0;
-		bad += store(z, "recompress", "") != 0;
-		bad += store(z, "compact", "1") != 0;
+		bad += attr_store(z, "writeback", cmd) != 0;
+		bad += attr_store(z, "recompress", "type=huge") != 0;
+		bad += attr_store(z, "recompress", "") != 0;
+		bad += attr_store(z, "compact", "1") != 0;
 	}
 	return (void *)bad;
 }
@@ -189,7 +185,7 @@ int main(void)
 	REQUIRE(fd >= 0 && ftruncate(fd, 64 << 20) == 0);
 	close(fd);
 	REQUIRE(zram_create(&cfg, &z) == 0);
-	CHECK_EQ(store(z, "recomp_algorithm", "algo=zstd"), 0);
+	CHECK_EQ(attr_store(z, "recomp_algorithm", "algo=zstd"), 0);
 	for (i = 0; i < WORKERS; i++) {
 		w[i].z = z;
 		w[i].id = i;
@@ -207,12 +203,12 @@ int main(void)
 	CHECK_EQ(bad, 0);
 	CHECK_EQ((long)tier_bad, 0);
 	/* stop the policy before looking at the table */
-	CHECK_EQ(store(z, "policy",
-		       "recompress=off writeback=off "
-		       "mem_target=0 interval=3600"),
+	CHECK_EQ(attr_store(z, "policy",
+			    "recompress=off writeback=off "
+			    "mem_target=0 interval=3600"),
 		 0);
-	CHECK_EQ(store(z, "idle", "all"), 0);
-	CHECK_EQ(store(z, "writeback", "idle"), 0);
+	CHECK_EQ(attr_store(z, "idle", "all"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "idle"), 0);
 	check_counters(z);
 	zram_stats_get(z, &s);
 	CHECK(s.bd_writes > 0);

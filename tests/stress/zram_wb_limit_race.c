@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "zram_attr.h"
 #include "slot_content.h"
 #include "zram.h"
 
@@ -69,11 +70,6 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static int store(struct zram *z, const char *name, const char *s)
-{
-	return zram_attr_find(name)->store(z, s, strlen(s));
-}
-
 static void *wb_main(void *arg)
 {
 	struct zram *z = arg;
@@ -82,7 +78,7 @@ static void *wb_main(void *arg)
 
 	snprintf(cmd, sizeof(cmd), "page_indexes=0-%u", PAGES - 1);
 	while (!atomic_load(&stop))
-		bad += store(z, "writeback", cmd) != 0;
+		bad += attr_store(z, "writeback", cmd) != 0;
 	return (void *)bad;
 }
 
@@ -109,9 +105,9 @@ int main(void)
 	REQUIRE(fd >= 0 && ftruncate(fd, 64 << 20) == 0);
 	close(fd);
 	REQUIRE(zram_create(&cfg, &z) == 0);
-	CHECK_EQ(store(z, "writeback_limit_enable", "1"), 0);
+	CHECK_EQ(attr_store(z, "writeback_limit_enable", "1"), 0);
 	snprintf(lim, sizeof(lim), "%llu", BUDGET);
-	CHECK_EQ(store(z, "writeback_limit", lim), 0);
+	CHECK_EQ(attr_store(z, "writeback_limit", lim), 0);
 	for (i = 0; i < WRITERS; i++) {
 		w[i].z = z;
 		w[i].id = i;

@@ -8,18 +8,8 @@
 #include <limits.h>
 
 #include "harness.h"
+#include "zram_attr.h"
 #include "zram.h"
-
-static char out[ZRAM_ATTR_SHOW_MAX];
-
-static const char *show(struct zram *z, const char *name)
-{
-	ssize_t n = zram_attr_find(name)->show(z, out, sizeof(out));
-
-	REQUIRE(n >= 0 && (size_t)n < sizeof(out));
-	out[n] = '\0';
-	return out;
-}
 
 static void text_page(unsigned char *p, unsigned int seed)
 {
@@ -41,7 +31,7 @@ static void test_codecs(struct zram *z)
 	CHECK(!strcmp(zram_algorithm_get(z), "lz4"));
 	CHECK_EQ(zram_algorithm_set(z, "zstd"), 0);
 	CHECK(!strcmp(zram_algorithm_get(z), "zstd"));
-	CHECK(!strcmp(show(z, "comp_algorithm"), "lz4 lz4hc [zstd]\n"));
+	CHECK(!strcmp(attr_show(z, "comp_algorithm"), "lz4 lz4hc [zstd]\n"));
 	CHECK_EQ(zram_algorithm_set(z, "gzip"), -EINVAL);
 	CHECK_EQ(zram_algorithm_set(z, ""), -EINVAL);
 	CHECK(!strcmp(zram_algorithm_get(z), "zstd"));
@@ -91,7 +81,7 @@ static void test_limits(struct zram *z)
 
 	CHECK_EQ(zram_mem_limit_set(z, 5000), 0);
 	CHECK_EQ(zram_mem_limit_get(z), 8192);
-	CHECK(!strcmp(show(z, "mem_limit"), "8192\n"));
+	CHECK(!strcmp(attr_show(z, "mem_limit"), "8192\n"));
 	CHECK_EQ(zram_mem_limit_set(z, UINT64_MAX), -EINVAL);
 	CHECK_EQ(zram_mem_limit_get(z), 8192);
 	CHECK_EQ(zram_mem_limit_set(z, 0), 0);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "zram_attr.h"
 #include "zram.h"
 #include "zram_internal.h"
 
@@ -19,11 +20,6 @@
 
 static unsigned char pages[PAGES][ZRAM_PAGE_SIZE];
 static unsigned char rnd[ZRAM_PAGE_SIZE];
-
-static int store(struct zram *z, const char *name, const char *s)
-{
-	return zram_attr_find(name)->store(z, s, strlen(s));
-}
 
 static void page_make(unsigned int i, uint64_t *rs)
 {
@@ -76,19 +72,19 @@ static void test_switch(struct zram *z, uint64_t *rs)
 	unsigned int i;
 
 	write_pages(z, 0, 8, rs);
-	CHECK_EQ(store(z, "comp_algorithm", "zstd"), 0);
+	CHECK_EQ(attr_store(z, "comp_algorithm", "zstd"), 0);
 	write_pages(z, 8, 16, rs);
-	CHECK_EQ(store(z, "algorithm_params", "level=-20"), 0);
+	CHECK_EQ(attr_store(z, "algorithm_params", "level=-20"), 0);
 	write_pages(z, 16, 20, rs);
-	CHECK_EQ(store(z, "algorithm_params", "level=19"), 0);
+	CHECK_EQ(attr_store(z, "algorithm_params", "level=19"), 0);
 	write_pages(z, 20, 24, rs);
-	CHECK_EQ(store(z, "comp_algorithm", "lz4hc"), 0);
-	CHECK_EQ(store(z, "algorithm_params", "level=12"), 0);
+	CHECK_EQ(attr_store(z, "comp_algorithm", "lz4hc"), 0);
+	CHECK_EQ(attr_store(z, "algorithm_params", "level=12"), 0);
 	write_pages(z, 24, 28, rs);
-	CHECK_EQ(store(z, "algorithm_params", "level=1"), 0);
+	CHECK_EQ(attr_store(z, "algorithm_params", "level=1"), 0);
 	write_pages(z, 28, 32, rs);
-	CHECK_EQ(store(z, "comp_algorithm", "lz4"), 0);
-	CHECK_EQ(store(z, "algorithm_params", "level=10"), 0);
+	CHECK_EQ(attr_store(z, "comp_algorithm", "lz4"), 0);
+	CHECK_EQ(attr_store(z, "algorithm_params", "level=10"), 0);
 	write_pages(z, 32, 36, rs);
 	for (i = 0; i < 36; i++) {
 		unsigned int want = i < 8    ? ZRAM_CODEC_LZ4
@@ -136,10 +132,10 @@ static void test_dict(struct zram *z, uint64_t *rs)
 	}
 	/* zstd pages 8..23 exist with no dictionary: they keep theirs */
 	snprintf(cmd, sizeof(cmd), "algo=zstd dict=%s", path[0]);
-	CHECK_EQ(store(z, "algorithm_params", cmd), 0);
+	CHECK_EQ(attr_store(z, "algorithm_params", cmd), 0);
 	REQUIRE(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].dict) != NULL);
 	check_all(z, 40);
-	CHECK_EQ(store(z, "comp_algorithm", "zstd"), 0);
+	CHECK_EQ(attr_store(z, "comp_algorithm", "zstd"), 0);
 	/* the random page next to the dictionary's bytes is tiny, not huge */
 	rnd[0] ^= 1;
 	memcpy(pages[40], rnd, sizeof(rnd));
@@ -153,25 +149,25 @@ static void test_dict(struct zram *z, uint64_t *rs)
 	/* two more dictionaries, each with pages: four generations alive */
 	for (i = 1; i < 3; i++) {
 		snprintf(cmd, sizeof(cmd), "dict=%s", path[i]);
-		CHECK_EQ(store(z, "algorithm_params", cmd), 0);
+		CHECK_EQ(attr_store(z, "algorithm_params", cmd), 0);
 		write_pages(z, 44 + 2 * (i - 1), 46 + 2 * (i - 1), rs);
 	}
 	check_all(z, 48);
 	/* a fifth while all four indexes are needed: refused, nothing hurt */
 	snprintf(cmd, sizeof(cmd), "dict=%s", path[3]);
-	CHECK_EQ(store(z, "algorithm_params", cmd), -EBUSY);
+	CHECK_EQ(attr_store(z, "algorithm_params", cmd), -EBUSY);
 	check_all(z, 48);
 	/* the no-dictionary pages go: their index is free again */
 	CHECK_EQ(zram_discard(z, 8 * ZRAM_PAGE_SIZE, 16 * ZRAM_PAGE_SIZE), 0);
 	memset(pages[8], 0, 16 * sizeof(pages[0]));
-	CHECK_EQ(store(z, "algorithm_params", cmd), 0);
+	CHECK_EQ(attr_store(z, "algorithm_params", cmd), 0);
 	write_pages(z, 48, 50, rs);
 	check_all(z, 50);
 	/* the same bytes again, and level changes: fine */
 	snprintf(cmd, sizeof(cmd), "dict=%s level=7", path[3]);
-	CHECK_EQ(store(z, "algorithm_params", cmd), 0);
+	CHECK_EQ(attr_store(z, "algorithm_params", cmd), 0);
 	CHECK_EQ(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].level), 7);
-	CHECK_EQ(store(z, "algorithm_params", "level=-1"), 0);
+	CHECK_EQ(attr_store(z, "algorithm_params", "level=-1"), 0);
 	write_pages(z, 50, 52, rs);
 	check_all(z, 52);
 	for (i = 0; i < 4; i++)
@@ -185,11 +181,11 @@ static void test_reset(struct zram *z)
 	unsigned int i;
 
 	CHECK_EQ(zram_open_get(z), 0);
-	CHECK_EQ(store(z, "reset", "1"), -EBUSY);
+	CHECK_EQ(attr_store(z, "reset", "1"), -EBUSY);
 	zram_stats_get(z, &s);
 	CHECK(s.pages_stored > 0);
 	zram_open_put(z);
-	CHECK_EQ(store(z, "reset", "1"), 0);
+	CHECK_EQ(attr_store(z, "reset", "1"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.pages_stored, 0);
 	CHECK_EQ(s.orig_data_size, 0);

@@ -20,6 +20,7 @@
 #include <errno.h>
 
 #include "harness.h"
+#include "zram_attr.h"
 #include "zram.h"
 #include "zram_internal.h"
 
@@ -32,11 +33,6 @@ static unsigned char rd[DISK];
 static unsigned char contents[CONTENTS][ZRAM_PAGE_SIZE];
 static uint32_t ids[PAGES];
 static bool indexed[PAGES];
-
-static int store(struct zram *z, const char *name, const char *s)
-{
-	return zram_attr_find(name)->store(z, s, strlen(s));
-}
 
 static void contents_make(uint64_t *rs)
 {
@@ -145,14 +141,14 @@ static void step(struct zram *z, uint64_t *rs)
 		memset(ref + off, 0, ZRAM_PAGE_SIZE);
 		break;
 	case 3:
-		CHECK_EQ(store(z, "compact", "1"), 0);
+		CHECK_EQ(attr_store(z, "compact", "1"), 0);
 		break;
 	case 4:
-		CHECK_EQ(store(z, "comp_algorithm", algos[r / 16 % 3]), 0);
+		CHECK_EQ(attr_store(z, "comp_algorithm", algos[r / 16 % 3]), 0);
 		break;
 	case 5:
-		CHECK_EQ(store(z, "algorithm_params",
-			       r / 16 % 2 ? "level=1" : "level=9"),
+		CHECK_EQ(attr_store(z, "algorithm_params",
+				    r / 16 % 2 ? "level=1" : "level=9"),
 			 0);
 		break;
 	default:
@@ -182,9 +178,9 @@ static void run(uint64_t *rs, bool collide)
 	for (i = 0; i < 3000; i++) {
 		step(z, rs);
 		if (i == 1000) /* off: new writes are plain, shares stay */
-			CHECK_EQ(store(z, "dedup", "0"), 0);
+			CHECK_EQ(attr_store(z, "dedup", "0"), 0);
 		if (i == 1500)
-			CHECK_EQ(store(z, "dedup", "1"), 0);
+			CHECK_EQ(attr_store(z, "dedup", "1"), 0);
 		check(z, !collide);
 	}
 	zram_stats_get(z, &s);
@@ -206,7 +202,7 @@ static void run(uint64_t *rs, bool collide)
 			 (ssize_t)ZRAM_PAGE_SIZE);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.dup_pages, collide ? s.dup_pages : PAGES - 3);
-	CHECK_EQ(store(z, "reset", "1"), 0);
+	CHECK_EQ(attr_store(z, "reset", "1"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.dedup_objects, 0);
 	CHECK_EQ(s.mem_used_total, 0);

@@ -12,17 +12,13 @@
 #include <stdbool.h>
 
 #include "harness.h"
+#include "zram_attr.h"
 #include "zram.h"
 
 #define PAGES 256u
 #define LIMIT_PAGES 40u
 
 static unsigned char page[2 * ZRAM_PAGE_SIZE];
-
-static int store(struct zram *z, const char *name, const char *s)
-{
-	return zram_attr_find(name)->store(z, s, strlen(s));
-}
 
 static void random_page(unsigned char *p, uint64_t *rs)
 {
@@ -103,7 +99,7 @@ int main(void)
 
 	/* free two pages: a two-page write gets its first page in only */
 	CHECK_EQ(zram_discard(z, 0, ZRAM_PAGE_SIZE), 0);
-	CHECK_EQ(store(z, "compact", "1"), 0);
+	CHECK_EQ(attr_store(z, "compact", "1"), 0);
 	zram_stats_get(z, &s);
 	CHECK(s.mem_used_total <= (LIMIT_PAGES - 1) * ZRAM_PAGE_SIZE);
 	random_page(page, &rs);
@@ -115,7 +111,7 @@ int main(void)
 
 	/* discard + compact frees room: writing again succeeds */
 	CHECK_EQ(zram_discard(z, ZRAM_PAGE_SIZE, 8 * ZRAM_PAGE_SIZE), 0);
-	CHECK_EQ(store(z, "compact", "1"), 0);
+	CHECK_EQ(attr_store(z, "compact", "1"), 0);
 	for (i = 0; i < 8; i++) {
 		random_page(page, &rs);
 		CHECK_EQ(zram_write(z, page, ZRAM_PAGE_SIZE,
@@ -127,7 +123,7 @@ int main(void)
 		 -ENOSPC);
 
 	/* lift the limit at run time */
-	CHECK_EQ(store(z, "mem_limit", "0"), 0);
+	CHECK_EQ(attr_store(z, "mem_limit", "0"), 0);
 	CHECK_EQ(zram_write(z, page, ZRAM_PAGE_SIZE,
 			    (uint64_t)(k + 9) * ZRAM_PAGE_SIZE),
 		 ZRAM_PAGE_SIZE);
@@ -137,11 +133,11 @@ int main(void)
 
 	/* mem_used_max follows a drop only after "0" */
 	CHECK_EQ(zram_discard(z, 0, PAGES * ZRAM_PAGE_SIZE), 0);
-	CHECK_EQ(store(z, "compact", "1"), 0);
+	CHECK_EQ(attr_store(z, "compact", "1"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.mem_used_total, 0);
 	CHECK(s.mem_used_max >= LIMIT_PAGES * ZRAM_PAGE_SIZE);
-	CHECK_EQ(store(z, "mem_used_max", "0"), 0);
+	CHECK_EQ(attr_store(z, "mem_used_max", "0"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.mem_used_max, 0);
 	zram_destroy(z);

@@ -8,14 +8,10 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "zram_attr.h"
 #include "zram.h"
 
 static char out[ZRAM_ATTR_SHOW_MAX];
-
-static int store(struct zram *z, const char *name, const char *s)
-{
-	return zram_attr_find(name)->store(z, s, strlen(s));
-}
 
 static const char *show(struct zram *z, const char *name)
 {
@@ -51,7 +47,7 @@ static void test_idle(void)
 	memset(p, 0, sizeof(p)); /* a same-filled page is never idle */
 	CHECK_EQ(zram_write(z, p, sizeof(p), 6 * ZRAM_PAGE_SIZE),
 		 ZRAM_PAGE_SIZE);
-	CHECK_EQ(store(z, "idle", "all\n"), 0);
+	CHECK_EQ(attr_store(z, "idle", "all\n"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.idle_pages, 6);
 	CHECK_EQ(zram_read(z, p, 10, 2 * ZRAM_PAGE_SIZE + 5), 10);
@@ -61,12 +57,12 @@ static void test_idle(void)
 	CHECK_EQ(zram_discard(z, 4 * ZRAM_PAGE_SIZE, ZRAM_PAGE_SIZE), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.idle_pages, 3); /* 2 read, 3 rewritten, 4 freed */
-	CHECK_EQ(store(z, "idle", "3600"), 0);
+	CHECK_EQ(attr_store(z, "idle", "3600"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.idle_pages, 0); /* nothing is an hour old */
 	usleep(1300 * 1000);
 	CHECK_EQ(zram_read(z, p, 1, 0), 1);
-	CHECK_EQ(store(z, "idle", "1"), 0);
+	CHECK_EQ(attr_store(z, "idle", "1"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.idle_pages, 4); /* 1,2,3,5; page 0 was just read */
 	zram_destroy(z);

@@ -19,29 +19,15 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "zram_attr.h"
 #include "slot_content.h"
 #include "zram.h"
 
 #define PAGES 256u
 
 static unsigned char data[PAGES][ZRAM_PAGE_SIZE];
-static char out[ZRAM_ATTR_SHOW_MAX];
 static char dir[] = "/tmp/zram_tier.XXXXXX";
 static char bpath[256];
-
-static int store(struct zram *z, const char *name, const char *s)
-{
-	return zram_attr_find(name)->store(z, s, strlen(s));
-}
-
-static const char *show(struct zram *z, const char *name)
-{
-	ssize_t n = zram_attr_find(name)->show(z, out, sizeof(out));
-
-	REQUIRE(n >= 0 && (size_t)n < sizeof(out));
-	out[n] = '\0';
-	return out;
-}
 
 /* Text-like pages (compress 3-5x), every 8th random (huge), every 16th
  * zero (same-filled). */
@@ -121,23 +107,23 @@ static void test_backing_dev(void)
 	struct zram *z = store_make(NULL);
 	char path[300];
 
-	CHECK(!strcmp(show(z, "backing_dev"), "none\n"));
+	CHECK(!strcmp(attr_show(z, "backing_dev"), "none\n"));
 	snprintf(path, sizeof(path), "%s/missing", dir);
-	CHECK_EQ(store(z, "backing_dev", path), -ENOENT);
-	CHECK_EQ(store(z, "backing_dev", dir), -EINVAL);
-	CHECK_EQ(store(z, "backing_dev", "/dev/null"), -EINVAL);
-	CHECK_EQ(store(z, "backing_dev", ""), -EINVAL);
+	CHECK_EQ(attr_store(z, "backing_dev", path), -ENOENT);
+	CHECK_EQ(attr_store(z, "backing_dev", dir), -EINVAL);
+	CHECK_EQ(attr_store(z, "backing_dev", "/dev/null"), -EINVAL);
+	CHECK_EQ(attr_store(z, "backing_dev", ""), -EINVAL);
 	backing_make(0);
-	CHECK_EQ(store(z, "backing_dev", bpath), -EINVAL); /* empty file */
-	CHECK(!strcmp(show(z, "backing_dev"), "none\n"));
-	CHECK_EQ(store(z, "writeback", "idle"), -ENODEV);
+	CHECK_EQ(attr_store(z, "backing_dev", bpath), -EINVAL); /* empty file */
+	CHECK(!strcmp(attr_show(z, "backing_dev"), "none\n"));
+	CHECK_EQ(attr_store(z, "writeback", "idle"), -ENODEV);
 	backing_make(1 << 20);
-	CHECK_EQ(store(z, "backing_dev", bpath), 0);
+	CHECK_EQ(attr_store(z, "backing_dev", bpath), 0);
 	snprintf(path, sizeof(path), "%s\n", bpath);
-	CHECK(!strcmp(show(z, "backing_dev"), path));
+	CHECK(!strcmp(attr_show(z, "backing_dev"), path));
 	CHECK_EQ(zram_write(z, data[1], ZRAM_PAGE_SIZE, 0), ZRAM_PAGE_SIZE);
-	CHECK_EQ(store(z, "backing_dev", bpath), -EBUSY);
-	CHECK(!strcmp(show(z, "backing_dev"), path));
+	CHECK_EQ(attr_store(z, "backing_dev", bpath), -EBUSY);
+	CHECK(!strcmp(attr_show(z, "backing_dev"), path));
 	zram_destroy(z);
 }
 
@@ -149,14 +135,14 @@ static void test_writeback(void)
 	uint64_t alloc;
 
 	backing_make(64ull << 20);
-	CHECK_EQ(store(z, "backing_dev", bpath), 0);
+	CHECK_EQ(attr_store(z, "backing_dev", bpath), 0);
 	write_all(z);
 	zram_stats_get(z, &s0);
-	CHECK_EQ(store(z, "writeback", "idle"), 0); /* nothing idle */
+	CHECK_EQ(attr_store(z, "writeback", "idle"), 0); /* nothing idle */
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.bd_count, 0);
-	CHECK_EQ(store(z, "idle", "all"), 0);
-	CHECK_EQ(store(z, "writeback", "idle\n"), 0);
+	CHECK_EQ(attr_store(z, "idle", "all"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "idle\n"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.bd_count, s0.pages_stored - s0.same_pages);
 	CHECK_EQ(s.bd_writes, s.bd_count);
@@ -169,7 +155,7 @@ static void test_writeback(void)
 	alloc = allocated();
 	CHECK(alloc <= s0.compr_data_size + 2 * 4096);
 	CHECK(alloc >= s0.compr_data_size);
-	CHECK(strstr(show(z, "bd_stat"), "") != NULL);
+	CHECK(strstr(attr_show(z, "bd_stat"), "") != NULL);
 	check_all(z);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.bd_reads, s0.pages_stored - s0.same_pages);
@@ -199,40 +185,40 @@ static void test_writeback_select(void)
 	struct zram_stats s;
 
 	backing_make(64ull << 20);
-	CHECK_EQ(store(z, "backing_dev", bpath), 0);
+	CHECK_EQ(attr_store(z, "backing_dev", bpath), 0);
 	write_all(z);
-	CHECK_EQ(store(z, "writeback", "page_index=256"), -ERANGE);
-	CHECK_EQ(store(z, "writeback", "page_indexes=9-3"), -ERANGE);
-	CHECK_EQ(store(z, "writeback", "page_index=1 page_indexes=2-999"),
+	CHECK_EQ(attr_store(z, "writeback", "page_index=256"), -ERANGE);
+	CHECK_EQ(attr_store(z, "writeback", "page_indexes=9-3"), -ERANGE);
+	CHECK_EQ(attr_store(z, "writeback", "page_index=1 page_indexes=2-999"),
 		 -ERANGE);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.bd_count, 0);
-	CHECK_EQ(store(z, "writeback", "page_index=1 page_index=2"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "page_index=1 page_index=2"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.bd_count, 2);
 	/* the same page again: already written back, nothing to do */
-	CHECK_EQ(store(z, "writeback", "page_index=1"), 0);
-	CHECK_EQ(store(z, "writeback", "page_indexes=16-31 type=huge"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "page_index=1"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "page_indexes=16-31 type=huge"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.bd_count, 4); /* pages 23 and 31 are the random ones */
-	CHECK_EQ(store(z, "writeback", "huge"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "huge"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.bd_count, 2 + PAGES / 8);
 	CHECK_EQ(s.huge_pages, 0);
 	/* the writeback budget, in pages; refused runs change nothing */
-	CHECK_EQ(store(z, "writeback_limit_enable", "1"), 0);
-	CHECK_EQ(store(z, "writeback", "page_indexes=32-63"), -EIO);
-	CHECK_EQ(store(z, "writeback_limit", "3"), 0);
-	CHECK_EQ(store(z, "writeback", "page_indexes=32-63"), -EIO);
+	CHECK_EQ(attr_store(z, "writeback_limit_enable", "1"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "page_indexes=32-63"), -EIO);
+	CHECK_EQ(attr_store(z, "writeback_limit", "3"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "page_indexes=32-63"), -EIO);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.bd_count, 2 + PAGES / 8 + 3);
-	CHECK(!strcmp(show(z, "writeback_limit"), "0\n"));
-	CHECK_EQ(store(z, "writeback_limit_enable", "0"), 0);
-	CHECK_EQ(store(z, "writeback", "page_indexes=0-255"), 0);
+	CHECK(!strcmp(attr_show(z, "writeback_limit"), "0\n"));
+	CHECK_EQ(attr_store(z, "writeback_limit_enable", "0"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "page_indexes=0-255"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.bd_count, s.pages_stored - s.same_pages);
 	check_all(z);
-	CHECK_EQ(store(z, "reset", "1"), 0);
+	CHECK_EQ(attr_store(z, "reset", "1"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.bd_count, 0);
 	CHECK_EQ(s.backing_used, 0);
@@ -246,12 +232,12 @@ static void test_writeback_full(void)
 	struct zram_stats s0, s;
 
 	backing_make(8 * 4096);
-	CHECK_EQ(store(z, "backing_dev", bpath), 0);
+	CHECK_EQ(attr_store(z, "backing_dev", bpath), 0);
 	write_all(z);
 	zram_stats_get(z, &s0);
-	CHECK_EQ(store(z, "writeback", "type=idle"), 0);
-	CHECK_EQ(store(z, "idle", "all"), 0);
-	CHECK_EQ(store(z, "writeback", "type=idle"), -ENOSPC);
+	CHECK_EQ(attr_store(z, "writeback", "type=idle"), 0);
+	CHECK_EQ(attr_store(z, "idle", "all"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "type=idle"), -ENOSPC);
 	zram_stats_get(z, &s);
 	CHECK(s.bd_count > 0 && s.bd_count < s0.pages_stored);
 	CHECK(s.backing_bytes <= 8 * 4096);
@@ -267,25 +253,27 @@ static void test_recompress(void)
 	struct zram_stats s0, s;
 	unsigned int i, incompressible = 0;
 
-	CHECK_EQ(store(z, "recompress", "type=idle"), -EINVAL); /* none */
-	CHECK(!strcmp(show(z, "recomp_algorithm"), ""));
-	CHECK_EQ(store(z, "recomp_algorithm", "algo=zstd"), 0);
-	CHECK(!strcmp(show(z, "recomp_algorithm"), "#1: lz4 lz4hc [zstd]\n"));
-	CHECK_EQ(store(z, "algorithm_params", "priority=1 level=9"), 0);
+	CHECK_EQ(attr_store(z, "recompress", "type=idle"), -EINVAL); /* none */
+	CHECK(!strcmp(attr_show(z, "recomp_algorithm"), ""));
+	CHECK_EQ(attr_store(z, "recomp_algorithm", "algo=zstd"), 0);
+	CHECK(!strcmp(attr_show(z, "recomp_algorithm"),
+		      "#1: lz4 lz4hc [zstd]\n"));
+	CHECK_EQ(attr_store(z, "algorithm_params", "priority=1 level=9"), 0);
 	write_all(z);
 	zram_stats_get(z, &s0);
-	CHECK_EQ(store(z, "recompress", "type=idle"), 0); /* nothing idle */
+	CHECK_EQ(attr_store(z, "recompress", "type=idle"),
+		 0); /* nothing idle */
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.pages_recompressed, 0);
-	CHECK_EQ(store(z, "idle", "all"), 0);
+	CHECK_EQ(attr_store(z, "idle", "all"), 0);
 	/* largest first: the 5 biggest are random pages, no codec helps */
-	CHECK_EQ(store(z, "recompress", "type=idle max_pages=5"), 0);
+	CHECK_EQ(attr_store(z, "recompress", "type=idle max_pages=5"), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.pages_recompressed, 0);
 	CHECK_EQ(s.compr_data_size, s0.compr_data_size);
-	CHECK_EQ(store(z, "recompress", "type=idle algo=lz4"), -EINVAL);
-	CHECK_EQ(store(z, "recompress", "threshold=4096"), -EINVAL);
-	CHECK_EQ(store(z, "recompress", "type=idle"), 0);
+	CHECK_EQ(attr_store(z, "recompress", "type=idle algo=lz4"), -EINVAL);
+	CHECK_EQ(attr_store(z, "recompress", "threshold=4096"), -EINVAL);
+	CHECK_EQ(attr_store(z, "recompress", "type=idle"), 0);
 	zram_stats_get(z, &s);
 	CHECK(s.compr_data_size < s0.compr_data_size * 9 / 10);
 	CHECK_EQ(s.idle_pages, s0.pages_stored - s0.same_pages);
@@ -300,12 +288,12 @@ static void test_recompress(void)
 	check_all(z);
 	/* a second pass finds nothing left to do */
 	s0 = s;
-	CHECK_EQ(store(z, "recompress", ""), 0);
+	CHECK_EQ(attr_store(z, "recompress", ""), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.pages_recompressed, s0.pages_recompressed);
 	/* and the recompressed pages can be written back */
 	backing_make(16ull << 20);
-	CHECK_EQ(store(z, "reset", "1"), 0);
+	CHECK_EQ(attr_store(z, "reset", "1"), 0);
 	zram_destroy(z);
 }
 
@@ -320,19 +308,19 @@ static void test_recompress_at_limit(void)
 	struct zram_stats s0, s;
 	char lim[32];
 
-	CHECK_EQ(store(z, "recomp_algorithm", "algo=zstd"), 0);
-	CHECK_EQ(store(z, "algorithm_params", "priority=1 level=9"), 0);
+	CHECK_EQ(attr_store(z, "recomp_algorithm", "algo=zstd"), 0);
+	CHECK_EQ(attr_store(z, "algorithm_params", "priority=1 level=9"), 0);
 	write_all(z);
 	zram_stats_get(z, &s0);
 	snprintf(lim, sizeof(lim), "%llu",
 		 (unsigned long long)s0.mem_used_total);
-	CHECK_EQ(store(z, "mem_limit", lim), 0);
-	CHECK_EQ(store(z, "idle", "all"), 0);
-	CHECK_EQ(store(z, "recompress", "type=idle"), 0);
+	CHECK_EQ(attr_store(z, "mem_limit", lim), 0);
+	CHECK_EQ(attr_store(z, "idle", "all"), 0);
+	CHECK_EQ(attr_store(z, "recompress", "type=idle"), 0);
 	zram_stats_get(z, &s);
 	CHECK(s.compr_data_size < s0.compr_data_size * 9 / 10);
 	CHECK_EQ(s.failed_writes, 0);
-	CHECK_EQ(store(z, "compact", "1"), 0);
+	CHECK_EQ(attr_store(z, "compact", "1"), 0);
 	zram_stats_get(z, &s);
 	CHECK(s.mem_used_total <= s0.mem_used_total);
 	check_all(z);
@@ -352,18 +340,20 @@ static void test_policy(void)
 
 	backing_make(16ull << 20);
 	REQUIRE(zram_create(&cfg, &z) == 0);
-	CHECK(!strcmp(show(z, "policy"),
+	CHECK(!strcmp(attr_show(z, "policy"),
 		      "idle_after=0\nrecompress=off\nwriteback=off\n"
 		      "mem_target=0\ninterval=1\nauto_dict=off\n"));
 	write_all(z);
-	CHECK_EQ(store(z, "policy", "mem_target=4K writeback=maybe"), -EINVAL);
-	CHECK_EQ(store(z, "policy", "mem_target=4K\nmem_target=4K"), -EINVAL);
-	CHECK_EQ(store(z, "policy", "interval=0"), -EINVAL);
-	CHECK(strstr(show(z, "policy"), "mem_target=0\n") != NULL);
+	CHECK_EQ(attr_store(z, "policy", "mem_target=4K writeback=maybe"),
+		 -EINVAL);
+	CHECK_EQ(attr_store(z, "policy", "mem_target=4K\nmem_target=4K"),
+		 -EINVAL);
+	CHECK_EQ(attr_store(z, "policy", "interval=0"), -EINVAL);
+	CHECK(strstr(attr_show(z, "policy"), "mem_target=0\n") != NULL);
 	zram_stats_get(z, &s);
 	passes = s.policy_passes;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	CHECK_EQ(store(z, "policy", "mem_target=64K"), 0);
+	CHECK_EQ(attr_store(z, "policy", "mem_target=64K"), 0);
 	/*
 	 * Memory drops under the target inside a pass (writeback compacts as
 	 * it goes); the pass is counted only after its closing compaction. So
