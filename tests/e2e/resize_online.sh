@@ -102,6 +102,13 @@ grep -q "busy" "$work/err" || e2e_fail "disksize shrink: $(cat "$work/err")"
 if truncate -s 64M "$mnt/disk.img" 2>"$work/err"; then
 	e2e_fail "truncate to 64M over data accepted"
 fi
+# --- past the store's limit: one line that says the limit
+rc=0
+err=$("$CTL" --resize "$mnt" 17T 2>&1) || rc=$?
+((rc == 1)) || e2e_fail "--resize 17T: exit $rc"
+[[ $err == *"at most 16T"* && $(wc -l <<<"$err") -eq 1 ]] ||
+	e2e_fail "--resize 17T: not one clear line: '$err'"
+e2e_log "ok: past the limit refused: $err"
 check "still 256M after the refusals" test "$(cat "$mnt/disksize")" -eq $((256 * M))
 check "the ext4 still works" cmp "$work/keep" "$data/keep"
 

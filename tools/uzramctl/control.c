@@ -477,6 +477,9 @@ static int image_size_settle(const char *image, uint64_t size)
  * device on the image (LOOP_SET_CAPACITY, as `losetup -c`). A file system
  * on it is the user's to grow (resize2fs) or to shrink first.
  */
+/* ZRAM_DISKSIZE_MAX of the store (uzramctl links no uzram library) */
+#define UZRAM_DISKSIZE_MAX (1ull << 44)
+
 int ctl_resize(const char *arg, const char *size)
 {
 	char text[32], dev[64];
@@ -501,6 +504,12 @@ int ctl_resize(const char *arg, const char *size)
 			"uzramctl: %s: pages past %s hold data: shrink the "
 			"file system and discard them first\n",
 			d.mountpoint, size);
+	else if (ret == -EINVAL && v > UZRAM_DISKSIZE_MAX)
+		/* the store's limit; say it instead of a bare EINVAL */
+		fprintf(stderr,
+			"uzramctl: invalid size '%s': at most 16T (2^32 pages "
+			"of 4 KiB)\n",
+			size);
 	else if (ret)
 		fprintf(stderr, "uzramctl: %s/disksize: %s\n", d.mountpoint,
 			strerror(-ret));
