@@ -102,6 +102,7 @@ void *os_map(size_t bytes);
 void os_unmap(void *addr, size_t bytes);
 /* Returns 0 or -errno (the memory stays resident; nothing else changes). */
 int os_release(void *addr, size_t bytes);
+void os_populate(void *addr, size_t bytes);
 
 /* ------------------------------------------------------------------------
  * Id tables (zs_idtable.c): slab-like arrays of fixed-size entries named by
@@ -193,6 +194,7 @@ struct zs_pages {
 	uint32_t hot_head;   /* free, still resident */
 	uint32_t cold_head;  /* free, given back to the OS */
 	unsigned int nr_hot;
+	_Atomic bool prefault; /* zs_pool_prefault(): populate new chunks */
 };
 
 int pages_init(struct zs_pages *pages);

@@ -64,6 +64,19 @@ void os_unmap(void *addr, size_t bytes)
 	(void)ret;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/*
+ * os_populate - make a range resident now, in one call (a hint: a kernel
+ * without MADV_POPULATE_WRITE, or no memory now, leaves it to the faults).
+ */
+void os_populate(void *addr, size_t bytes)
+{
+	(void)madvise(addr, bytes, MADV_POPULATE_WRITE);
+}
+
 /* os_release - give the pages of a range back to the OS, keep the range. */
 int os_release(void *addr, size_t bytes)
 {

@@ -18,7 +18,8 @@
  * pages_drain() (zs_pool_drain(), when the caller is idle) moves every hot
  * page to cold.
  * Never-used pages of the newest chunk are handed out before a new chunk is
- * mapped; they are not resident until first written. So the process's
+ * mapped; they are not resident until first written (unless the pool
+ * prefaults: zs_pool_prefault(), for bulk fills). So the process's
  * resident memory follows the number of allocated pages, within
  * ZS_HOT_PAGES_MAX pages. Chunks are unmapped only when the pool dies.
  *
@@ -73,6 +74,8 @@ static int chunk_add(struct zs_pages *pages)
 	chunk = os_map(ZS_CHUNK_BYTES);
 	if (!chunk)
 		return -ENOMEM;
+	if (atomic_load_explicit(&pages->prefault, memory_order_relaxed))
+		os_populate(chunk, ZS_CHUNK_BYTES);
 	zs_poison((unsigned char *)chunk + ZS_PAGE_SIZE,
 		  ZS_CHUNK_BYTES - ZS_PAGE_SIZE);
 	atomic_store_explicit(&pages->chunks[pages->nr_chunks], chunk,

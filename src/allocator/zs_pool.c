@@ -216,6 +216,11 @@ void zs_pool_drain(struct zs_pool *pool)
 	pages_drain(&pool->pages);
 }
 
+void zs_pool_prefault(struct zs_pool *pool, bool on)
+{
+	atomic_store_explicit(&pool->pages.prefault, on, memory_order_relaxed);
+}
+
 size_t zs_get_total_pages(struct zs_pool *pool)
 {
 	return (size_t)atomic_load_explicit(&pool->pages_allocated,
