@@ -155,18 +155,31 @@ static int reset_store(struct zram *z, const char *buf, size_t len)
 	return zram_reset(z);
 }
 
-/* save: an absolute path, as written (one trailing newline dropped). */
+/*
+ * save: "PATH [sync=0|1]", PATH absolute, as written (one trailing newline
+ * dropped). A last word "sync=0" or "sync=1" is the option, so a PATH that
+ * ends in " sync=0" needs a trailing " sync=1".
+ */
 static int save_store(struct zram *z, const char *buf, size_t len)
 {
+	static const char opt[] = " sync=";
+	const size_t olen = sizeof(opt) - 1;
+	unsigned int flags = 0;
 	char path[PATH_MAX];
 
 	len = parse_strip(buf, len);
+	if (len > olen + 1 && !memcmp(buf + len - olen - 1, opt, olen) &&
+	    (buf[len - 1] == '0' || buf[len - 1] == '1')) {
+		if (buf[len - 1] == '0')
+			flags = ZRAM_SAVE_NOSYNC;
+		len -= olen + 1;
+	}
 	if (!len || len >= sizeof(path) || buf[0] != '/' ||
 	    memchr(buf, '\0', len))
 		return -EINVAL;
 	memcpy(path, buf, len);
 	path[len] = '\0';
-	return zram_save(z, path);
+	return zram_save_flags(z, path, flags);
 }
 
 #ifdef UZRAM_TEST_HOOKS
@@ -190,6 +203,18 @@ static int reset_delay_store(struct zram *z, const char *buf, size_t len)
 	if (parse_u64(buf, len, &ms) || ms > 60000)
 		return -EINVAL;
 	atomic_store_explicit(&z->dbg_reset_delay_ms, (uint32_t)ms,
+			      memory_order_relaxed);
+	return 0;
+}
+
+/* "MS" (at most 60000; 0: off): a save sleeps MS with writes held off. */
+static int save_delay_store(struct zram *z, const char *buf, size_t len)
+{
+	uint64_t ms;
+
+	if (parse_u64(buf, len, &ms) || ms > 60000)
+		return -EINVAL;
+	atomic_store_explicit(&z->dbg_save_delay_ms, (uint32_t)ms,
 			      memory_order_relaxed);
 	return 0;
 }
@@ -251,6 +276,7 @@ static const struct zram_attr attrs[] = {
 #ifdef UZRAM_TEST_HOOKS
 	{"debug_read_delay", 0200, NULL, read_delay_store},
 	{"debug_reset_delay", 0200, NULL, reset_delay_store},
+	{"debug_save_delay", 0200, NULL, save_delay_store},
 #endif
 };
 

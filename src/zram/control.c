@@ -168,6 +168,33 @@ int zram_dict_set(struct zram *z, unsigned int prio, unsigned int codec,
 	return err;
 }
 
+int zram_dict_restore(struct zram *z, unsigned int prio, unsigned int codec,
+		      unsigned int j, bool current, void *data, size_t size)
+{
+	struct zram_codec_params *p = &z->params[prio][codec];
+	struct zram_dict *d;
+	int err;
+
+	err = zram_dict_make(zram_codec_get(codec), data, size, &d);
+	if (err)
+		return err;
+	pthread_mutex_lock(&z->ctrl_lock);
+	if (LOAD(p->dicts[j]) || (current && LOAD(p->dict))) {
+		pthread_mutex_unlock(&z->ctrl_lock);
+		zram_dict_free(d);
+		return -EINVAL;
+	}
+	d->gen = ++z->dict_gen;
+	atomic_store_explicit(&p->dicts[j], d, memory_order_seq_cst);
+	if (current) {
+		atomic_store_explicit(&p->dict, d, memory_order_seq_cst);
+		atomic_store_explicit(&p->cur, d->gen * ZRAM_DICT_SLOTS + j,
+				      memory_order_seq_cst);
+	}
+	pthread_mutex_unlock(&z->ctrl_lock);
+	return 0;
+}
+
 int zram_algorithm_params_set(struct zram *z,
 			      const struct zram_algorithm_params *p)
 {

@@ -321,6 +321,12 @@ uint32_t dedup_meta(const struct zram_dedup *d, uint32_t id)
 	return entry_of(d, id)->meta;
 }
 
+/* hash32_of() of a value below 2^32 is the value itself */
+uint32_t dedup_key(const struct zram_dedup *d, uint32_t id)
+{
+	return entry_of(d, id)->hash32;
+}
+
 uint32_t dedup_refs(struct zram_dedup *d, uint32_t id)
 {
 	return atomic_load_explicit(&entry_of(d, id)->refs,

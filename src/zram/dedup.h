@@ -84,6 +84,14 @@ bool dedup_put(struct zram_dedup *d, uint32_t id, uint64_t *handle);
 uint64_t dedup_handle(const struct zram_dedup *d, uint32_t id);
 uint32_t dedup_meta(const struct zram_dedup *d, uint32_t id);
 
+/*
+ * dedup_key - what the index keeps of @id's content hash, as a value that
+ * dedup_insert() files exactly where the entry is (a snapshot saves it and
+ * a restore inserts with it: the restored index finds the same pages
+ * without hashing them again). Caller holds a reference.
+ */
+uint32_t dedup_key(const struct zram_dedup *d, uint32_t id);
+
 /* dedup_refs - @id's reference count now (tests and stats: a hint). */
 uint32_t dedup_refs(struct zram_dedup *d, uint32_t id);
 

@@ -459,6 +459,18 @@ ZRAM_API int zram_dict_train(struct zram *z, uint64_t samples, uint64_t size);
  */
 ZRAM_API int zram_save(struct zram *z, const char *path);
 
+/* zram_save_flags() flags: no fsync of the file before its rename (a save
+ * at the speed of the page cache; after a crash PATH may be missing or
+ * refused as truncated, never taken for a whole snapshot). */
+#define ZRAM_SAVE_NOSYNC 1u
+
+/*
+ * zram_save_flags - zram_save() with @flags (ZRAM_SAVE_NOSYNC). Returns as
+ * zram_save(), and -EINVAL for an unknown flag.
+ */
+ZRAM_API int zram_save_flags(struct zram *z, const char *path,
+			     unsigned int flags);
+
 /*
  * zram_restore - create a store from the snapshot at @path, as it was
  * saved. The snapshot gives the disk size, the codecs, their levels and

@@ -323,6 +323,7 @@ struct zram {
 	_Atomic uint64_t dbg_delay_index;     /* UINT64_MAX: off */
 	_Atomic uint32_t dbg_delay_ms;
 	_Atomic uint32_t dbg_reset_delay_ms; /* reset sleeps, claimed */
+	_Atomic uint32_t dbg_save_delay_ms;  /* save sleeps, gate closed */
 #endif
 };
 
@@ -379,6 +380,15 @@ int zram_dict_install(struct zram *z, unsigned int id, void *data, size_t size);
  * dictionary at @prio. Returns 0, -EINVAL (refused), -EBUSY, -ENOMEM. */
 int zram_dict_set(struct zram *z, unsigned int prio, unsigned int codec,
 		  void *data, size_t size);
+/*
+ * Restore a snapshot's dictionary: @data (@size bytes, malloc'ed, always
+ * taken) into index @j of (@prio, @codec)'s dictionaries, and make it the
+ * one new writes use if @current. Only on a store no I/O has reached.
+ * Returns 0, -EINVAL (the codec refuses it, index @j is taken, or a
+ * second current one), -ENOMEM.
+ */
+int zram_dict_restore(struct zram *z, unsigned int prio, unsigned int codec,
+		      unsigned int j, bool current, void *data, size_t size);
 
 /*
  * snapshot.c: the write gate. Every path that changes what the disk reads

@@ -4,8 +4,16 @@
  * - Round trip: a store holding compressed pages of two codecs, raw (huge)
  *   pages, same-filled pages of zeros and of a pattern, a zstd dictionary,
  *   levels and a mem_limit restores to the same bytes on every page, the
- *   same counters (mm_stat's orig, compr, same, huge; pages_stored) and the
- *   same settings.
+ *   same counters (mm_stat's orig, compr, same, huge; pages_stored; dedup's
+ *   dup_pages and objects) and the same settings.
+ * - Dedup: shared pages restore shared (dup_pages, objects and compr equal),
+ *   a rewrite of one sharer after the restore leaves the others, and the
+ *   restored index finds the restored objects for new writes.
+ * - Several dictionaries: pages of a replaced zstd dictionary and of the
+ *   current one save (no EBUSY), restore and read back; saving the
+ *   restored store gives the same bytes; a later dictionary still fits.
+ * - Version 1 files (written by hand here, as docs/snapshot.md says) still
+ *   restore.
  * - Refusals: a missing file, an empty one, a foreign one, another version,
  *   every truncation at a record boundary (and one byte either side), and
  *   random byte flips (UZRAM_STRESS_SCALE-scaled, seeded) are all refused
@@ -14,13 +22,20 @@
  * - Point in time: a writer updates page HI then page LO with the same
  *   generation number, over and over, while saves run; the walk reaches LO
  *   before HI, so only a save that holds writes back can never see LO newer
- *   than HI. Reads keep completing while a save runs.
+ *   than HI.
+ * - A save never blocks reads: with the save held open by the test hook
+ *   (debug_save_delay), reads of every page complete while it runs and a
+ *   write waits until it is done.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <dirent.h>
+#include <lz4.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <xxhash.h>
 
 #include "harness.h"
 #include "zram.h"
@@ -143,6 +158,9 @@ static void stores_compare(struct zram *a, struct zram *b)
 	CHECK_EQ(sa.same_pages, sb.same_pages);
 	CHECK_EQ(sa.huge_pages, sb.huge_pages);
 	CHECK_EQ(sa.pages_stored, sb.pages_stored);
+	CHECK_EQ(sa.dup_pages, sb.dup_pages);
+	CHECK_EQ(sa.dup_data_size, sb.dup_data_size);
+	CHECK_EQ(sa.dedup_objects, sb.dedup_objects);
 	CHECK_EQ(sa.mem_limit, sb.mem_limit);
 	CHECK(!strcmp(zram_algorithm_get(a), zram_algorithm_get(b)));
 	CHECK_EQ(zram_algorithm_level_get(a, "zstd", &la), 0);
@@ -175,36 +193,263 @@ static void test_round_trip(void)
 	CHECK_EQ(zram_attr_find("save")->store(z, "relative", 8), -EINVAL);
 	CHECK_EQ(zram_attr_find("save")->store(z, "", 0), -EINVAL);
 	CHECK(zram_attr_find("save")->store(z, "/nonexistent/dir/x", 18) < 0);
+	CHECK_EQ(zram_attr_find("save")->store(z, "relative sync=0", 15),
+		 -EINVAL);
+	CHECK_EQ(zram_attr_find("save")->store(z, " sync=0", 7), -EINVAL);
+	CHECK_EQ(zram_save_flags(z, path, 2), -EINVAL);
 	CHECK_EQ(zram_attr_find("save")->store(z, path, strlen(path)), 0);
+	{
+		char text[600];
+		size_t la, lb;
+		unsigned char *a, *b;
+
+		/* sync=0 writes the same file, without the fsync */
+		snprintf(text, sizeof(text), "%s sync=0\n", bad);
+		CHECK_EQ(zram_attr_find("save")->store(z, text, strlen(text)),
+			 0);
+		a = file_read(path, &la);
+		b = file_read(bad, &lb);
+		CHECK(la == lb && !memcmp(a, b, la));
+		free(a);
+		free(b);
+	}
 	zram_destroy(r);
 	zram_destroy(z);
 }
 
-/* Shared (deduplicated) pages come back as pages of their own. */
+/* Shared (deduplicated) pages come back shared. */
 static void test_dedup(void)
 {
 	struct zram_config cfg = {.disksize = 256 * PG, .algorithm = "lz4"};
+	struct zram_config again = {.dedup = true};
 	unsigned char page[PG], back[PG];
+	struct zram_stats sa, sb;
 	struct zram *z, *r = NULL;
 	char err[256];
 	uint64_t i;
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	CHECK_EQ(zram_dedup_set(z, true), 0);
-	for (i = 0; i < 256; i++) {
-		text_page(page, i % 4); /* four distinct pages, 64 times each */
+	for (i = 0; i < 200; i++) {
+		text_page(page, i % 4); /* four distinct pages, 50 times each */
+		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
+	}
+	zram_stats_get(z, &sa);
+	CHECK_EQ(sa.dedup_objects, 4);
+	CHECK_EQ(sa.dup_pages, 196);
+	CHECK_EQ(zram_save(z, path), 0);
+	CHECK_EQ(zram_restore(path, NULL, &r, err, sizeof(err)), 0);
+	REQUIRE(r);
+	stores_compare(z, r);
+	CHECK(!zram_dedup_get(r)); /* dedup itself is the caller's choice */
+	/* copy on write: the other sharers keep their content */
+	text_page(page, 1000);
+	CHECK_EQ(zram_write(r, page, PG, 4 * PG), PG);
+	for (i = 0; i < 200; i++) {
+		text_page(page, i == 4 ? 1000 : i % 4);
+		CHECK_EQ(zram_read(r, back, PG, i * PG), PG);
+		CHECK(!memcmp(page, back, PG));
+	}
+	zram_destroy(r);
+	/* restored with dedup on: new writes find the restored objects */
+	r = NULL;
+	CHECK_EQ(zram_restore(path, &again, &r, err, sizeof(err)), 0);
+	REQUIRE(r);
+	CHECK(zram_dedup_get(r));
+	for (i = 200; i < 256; i++) {
+		text_page(page, i % 4);
+		CHECK_EQ(zram_write(r, page, PG, i * PG), PG);
+	}
+	zram_stats_get(r, &sb);
+	CHECK_EQ(sb.dedup_objects, 4);
+	CHECK_EQ(sb.dup_pages, 252);
+	CHECK_EQ(sb.compr_data_size, sa.compr_data_size);
+	zram_destroy(r);
+	zram_destroy(z);
+}
+
+static void dict_set(struct zram *z, uint64_t seed)
+{
+	struct zram_algorithm_params p = {.dict = dict_path};
+	unsigned char page[PG];
+
+	text_page(page, seed);
+	file_write(dict_path, page, 3000);
+	CHECK_EQ(zram_algorithm_params_set(z, &p), 0);
+}
+
+/*
+ * Pages of a replaced dictionary and of the current one, some shared: the
+ * save keeps both dictionaries (it was refused with EBUSY). The snapshot is
+ * left at @path for the refusal tests.
+ */
+static void test_dicts(void)
+{
+	struct zram_config cfg = {.disksize = 512 * PG, .algorithm = "zstd"};
+	unsigned char page[PG];
+	struct zram *z, *r = NULL;
+	char err[256];
+	uint64_t i;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	CHECK_EQ(zram_dedup_set(z, true), 0);
+	dict_set(z, 11);
+	for (i = 0; i < 200; i++) {
+		text_page(page, i % 50);
+		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
+	}
+	dict_set(z, 12); /* the first stays: 200 pages need it */
+	for (i = 200; i < 400; i++) {
+		text_page(page, i % 70);
 		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
 	}
 	CHECK_EQ(zram_save(z, path), 0);
 	CHECK_EQ(zram_restore(path, NULL, &r, err, sizeof(err)), 0);
 	REQUIRE(r);
-	for (i = 0; i < 256; i++) {
-		text_page(page, i % 4);
+	stores_compare(z, r);
+	/* the same store saves the same bytes */
+	CHECK_EQ(zram_save(r, bad), 0);
+	{
+		size_t la, lb;
+		unsigned char *a = file_read(path, &la),
+			      *b = file_read(bad, &lb);
+
+		CHECK(la == lb && !memcmp(a, b, la));
+		free(a);
+		free(b);
+	}
+	/* the restored store goes on: new pages, a third dictionary */
+	dict_set(r, 13);
+	for (i = 400; i < 450; i++) {
+		text_page(page, i);
+		CHECK_EQ(zram_write(r, page, PG, i * PG), PG);
+	}
+	for (i = 0; i < 450; i++) {
+		unsigned char back[PG];
+
+		text_page(page, i < 200 ? i % 50 : i < 400 ? i % 70 : i);
 		CHECK_EQ(zram_read(r, back, PG, i * PG), PG);
 		CHECK(!memcmp(page, back, PG));
 	}
 	zram_destroy(r);
 	zram_destroy(z);
+}
+
+/* ---- version 1, written by hand from docs/snapshot.md ---- */
+
+static void put32le(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64le(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static size_t rec_put(unsigned char *out, uint32_t type, const void *payload,
+		      uint32_t len)
+{
+	put32le(out, type);
+	put32le(out + 4, len);
+	memcpy(out + 8, payload, len);
+	put64le(out + 8 + len,
+		XXH3_64bits_withSeed(payload, len, (uint64_t)type << 32 | len));
+	return 16 + len;
+}
+
+static void test_version1(void)
+{
+	static unsigned char file[64 * 1024], pages[3 * (16 + PG) + 4];
+	unsigned char hdr[104] = {0}, dict[8 + 2048], end[16], text[PG],
+		      raw[PG], back[PG];
+	size_t pos = 8, pl = 4;
+	uint64_t rng = 7, fill = 0x1122334455667788ull;
+	struct zram_stats st;
+	struct zram *r = NULL;
+	char err[256];
+	int n, k;
+
+	memcpy(file, "UZRAMSNP", 8);
+	put32le(hdr, 1);
+	put32le(hdr + 4, PG);
+	put64le(hdr + 8, 64 * PG);
+	put32le(hdr + 16, 0); /* lz4 */
+	put32le(hdr + 20, 4);
+	put32le(hdr + 24, 3);
+	for (k = 0; k < 4; k++) {
+		unsigned char *q = hdr + 40 + 16 * k;
+
+		put32le(q, (uint32_t)-1);
+		put32le(q + 4, 1);
+		put32le(q + 8, 9);
+		put32le(q + 12, 3);
+	}
+	pos += rec_put(file + pos, 1, hdr, sizeof(hdr));
+	/* v1 DICT: prio, codec, bytes (lz4's dictionary is raw content) */
+	text_page(text, 5);
+	put32le(dict, 0);
+	put32le(dict + 4, 0);
+	memcpy(dict + 8, text, 2048);
+	pos += rec_put(file + pos, 2, dict, sizeof(dict));
+	/* PAGES: a same-filled page, a raw one, an lz4 one */
+	put64le(pages + pl, 3);
+	put32le(pages + pl + 8, 1u << 13);
+	put32le(pages + pl + 12, 8);
+	put64le(pages + pl + 16, fill);
+	pl += 24;
+	for (k = 0; k < (int)PG; k += 8) {
+		uint64_t v = harness_rand(&rng);
+
+		memcpy(raw + k, &v, 8);
+	}
+	put64le(pages + pl, 9);
+	put32le(pages + pl + 8, PG | 1u << 17);
+	put32le(pages + pl + 12, PG);
+	memcpy(pages + pl + 16, raw, PG);
+	pl += 16 + PG;
+	text_page(text, 6);
+	n = LZ4_compress_default((const char *)text, (char *)pages + pl + 16,
+				 PG, PG);
+	REQUIRE(n > 0 && n < 3000);
+	put64le(pages + pl, 20);
+	put32le(pages + pl + 8, (uint32_t)n);
+	put32le(pages + pl + 12, (uint32_t)n);
+	pl += 16 + (size_t)n;
+	put32le(pages, 3);
+	pos += rec_put(file + pos, 3, pages, (uint32_t)pl);
+	put64le(end, 3);
+	put64le(end + 8, 4);
+	pos += rec_put(file + pos, 4, end, sizeof(end));
+	file_write(bad, file, pos);
+
+	CHECK_EQ(zram_restore(bad, NULL, &r, err, sizeof(err)), 0);
+	if (!r) {
+		fprintf(stderr, "version 1: %s\n", err);
+		return;
+	}
+	CHECK_EQ(zram_read(r, back, PG, 3 * PG), PG);
+	CHECK(!memcmp(back, &fill, 8) && !memcmp(back + PG - 8, &fill, 8));
+	CHECK_EQ(zram_read(r, back, PG, 9 * PG), PG);
+	CHECK(!memcmp(back, raw, PG));
+	CHECK_EQ(zram_read(r, back, PG, 20 * PG), PG);
+	CHECK(!memcmp(back, text, PG));
+	zram_stats_get(r, &st);
+	CHECK_EQ(st.pages_stored, 3);
+	CHECK_EQ(st.same_pages, 1);
+	CHECK_EQ(st.huge_pages, 1);
+	CHECK_EQ(st.compr_data_size, (uint64_t)PG + (uint64_t)n);
+	/* saved again, it is a version 2 file that restores the same */
+	CHECK_EQ(zram_save(r, bad), 0);
+	zram_destroy(r);
+	r = NULL;
+	CHECK_EQ(zram_restore(bad, NULL, &r, err, sizeof(err)), 0);
+	REQUIRE(r);
+	CHECK_EQ(zram_read(r, back, PG, 20 * PG), PG);
+	CHECK(!memcmp(back, text, PG));
+	zram_destroy(r);
 }
 
 /* Expect a refusal of @name: -EINVAL (or @want), a message, no store. */
@@ -250,9 +495,16 @@ static void test_refusals(void)
 	copy = malloc(len);
 	REQUIRE(copy);
 	memcpy(copy, snap, len);
-	copy[16] = 2; /* magic 8 + record header 8: the version's low byte */
+	copy[16] = 3; /* magic 8 + record header 8: the version's low byte */
 	file_write(bad, copy, len);
-	refused(bad, -EINVAL, "version 2");
+	refused(bad, -EINVAL, "version 3");
+	{
+		struct zram *r = NULL;
+		char err[256] = "";
+
+		zram_restore(bad, NULL, &r, err, sizeof(err));
+		CHECK(strstr(err, "version 3") != NULL);
+	}
 
 	/* record boundaries: walk the records as docs/snapshot.md says */
 	pos = 8;
@@ -399,6 +651,102 @@ static void test_point_in_time(void)
 	zram_destroy(t.z);
 }
 
+/* ---- a save never blocks reads ---- */
+
+struct held {
+	struct zram *z;
+	atomic_bool saved, written;
+	int err;
+};
+
+static void *held_save(void *arg)
+{
+	struct held *h = arg;
+
+	h->err = zram_save_flags(h->z, path, ZRAM_SAVE_NOSYNC);
+	atomic_store(&h->saved, true);
+	return NULL;
+}
+
+static void *held_write(void *arg)
+{
+	struct held *h = arg;
+	unsigned char page[PG];
+
+	text_page(page, 4242);
+	if (zram_write(h->z, page, PG, 7 * PG) != PG)
+		abort();
+	atomic_store(&h->written, true);
+	return NULL;
+}
+
+/* Wait until the save's temporary file "snap.XXXXXX" exists. */
+static void save_started(void)
+{
+	int tries;
+
+	for (tries = 0; tries < 10000; tries++) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		bool found = false;
+
+		REQUIRE(d);
+		while ((e = readdir(d)))
+			found |= !strncmp(e->d_name, "snap.", 5);
+		closedir(d);
+		if (found)
+			return;
+		usleep(1000);
+	}
+	REQUIRE(!"the save never started");
+}
+
+static void test_reads_during_save(void)
+{
+	struct held h = {.z = store_build()};
+	const struct zram_attr *delay = zram_attr_find("debug_save_delay");
+	unsigned char page[PG], want[PG];
+	pthread_t s, w;
+	uint64_t i;
+
+	if (!delay) {
+		fprintf(stderr, "reads during save: skipped (no test hooks)\n");
+		zram_destroy(h.z);
+		return;
+	}
+	unlink(path);
+	CHECK_EQ(delay->store(h.z, "3000", 4), 0);
+	REQUIRE(!pthread_create(&s, NULL, held_save, &h));
+	save_started();
+	usleep(200 * 1000); /* from the file to the closed gate: microseconds */
+	REQUIRE(!pthread_create(&w, NULL, held_write, &h));
+	/* every page reads while the save holds writes off */
+	for (i = 0; i < PAGES; i++)
+		CHECK_EQ(zram_read(h.z, page, PG, i * PG), PG);
+	CHECK(!atomic_load(&h.saved));
+	CHECK(!atomic_load(&h.written));
+	pthread_join(s, NULL);
+	pthread_join(w, NULL);
+	CHECK_EQ(h.err, 0);
+	CHECK(atomic_load(&h.written));
+	/* the write came after the save: in the store, not in the file */
+	text_page(want, 4242);
+	CHECK_EQ(zram_read(h.z, page, PG, 7 * PG), PG);
+	CHECK(!memcmp(page, want, PG));
+	{
+		struct zram *r = NULL;
+		char err[256];
+
+		CHECK_EQ(zram_restore(path, NULL, &r, err, sizeof(err)), 0);
+		REQUIRE(r);
+		CHECK_EQ(zram_read(r, page, PG, 7 * PG), PG);
+		CHECK(memcmp(page, want, PG) != 0);
+		zram_destroy(r);
+	}
+	CHECK_EQ(delay->store(h.z, "0", 1), 0);
+	zram_destroy(h.z);
+}
+
 int main(void)
 {
 	REQUIRE(mkdtemp(dir));
@@ -407,6 +755,9 @@ int main(void)
 	snprintf(dict_path, sizeof(dict_path), "%s/dict", dir);
 	test_round_trip();
 	test_dedup();
+	test_version1();
+	test_reads_during_save();
+	test_dicts(); /* leaves its snapshot for the refusals */
 	test_refusals();
 	test_point_in_time();
 	unlink(path);
