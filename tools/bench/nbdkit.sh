@@ -17,18 +17,25 @@
 #     copied in with nbdcopy and back out: cmp and qemu-img compare must say
 #     identical; the server's RSS holding it.
 #  3. Snapshot (uzram-lz4 only): an ext4 image of ~500 MB of real files
-#     (BENCH_SAVE_TREES) is copied in; `save` through controls=DIR, timed,
-#     against `cat` of a file of the snapshot's size into the same
-#     directory; restore (nbdkit uzram restore=, until its pid file) timed
-#     against `cat` of the snapshot to /dev/null; the restored disk is copied
-#     out and compared whole with the image; mm_stat before and after.
+#     (BENCH_SAVE_TREES) is copied in; `save` through controls=DIR (with
+#     and without its fsync, `PATH sync=0`), timed against `cat` of a file
+#     of the snapshot's size into the same directory and against the same
+#     copy with an fsync; restore (nbdkit uzram restore=, until its pid
+#     file) timed against `cat` of the snapshot to /dev/null and to a file
+#     on tmpfs (the restored data lands in memory), and against the start
+#     of an empty store; BENCH_SNAP_REPS (3) rounds, medians. The restored
+#     disk is copied out and compared whole with the image; mm_stat before
+#     and after.
+#  4. daemon (not in the default steps): the same image in the FUSE
+#     daemon's disk.img, `uzramctl --save` and `uzram --restore` (until it
+#     has mounted), against the cat figures of step 3.
 #
 # Output: a markdown report on stdout and in $BENCH_OUT/results.md.
 # Environment: UZRAM_BUILD_DIR (default build/release), BENCH_RUNTIME
 # (10), BENCH_AREA (1G), BENCH_DISK (2G), BENCH_TREES ("/usr/include
 # /usr/lib/gcc"), BENCH_SAVE_TREES ("/usr/include /usr/lib/gcc
 # /usr/share/doc"), BENCH_OUT (build/bench-nbdkit), BENCH_STEPS ("fio trees
-# snapshot").
+# snapshot"; add "daemon"), BENCH_SNAP_REPS (3).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
@@ -41,6 +48,7 @@ TREES=${BENCH_TREES:-/usr/include /usr/lib/gcc}
 SAVE_TREES=${BENCH_SAVE_TREES:-/usr/include /usr/lib/gcc /usr/share/doc}
 OUT=${BENCH_OUT:-$SRC/build/bench-nbdkit}
 STEPS=${BENCH_STEPS:-fio trees snapshot}
+SNAP_REPS=${BENCH_SNAP_REPS:-3}
 TARGETS="uzram-zstd memory-zstd uzram-lz4 memory-sparse"
 HALF=$(($(numfmt --from=iec "$AREA") / 2))
 # nbdkit 1.32's memory allocator=zstd segfaults when nbdcopy reads it over
@@ -84,9 +92,10 @@ start() {
 	mkdir -p "$d"
 	CLEANUPS+=("[ -s '$d/pid' ] && kill \$(cat '$d/pid')")
 	nbdkit --threads 16 -U "$d/sock" -P "$d/pid" "$@"
-	for ((i = 0; i < 200; i++)); do
+	# a fine poll: the restore step times this
+	for ((i = 0; i < 2000; i++)); do
 		[[ -s $d/pid ]] && break
-		sleep 0.05
+		sleep 0.005
 	done
 	PID=$(<"$d/pid")
 	URI="nbd+unix:///?socket=$d/sock"
@@ -195,51 +204,127 @@ step_trees() {
 	rm -f "$img"
 }
 
-step_snapshot() {
-	local img=$work/save.img ctl=$work/ctl t0 size
+# the ~500 MB image of real files for the snapshot steps, made once
+save_image() {
+	local img=$work/save.img
+	[[ -f $img ]] && return 0
 	# shellcheck disable=SC2086
 	image "$img" 1G $SAVE_TREES
 	log "snapshot image: ${R[$img.bytes]} bytes of files from $SAVE_TREES"
 	R[snap.files]=${R[$img.bytes]}
+}
+# timed KEY CMD...: run CMD in this shell, append its seconds to R[KEY]
+timed() {
+	local key=$1 t0
+	shift
+	t0=$(now)
+	"$@"
+	R[$key]+="$(since "$t0") "
+}
+med() { python3 -c 'import sys, statistics; print(f"{statistics.median(map(float, sys.argv[1:])):.3f}")' $1; }
+save_to() { echo "$2" >"$1/save"; }
+cat_to() { cat "$1" >"$2"; }
+same_size_file() {
+	head -c "$1" /dev/urandom >"$work/same-size"
+	cat "$work/same-size" >/dev/null # in the page cache, as the store is
+}
+
+step_snapshot() {
+	local img=$work/save.img ctl=$work/ctl size i shm
+	save_image
 	mkdir -p "$ctl"
 	start snap-src "$PLUGIN" size=1G algo=lz4 controls="$ctl"
 	CLEANUPS+=("fusermount3 -u '$ctl'")
 	sleep 0.3
 	nbdcopy "$img" "$URI" || die "nbdcopy in"
 	read -r -a mm1 <"$ctl/mm_stat"
-	t0=$(now)
-	echo "$work/snap" >"$ctl/save"
-	R[snap.save]=$(since "$t0")
+	save_to "$ctl" "$work/snap" # the size for the peers
 	size=$(stat -c %s "$work/snap")
 	R[snap.size]=$size
-	head -c "$size" /dev/urandom >"$work/same-size"
-	cat "$work/same-size" >/dev/null # in the page cache, as the store is
-	t0=$(now)
-	cat "$work/same-size" >"$work/cat-dest"
-	R[snap.cat_save]=$(since "$t0")
-	rm -f "$work/cat-dest"
-	# the save fsyncs its file: the same copy with an fsync of that file
-	t0=$(now)
-	dd if="$work/same-size" of="$work/cat-dest" bs=1M conv=fsync status=none
-	R[snap.dd_save]=$(since "$t0")
-	rm -f "$work/cat-dest" "$work/same-size"
+	same_size_file "$size"
+	for ((i = 0; i < SNAP_REPS; i++)); do
+		rm -f "$work/snap" "$work/snap2" "$work/cat-dest"
+		timed snap.save save_to "$ctl" "$work/snap"
+		timed snap.save_nosync save_to "$ctl" "$work/snap2 sync=0"
+		timed snap.cat_save cat_to "$work/same-size" "$work/cat-dest"
+		rm -f "$work/cat-dest"
+		# the save fsyncs its file: the same copy with an fsync of it
+		timed snap.dd_save dd if="$work/same-size" of="$work/cat-dest" \
+			bs=1M conv=fsync status=none
+	done
+	rm -f "$work/cat-dest" "$work/same-size" "$work/snap2"
 	stop
 	sleep 0.3
-	t0=$(now)
-	start snap-dst "$PLUGIN" restore="$work/snap" controls="$ctl"
-	R[snap.restore]=$(since "$t0")
-	t0=$(now)
+	shm=$(mktemp -d /dev/shm/uzram-bench.XXXXXX)
+	CLEANUPS+=("rm -rf '$shm'")
 	cat "$work/snap" >/dev/null
-	R[snap.cat_restore]=$(since "$t0")
+	for ((i = 0; i < SNAP_REPS; i++)); do
+		timed snap.restore start snap-dst "$PLUGIN" restore="$work/snap"
+		stop
+		timed snap.start start snap-empty "$PLUGIN" size=1G algo=lz4
+		stop
+		timed snap.cat_restore cat_to "$work/snap" /dev/null
+		timed snap.cat_shm cat_to "$work/snap" "$shm/snap"
+		rm -f "$shm/snap"
+	done
+	start snap-dst "$PLUGIN" restore="$work/snap" controls="$ctl"
 	sleep 0.3
 	read -r -a mm2 <"$ctl/mm_stat"
 	nbdcopy "$URI" "$work/out.img" || die "nbdcopy out"
 	R[snap.identical]=no
 	cmp -s "$img" "$work/out.img" && R[snap.identical]=yes
+	rm -f "$work/out.img"
 	R[snap.mm1]="${mm1[*]}"
 	R[snap.mm2]="${mm2[*]}"
 	stop
-	log "  save ${R[snap.save]} s (cat ${R[snap.cat_save]} s, dd+fsync ${R[snap.dd_save]} s), restore ${R[snap.restore]} s (cat ${R[snap.cat_restore]} s), $size bytes, identical ${R[snap.identical]}"
+	log "  save $(med "${R[snap.save]}") s, sync=0 $(med "${R[snap.save_nosync]}") s (cat $(med "${R[snap.cat_save]}") s, dd+fsync $(med "${R[snap.dd_save]}") s), restore $(med "${R[snap.restore]}") s (empty start $(med "${R[snap.start]}") s; cat >/dev/null $(med "${R[snap.cat_restore]}") s, cat >tmpfs $(med "${R[snap.cat_shm]}") s), $size bytes, identical ${R[snap.identical]}"
+}
+
+# The daemon: uzramctl --save, uzram --restore (until it has mounted).
+step_daemon() {
+	local img=$work/save.img mnt=$work/dz i
+	local bin=$BUILD/src/fuse/uzram ctl=$BUILD/tools/uzramctl/uzramctl
+	[[ -x $bin && -x $ctl ]] || die "no $bin or $ctl"
+	save_image
+	mkdir -p "$mnt"
+	CLEANUPS+=("fusermount3 -u '$mnt'")
+	"$bin" "$mnt" --size 1G --algo lz4 || die "uzram"
+	dd if="$img" of="$mnt/disk.img" bs=1M conv=notrunc oflag=direct \
+		status=none || die "dd in"
+	read -r -a mm1 <"$mnt/mm_stat"
+	for ((i = 0; i < SNAP_REPS; i++)); do
+		rm -f "$work/dsnap" "$work/dsnap2"
+		timed daemon.save "$ctl" --save "$mnt" "$work/dsnap"
+		timed daemon.save_nosync save_to "$mnt" "$work/dsnap2 sync=0"
+	done
+	rm -f "$work/dsnap2"
+	R[daemon.size]=$(stat -c %s "$work/dsnap")
+	fusermount3 -u "$mnt"
+	sleep 0.5
+	cat "$work/dsnap" >/dev/null
+	for ((i = 0; i < SNAP_REPS; i++)); do
+		timed daemon.restore "$bin" "$mnt" --restore "$work/dsnap"
+		read -r -a mm2 <"$mnt/mm_stat"
+		if ((i == SNAP_REPS - 1)); then
+			R[daemon.identical]=no
+			cmp -s "$img" "$mnt/disk.img" && R[daemon.identical]=yes
+		fi
+		fusermount3 -u "$mnt"
+		sleep 0.5
+		timed daemon.start "$bin" "$mnt" --size 1G --algo lz4
+		fusermount3 -u "$mnt"
+		sleep 0.5
+	done
+	R[daemon.mm1]="${mm1[*]}"
+	R[daemon.mm2]="${mm2[*]}"
+	log "  daemon: save $(med "${R[daemon.save]}") s, sync=0 $(med "${R[daemon.save_nosync]}") s, restore $(med "${R[daemon.restore]}") s (empty start $(med "${R[daemon.start]}") s), identical ${R[daemon.identical]}"
+}
+
+snap_row() {
+	local a b
+	a=$(med "${R[$2]}")
+	b=$(med "${R[$4]}")
+	echo "| $1 | $a | $3 | $b | $(ratio "$a" "$b") |"
 }
 
 ratio() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(f'{a / b:.2f}' if b else 'n/a')" "$1" "$2"; }
@@ -278,15 +363,33 @@ report() {
 		echo
 	fi
 	if [[ $STEPS == *snapshot* ]]; then
-		echo "Snapshot of a disk holding ${R[snap.files]} bytes of real files ($SAVE_TREES), lz4:"
+		echo "Snapshot of a disk holding ${R[snap.files]} bytes of real files ($SAVE_TREES), lz4, nbdkit uzram (save through controls=DIR); median of $SNAP_REPS, each peer measured between the same runs; snapshot ${R[snap.size]} bytes, in the page cache:"
 		echo
-		echo "| | seconds | cat of the same bytes | ratio |"
-		echo "|---|---|---|---|"
-		echo "| save (${R[snap.size]} bytes, fsync'ed) | ${R[snap.save]} | ${R[snap.cat_save]} (cat of a file that size into the same directory) | $(ratio "${R[snap.save]}" "${R[snap.cat_save]}") |"
-		echo "| save, against a copy with fsync | ${R[snap.save]} | ${R[snap.dd_save]} (dd bs=1M conv=fsync, same file) | $(ratio "${R[snap.save]}" "${R[snap.dd_save]}") |"
-		echo "| restore (nbdkit start to pid file) | ${R[snap.restore]} | ${R[snap.cat_restore]} (snapshot to /dev/null) | $(ratio "${R[snap.restore]}" "${R[snap.cat_restore]}") |"
+		echo "| | seconds | peer | peer seconds | ratio |"
+		echo "|---|---|---|---|---|"
+		snap_row "save (fsync'ed)" snap.save "cat of a file that size into the same directory" snap.cat_save
+		snap_row "save (fsync'ed)" snap.save "the same copy with an fsync (dd bs=1M conv=fsync)" snap.dd_save
+		snap_row "save sync=0" snap.save_nosync "cat of a file that size into the same directory" snap.cat_save
+		snap_row "restore (nbdkit start to pid file)" snap.restore "cat snapshot > /dev/null" snap.cat_restore
+		snap_row "restore (nbdkit start to pid file)" snap.restore "cat snapshot > a file on tmpfs (/dev/shm)" snap.cat_shm
+		snap_row "nbdkit start of an empty store, for scale" snap.start "cat snapshot > /dev/null" snap.cat_restore
 		echo
 		echo "Restored disk identical to the image: ${R[snap.identical]}. mm_stat before: \`${R[snap.mm1]}\`; after restore: \`${R[snap.mm2]}\`."
+		echo
+	fi
+	if [[ $STEPS == *daemon* ]]; then
+		echo "The daemon (uzram --size 1G --algo lz4, the image written into disk.img), snapshot ${R[daemon.size]} bytes; peers from the snapshot step above:"
+		echo
+		echo "| | seconds | peer | peer seconds | ratio |"
+		echo "|---|---|---|---|---|"
+		snap_row "uzramctl --save (fsync'ed)" daemon.save "cat of a file that size into the same directory" snap.cat_save
+		snap_row "uzramctl --save (fsync'ed)" daemon.save "the same copy with an fsync" snap.dd_save
+		snap_row "save sync=0" daemon.save_nosync "cat of a file that size into the same directory" snap.cat_save
+		snap_row "uzram --restore (until mounted)" daemon.restore "cat snapshot > /dev/null" snap.cat_restore
+		snap_row "uzram --restore (until mounted)" daemon.restore "cat snapshot > a file on tmpfs" snap.cat_shm
+		snap_row "uzram start of an empty store, for scale" daemon.start "cat snapshot > /dev/null" snap.cat_restore
+		echo
+		echo "Restored disk.img identical to the image: ${R[daemon.identical]}. mm_stat before: \`${R[daemon.mm1]}\`; after restore: \`${R[daemon.mm2]}\`."
 	fi
 }
 

@@ -421,9 +421,9 @@ int ctl_mem_limit(const char *arg, const char *size)
 }
 
 /* The daemon writes the snapshot, so a relative FILE is made absolute. */
-int ctl_save(const char *arg, const char *file)
+int ctl_save(const char *arg, const char *file, bool sync)
 {
-	char abs[PATH_MAX], text[PATH_MAX + 2];
+	char abs[PATH_MAX], text[PATH_MAX + 16];
 
 	if (file[0] == '/') {
 		snprintf(abs, sizeof(abs), "%s", file);
@@ -436,7 +436,7 @@ int ctl_save(const char *arg, const char *file)
 		strcat(abs, "/");
 		strcat(abs, file);
 	}
-	snprintf(text, sizeof(text), "%s\n", abs);
+	snprintf(text, sizeof(text), "%s%s\n", abs, sync ? "" : " sync=0");
 	return ctl_write(arg, "save", text);
 }
 

@@ -46,6 +46,7 @@ struct cli {
 	const char *target;   /* --reset, --compact, --save, --resize, --up,
 			       * --down */
 	const char *save;     /* --save: the snapshot's path */
+	bool no_sync;	      /* --no-sync: save without the fsync */
 	const char *size;     /* --resize */
 	const char *conf_dir; /* --conf-dir */
 	double interval;      /* --watch */
@@ -65,6 +66,7 @@ enum {
 	OPT_UP,
 	OPT_DOWN,
 	OPT_CONF_DIR,
+	OPT_NO_SYNC,
 };
 
 static const struct option long_opts[] = {
@@ -84,6 +86,7 @@ static const struct option long_opts[] = {
 	{"reset", required_argument, NULL, OPT_RESET},
 	{"compact", required_argument, NULL, OPT_COMPACT},
 	{"save", required_argument, NULL, OPT_SAVE},
+	{"no-sync", no_argument, NULL, OPT_NO_SYNC},
 	{"resize", required_argument, NULL, OPT_RESIZE},
 	{"up", required_argument, NULL, OPT_UP},
 	{"down", required_argument, NULL, OPT_DOWN},
@@ -103,7 +106,7 @@ static void usage(FILE *f)
 		"          [-p <params>] [--mem-limit <size>] [-t <threads>]\n"
 		" uzramctl --reset <mountpoint>|<device>\n"
 		" uzramctl --compact <mountpoint>|<device>\n"
-		" uzramctl --save <mountpoint>|<device> <file>\n"
+		" uzramctl --save <mountpoint>|<device> <file> [--no-sync]\n"
 		" uzramctl --mem-limit <size> <mountpoint>|<device>\n"
 		" uzramctl --resize <mountpoint>|<device> <size>\n"
 		" uzramctl --up <name> [--conf-dir <dir>]\n"
@@ -131,6 +134,9 @@ static void usage(FILE *f)
 		"     --save <disk> <file>  write a snapshot of the disk to "
 		"<file>\n"
 		"                           (restore: uzram --restore <file>)\n"
+		"     --no-sync             --save without the fsync (faster; "
+		"not\n"
+		"                           durable across a crash)\n"
 		"     --resize <disk> <size>  grow or shrink the disk online "
 		"and its\n"
 		"                           loop devices (then resize2fs)\n"
@@ -242,6 +248,9 @@ static int cli_option(struct cli *c, int opt, int argc, char **argv)
 		}
 		c->save = argv[optind++];
 		return mode_set(c, MODE_SAVE);
+	case OPT_NO_SYNC:
+		c->no_sync = true;
+		return 0;
 	case OPT_RESIZE:
 		c->target = optarg;
 		return mode_set(c, MODE_RESIZE);
@@ -305,6 +314,10 @@ static int cli_parse(struct cli *c, int argc, char **argv)
 	if (c->mode != MODE_LIST && optind < argc) {
 		fprintf(stderr, "uzramctl: unexpected argument '%s'\n",
 			argv[optind]);
+		return -1;
+	}
+	if (c->no_sync && c->mode != MODE_SAVE) {
+		fprintf(stderr, "uzramctl: --no-sync needs --save\n");
 		return -1;
 	}
 	if (c->mode != MODE_SETUP &&
@@ -441,7 +454,7 @@ int main(int argc, char **argv)
 	case MODE_MEMLIMIT:
 		return ctl_mem_limit(c.target, c.setup.mem_limit) ? 1 : 0;
 	case MODE_SAVE:
-		return ctl_save(c.target, c.save) ? 1 : 0;
+		return ctl_save(c.target, c.save, !c.no_sync) ? 1 : 0;
 	case MODE_RESIZE:
 		return ctl_resize(c.target, c.size) ? 1 : 0;
 	case MODE_UP:

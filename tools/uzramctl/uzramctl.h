@@ -113,8 +113,9 @@ int ctl_down(const char *name);
 int ctl_reset(const char *arg);
 int ctl_compact(const char *arg);
 int ctl_mem_limit(const char *arg, const char *size);
-/* Write a snapshot of disk @arg to @file (the save control file). */
-int ctl_save(const char *arg, const char *file);
+/* Write a snapshot of disk @arg to @file (the save control file), fsync'ed
+ * unless !@sync ("FILE sync=0"). */
+int ctl_save(const char *arg, const char *file, bool sync);
 
 /*
  * parse_size - "4G", "512M", "4096" (K/M/G/T/P, optional iB/B) into bytes.
