@@ -424,7 +424,8 @@ static int uzram_extents(void *handle, uint32_t count, uint64_t offset,
 	"                            with ENOSPC (default: none).\n"            \
 	"backing-dev=<PATH>          File or block device for writeback.\n"     \
 	"policy='k=v,...'            Tiering policy (idle_after, recompress,\n" \
-	"                            writeback, mem_target, interval).\n"       \
+	"                            writeback, mem_target, interval,\n"        \
+	"                            auto_dict, group).\n"                      \
 	"controls=<DIR>              Mount the control and stat files on\n"     \
 	"                            the empty directory DIR.\n"                \
 	"threads=<N>                 FUSE threads serving controls=DIR\n"       \

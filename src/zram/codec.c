@@ -81,6 +81,7 @@ static void stream_free(struct zram_stream *st, bool locked)
 	for (i = 0; i < ZRAM_CODECS; i++)
 		if (st->ctx[i])
 			codecs[i]->ctx_destroy(st->ctx[i]);
+	free(st->gbuf); /* slot_group.c's frame buffer */
 	free(st);
 }
 

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "zram_internal.h"
 
@@ -155,6 +156,42 @@ static int zstd_decompress(void *ctx, const struct zram_dict *dict,
 		n = ZSTD_decompressDCtx(c->dctx, dst, ZRAM_PAGE_SIZE, src,
 					src_len);
 	return !ZSTD_isError(n) && n == ZRAM_PAGE_SIZE ? 0 : -EIO;
+}
+
+/*
+ * Grouped frames: several pages in one frame, no dictionary (the CCtx is
+ * set up again for the next page if that one takes a dictionary: the
+ * generation check in zstd_compress() sees dict_gen 0).
+ */
+int zram_zstd_frame_compress(void *ctx, int level, const void *src, size_t len,
+			     void *dst, size_t cap)
+{
+	struct zstd_ctx *c = ctx;
+	size_t n;
+	int err;
+
+	if (!c->ready || c->level != level || c->dict_gen) {
+		err = zstd_cctx_setup(c, level, NULL);
+		if (err)
+			return err;
+	}
+	n = ZSTD_compress2(c->cctx, dst, cap, src, len);
+	if (ZSTD_isError(n)) {
+		c->ready = false;
+		return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall
+			       ? -E2BIG
+			       : -EINVAL;
+	}
+	return (int)n;
+}
+
+int zram_zstd_frame_decompress(void *ctx, const void *src, size_t len,
+			       void *dst, size_t cap)
+{
+	struct zstd_ctx *c = ctx;
+	size_t n = ZSTD_decompressDCtx(c->dctx, dst, cap, src, len);
+
+	return ZSTD_isError(n) ? -EIO : (int)n;
 }
 
 static int zstd_dict_prepare(struct zram_dict *dict)

@@ -274,7 +274,7 @@ static void slot_idle_set(struct zram *z, struct zram_slot *slot, bool idle)
 	enum slot_kind k = slot_kind(f);
 
 	if (k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED &&
-	    k != SLOT_KIND_SHARED)
+	    k != SLOT_KIND_SHARED && k != SLOT_KIND_GROUPED)
 		return;
 	if (idle && !(f & SLOT_IDLE)) {
 		slot_flags_update(slot, 0, SLOT_IDLE);

@@ -141,16 +141,19 @@ int zram_recompress_store(struct zram *z, const char *buf, size_t len)
 ssize_t zram_policy_show(struct zram *z, char *buf, size_t size)
 {
 	struct zram_policy p;
+	char group[16] = "off";
 	int n;
 
 	zram_policy_get(z, &p);
+	if (p.group)
+		snprintf(group, sizeof(group), "%" PRIu32, p.group);
 	n = snprintf(buf, size,
 		     "idle_after=%" PRIu32 "\nrecompress=%s\nwriteback=%s\n"
 		     "mem_target=%" PRIu64 "\ninterval=%" PRIu32
-		     "\nauto_dict=%s\n",
+		     "\nauto_dict=%s\ngroup=%s\n",
 		     p.idle_after, p.recompress ? "on" : "off",
 		     p.writeback ? "on" : "off", p.mem_target, p.interval,
-		     p.auto_dict ? "on" : "off");
+		     p.auto_dict ? "on" : "off", group);
 	return n < 0 || (size_t)n >= size ? -EFBIG : n;
 }
 

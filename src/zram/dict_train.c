@@ -78,7 +78,7 @@ static bool slot_sampled(uint32_t f)
 	enum slot_kind k = slot_kind(f);
 
 	return k == SLOT_KIND_COMPRESSED || k == SLOT_KIND_HUGE ||
-	       k == SLOT_KIND_SHARED;
+	       k == SLOT_KIND_SHARED || k == SLOT_KIND_GROUPED;
 }
 
 /*

@@ -441,6 +441,23 @@ static int onoff_parse(const char *v, size_t n, bool *out)
 	return -EINVAL;
 }
 
+/* group=on|off|PAGES: the pages per frame, 0 for off. */
+static int group_parse(const char *v, size_t n, uint32_t *out)
+{
+	uint64_t pages;
+	bool on;
+
+	if (!onoff_parse(v, n, &on)) {
+		*out = on ? GROUP_PAGES_DEFAULT : 0;
+		return 0;
+	}
+	if (digits_parse(v, n, &pages) || pages < GROUP_PAGES_MIN ||
+	    pages > GROUP_PAGES_MAX)
+		return -EINVAL;
+	*out = (uint32_t)pages;
+	return 0;
+}
+
 struct policy_parse {
 	struct zram_policy p;
 	unsigned int seen; /* bit per key */
@@ -448,9 +465,10 @@ struct policy_parse {
 
 static int policy_pair(const char *s, size_t len, void *arg)
 {
-	static const char *const keys[] = {"idle_after", "recompress",
-					   "writeback",	 "mem_target",
-					   "interval",	 "auto_dict"};
+	static const char *const keys[] = {
+		"idle_after", "recompress", "writeback", "mem_target",
+		"interval",   "auto_dict",  "group"};
+	const unsigned int nkeys = sizeof(keys) / sizeof(keys[0]);
 	struct policy_parse *pp = arg;
 	const char *v;
 	size_t klen, vlen;
@@ -459,9 +477,9 @@ static int policy_pair(const char *s, size_t len, void *arg)
 
 	if (kv_split(s, len, &klen, &v, &vlen))
 		return -EINVAL;
-	for (k = 0; k < 6 && !key_is(s, klen, keys[k]); k++)
+	for (k = 0; k < nkeys && !key_is(s, klen, keys[k]); k++)
 		;
-	if (k == 6 || (pp->seen & (1u << k)))
+	if (k == nkeys || (pp->seen & (1u << k)))
 		return -EINVAL;
 	pp->seen |= 1u << k;
 	switch (k) {
@@ -473,6 +491,8 @@ static int policy_pair(const char *s, size_t len, void *arg)
 		return parse_size(v, vlen, &pp->p.mem_target) ? -EINVAL : 0;
 	case 5:
 		return onoff_parse(v, vlen, &pp->p.auto_dict);
+	case 6:
+		return group_parse(v, vlen, &pp->p.group);
 	}
 	if (digits_parse(v, vlen, &n) || n > UINT32_MAX / 10 || (k == 4 && !n))
 		return -EINVAL;

@@ -8,6 +8,10 @@
  *   1. mark idle the pages untouched for `idle_after` seconds (and unmark
  *      the others), as `idle N`;
  *   2. recompress=on: recompress type=idle with the secondary codecs;
+ *      group=on|PAGES: compress runs of idle neighbours together, PAGES
+ *      to a zstd frame (group_pass.c), before writeback: a grouped page
+ *      stays in memory (writeback skips it), and grouping first may bring
+ *      memory under mem_target without any backing I/O;
  *   3. mem_target and a backing store: while mem_used_total is above the
  *      target, write back idle pages, coldest then largest first,
  *      compacting as it goes, until under it;
@@ -109,6 +113,8 @@ static bool policy_pass(struct zram *z, const struct zram_policy *cfg)
 		moved += dict_refresh_idle(z);
 	if (cfg->recompress && !recompress_run(z, &rc, &n))
 		moved += n;
+	if (cfg->group)
+		moved += group_idle(z, cfg->group);
 	if (cfg->mem_target && backing && mem_used(z) > cfg->mem_target) {
 		n = 0;
 		writeback_run(z, &wb, PP_COLDEST, cfg->mem_target, &n);
@@ -218,6 +224,13 @@ static int thread_start(struct zram *z)
 	return 0;
 }
 
+/* Does @p ask for any work (so for the thread)? */
+static bool policy_wants_thread(const struct zram_policy *p)
+{
+	return p->recompress || p->writeback || p->mem_target || p->auto_dict ||
+	       p->group;
+}
+
 /*
  * The thread is not started by zram_create(): a daemon creates its store
  * and then forks into the background, and threads do not survive fork(). A
@@ -231,9 +244,7 @@ void policy_start_deferred(struct zram *z, const struct zram_policy *p)
 	pthread_mutex_lock(&ctl->lock);
 	ctl->cfg = *p;
 	atomic_store(&ctl->target, p->mem_target);
-	atomic_store(&ctl->start_pending, p->recompress || p->writeback ||
-						  p->mem_target ||
-						  p->auto_dict);
+	atomic_store(&ctl->start_pending, policy_wants_thread(p));
 	pthread_mutex_unlock(&ctl->lock);
 }
 
@@ -242,10 +253,11 @@ int zram_policy_set(struct zram *z, const struct zram_policy *p)
 	struct zram_policy_ctl *ctl = z->policy;
 	int err = 0;
 
-	if (!p->interval)
+	if (!p->interval || (p->group && (p->group < GROUP_PAGES_MIN ||
+					  p->group > GROUP_PAGES_MAX)))
 		return -EINVAL;
 	pthread_mutex_lock(&ctl->lock);
-	if (p->recompress || p->writeback || p->mem_target || p->auto_dict) {
+	if (policy_wants_thread(p)) {
 		err = thread_start(z);
 		if (err)
 			goto out_unlock;

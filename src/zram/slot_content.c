@@ -7,8 +7,10 @@
  * zs_free() (pool_obj_free()).
  *
  * Lock order: slot lock -> dedup index locks (inside dedup_*(), never held
- * on return) -> allocator locks (zs_* inside); the backing store's map lock
- * is a leaf taken inside backing_*().
+ * on return) / the group table lock (a leaf, inside group_*() via
+ * slot_group.c) -> allocator locks (zs_* inside); the backing store's map
+ * lock is a leaf taken inside backing_*(). The GROUPED kind's frames live
+ * in slot_group.c, part of this module.
  *
  * Why the encoder takes the codec as an argument: new writes encode with
  * priority 0, recompression with priorities 1..3 and their own levels and
@@ -38,6 +40,8 @@ enum slot_kind slot_kind(uint32_t flags)
 		return SLOT_KIND_EMPTY;
 	if (flags & SLOT_SHARED)
 		return SLOT_KIND_SHARED;
+	if (flags & SLOT_GROUPED)
+		return SLOT_KIND_GROUPED;
 	if (flags & SLOT_WB)
 		return SLOT_KIND_WB;
 	if (flags & SLOT_HUGE)
@@ -334,7 +338,9 @@ int slot_encode(struct zram *z, struct zram_stream *st,
 
 void slot_obj_drop(struct zram *z, const struct slot_obj *obj)
 {
-	if (obj->shared)
+	if (obj->flags & SLOT_GROUPED)
+		slot_group_put(z, (uint32_t)obj->handle);
+	else if (obj->shared)
 		slot_dedup_put(z, (uint32_t)obj->handle);
 	else if (!(obj->flags & SLOT_SAME))
 		pool_obj_free(z, obj->handle);
@@ -367,7 +373,7 @@ int slot_obj_commit(struct zram *z, struct slot_obj *obj)
 	struct zram_codec_params *p = slot_params(z, obj->flags);
 	_Atomic uint64_t *pages = slot_dict_pages(z, obj->flags);
 
-	if (obj->shared || (obj->flags & SLOT_SAME))
+	if (obj->shared || (obj->flags & (SLOT_SAME | SLOT_GROUPED)))
 		return 0;
 	if (obj->flags & SLOT_HUGE)
 		goto out_index;
@@ -439,6 +445,9 @@ void slot_install(struct zram *z, struct zram_slot *slot,
 	case SLOT_KIND_COMPRESSED:
 		obj_account(z, obj->flags, 1);
 		break;
+	case SLOT_KIND_GROUPED: /* the frame counts once (slot_group.c) */
+		counter_add(&s->grouped_pages, 1);
+		break;
 	default:
 		assert(!"slot_install: not an in-memory kind");
 	}
@@ -462,6 +471,10 @@ void slot_free(struct zram *z, struct zram_slot *slot)
 		counter_add(&s->dedup_slots, -1);
 		counter_add(&s->dedup_slot_bytes, -(int64_t)size);
 		slot_dedup_put(z, (uint32_t)LOAD(slot->handle));
+		break;
+	case SLOT_KIND_GROUPED:
+		counter_add(&s->grouped_pages, -1);
+		slot_group_put(z, (uint32_t)LOAD(slot->handle));
 		break;
 	case SLOT_KIND_HUGE:
 		pool_obj_free(z, LOAD(slot->handle));
@@ -576,6 +589,8 @@ int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 		return err;
 	case SLOT_KIND_WB:
 		return wb_decode(z, st, f, h, dst);
+	case SLOT_KIND_GROUPED: /* our reference keeps the frame */
+		return slot_group_read(z, st, h, dst);
 	}
 	return -EIO;
 }

@@ -4,9 +4,9 @@
  *
  * Every path that changes or reads what a slot holds goes through these
  * functions: the read/write/discard paths (io.c), idle marking and reset
- * (control.c), writeback (writeback.c), recompression (recompress.c) and,
- * later, deduplication, grouped frames and snapshots. Nothing else looks at
- * the SLOT_* content bits or calls zs_free().
+ * (control.c), writeback (writeback.c), recompression (recompress.c),
+ * deduplication, grouped frames (slot_group.c, group_pass.c) and snapshots.
+ * Nothing else looks at the SLOT_* content bits or calls zs_free().
  *
  * Kinds of content (slot_kind()), from the flags word:
  *
@@ -20,7 +20,22 @@
  *                                              bytes exactly as in the pool)
  *   SHARED      SHARED, size, HUGE?, codec,    id of a dedup entry (dedup.c)
  *               prio (all of the object)       that owns the pool object
- *   GROUPED     reserved (SLOT_GROUPED): one page of a multi-page frame
+ *   GROUPED     GROUPED, size = its share of   entry id of a grouped frame
+ *               the frame (>= 1), codec zstd   (group.h) | position << 32
+ *
+ * A GROUPED slot holds one reference to its frame's entry (group.c), as a
+ * SHARED slot does to its dedup entry; the frame (zstd, GROUP_LEVEL, no
+ * dictionary, GROUP_PAGES_MIN..MAX pages of consecutive slots) is one or
+ * more pool objects the entry names (slot_group.c). Writing or discarding a
+ * member drops its reference only: the other members keep reading the same
+ * bytes, and the last one to leave frees the frame. Decoding a member
+ * decompresses the whole frame into the thread's frame buffer, which stays
+ * valid for the frame's other pages: it is keyed by the entry's generation,
+ * unique for the table's life, so a freed and reused id never matches.
+ * Only the policy pass makes groups (group_pass.c), from idle COMPRESSED
+ * slots; SAME, SHARED, WB, HUGE and INCOMPRESSIBLE slots are never grouped,
+ * and writeback and recompression skip GROUPED slots (pp.c takes only
+ * HUGE and COMPRESSED ones).
  *
  * A SHARED slot holds one reference to its entry; the entry's meta word is
  * the flags its object would have in a slot of its own (SHARED included),
@@ -45,6 +60,11 @@
  *     wb_pages, backing_bytes, params[][].pages) change only in
  *     slot_install() and slot_free() (and slot_wb_install()), under the
  *     slot lock, together with the slot: they are exact whenever read.
+ *     A dedup entry's or a grouped frame's object counts in
+ *     compr_data_size once, from its creation to its last reference
+ *     (slot_dedup_put(), slot_group_new()/slot_group_put()).
+ *   - grouped_pages counts GROUPED slots (install/free); group_objs and
+ *     group_bytes the live frames (slot_group.c).
  *   - Every pool object, installed or not, is freed by pool_obj_free().
  *   - IDLE and PP are cleared by any access (slot_touch) and by
  *     install/free; a pass that picked a slot (PP) and dropped its lock
@@ -70,6 +90,7 @@ enum slot_kind {
 	SLOT_KIND_COMPRESSED,
 	SLOT_KIND_WB,
 	SLOT_KIND_SHARED,
+	SLOT_KIND_GROUPED,
 };
 
 /* A codec with the parameters to encode with. */
@@ -209,6 +230,33 @@ void pool_obj_free(struct zram *z, uint64_t handle);
  * Locking: any; takes the index's and the allocator's locks.
  */
 void slot_dedup_put(struct zram *z, uint32_t id);
+
+/*
+ * Grouped frames (slot_group.c). slot_group_new stores the @len bytes of
+ * @frame (@npages pages) as pool objects (not held to mem_limit: it
+ * replaces larger objects, as recompression) and makes an entry with one
+ * reference. Returns 0 and *@id, -ENOMEM, -ENOSPC (no id left).
+ * slot_group_get takes one more reference (the caller holds one);
+ * slot_group_put drops one, the last frees the frame and its counters.
+ * Locking: any; the table lock and allocator locks inside.
+ */
+int slot_group_new(struct zram *z, const void *frame, size_t len,
+		   unsigned int npages, uint32_t *id);
+void slot_group_get(struct zram *z, uint32_t id);
+void slot_group_put(struct zram *z, uint32_t id);
+
+/* The slot words of member @pos of frame @id, whose share is @share. */
+uint64_t slot_group_handle(uint32_t id, unsigned int pos);
+uint32_t slot_group_flags(uint32_t share);
+
+/*
+ * slot_group_read - the page a GROUPED slot with handle @h holds, into @dst.
+ * Returns 0, -EIO (does not decompress), -ENOMEM (no frame buffer or codec
+ * context). Locking: the member's slot lock held (its reference keeps the
+ * frame); zspage read locks inside.
+ */
+int slot_group_read(struct zram *z, struct zram_stream *st, uint64_t h,
+		    unsigned char *dst);
 
 /*
  * slot_walk - call @fn for every slot in [@first, @end) that may hold data

@@ -263,6 +263,45 @@ static int shared_put(struct zram *z, struct snap_out *o, uint64_t index,
 }
 
 /*
+ * A GROUPED slot is saved as a page of its own (the format has no frames):
+ * decoded from its frame and compressed again with the primary codec and
+ * its current dictionary, which the snapshot saves (ctrl_lock is held, so
+ * it cannot change), raw if that does not shrink it. Writes the entry's
+ * data at @dst and its flags at *@flags; returns its length, or -errno.
+ * Locking: slot lock held.
+ */
+static int grouped_expand(struct zram *z, struct zram_stream *st,
+			  uint64_t index, unsigned char *dst, uint32_t *flags)
+{
+	struct slot_codec c;
+	uint64_t word;
+	int n, err;
+
+	err = slot_decode(z, st, index, st->page);
+	if (err)
+		return err;
+	if (page_same_filled(st->page, &word)) { /* cannot be, but is fine */
+		put64(dst, word);
+		*flags = SLOT_SAME;
+		return 8;
+	}
+	do {
+		err = slot_codec_get(z, 0, &c);
+		n = err ? err : slot_compress(z, st, &c, st->page);
+	} while (n == -EAGAIN);
+	if (n == -E2BIG) {
+		memcpy(dst, st->page, ZRAM_PAGE_SIZE);
+		*flags = SLOT_HUGE | ZRAM_PAGE_SIZE;
+		return ZRAM_PAGE_SIZE;
+	}
+	if (n < 0)
+		return n;
+	memcpy(dst, st->cbuf, (size_t)n);
+	*flags = (uint32_t)n | (slot_codec_flags(&c) & SNAP_FLAGS_KEEP);
+	return n;
+}
+
+/*
  * Copy slot @index into the batch. Locking: takes the slot lock while its
  * object is copied (the pool mapping, or the backing store for WB).
  */
@@ -285,6 +324,9 @@ static int save_one(struct zram *z, uint64_t index, void *arg)
 		break;
 	case SLOT_KIND_SHARED:
 		len = shared_put(z, o, index, f, e + SNAP_ENTRY_HDR);
+		break;
+	case SLOT_KIND_GROUPED:
+		len = grouped_expand(z, o->st, index, e + SNAP_ENTRY_HDR, &f);
 		break;
 	default: /* HUGE, COMPRESSED, WB: the object, size bytes */
 		err = slot_copy_object(z, o->st, index, e + SNAP_ENTRY_HDR);

@@ -205,6 +205,10 @@ static const struct {
 	STAT_FIELD(dup_data_size),
 	STAT_FIELD(dedup_objects),
 	STAT_FIELD(dedup_meta_size),
+	STAT_FIELD(grouped_pages),
+	STAT_FIELD(group_objects),
+	STAT_FIELD(group_data_size),
+	STAT_FIELD(group_meta_size),
 };
 
 static double ratio(uint64_t a, uint64_t b)

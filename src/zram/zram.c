@@ -105,9 +105,12 @@ int zram_create(const struct zram_config *config, struct zram **out)
 	if (!z->pool)
 		goto err_streams;
 	z->huge_size = zs_huge_class_size(z->pool);
-	err = slot_table_create(z, nr_slots);
+	err = group_table_create(&z->groups);
 	if (err)
 		goto err_pool;
+	err = slot_table_create(z, nr_slots);
+	if (err)
+		goto err_groups;
 	err = config_apply(z, config);
 	if (err)
 		goto err_table;
@@ -119,6 +122,8 @@ err_table:
 	backing_close(z->backing);
 	backing_close(z->backing_retired);
 	dedup_destroy(z->dedup);
+err_groups:
+	group_table_destroy(z->groups);
 err_pool:
 	zs_destroy_pool(z->pool);
 err_streams:
@@ -155,6 +160,7 @@ void zram_destroy(struct zram *z)
 	backing_close(z->backing);
 	backing_close(z->backing_retired);
 	dedup_destroy(z->dedup);
+	group_table_destroy(z->groups);
 	zs_destroy_pool(z->pool);
 	zram_streams_destroy(z);
 	dicts_free(z);
@@ -260,6 +266,18 @@ static void dedup_stats_fill(struct zram *z, struct zram_stats *s)
 	}
 }
 
+static void group_stats_fill(struct zram *z, struct zram_stats *s)
+{
+	const struct zram_counters *c = &z->stats;
+	struct group_stats gs;
+
+	s->grouped_pages = LOAD(c->grouped_pages);
+	s->group_objects = LOAD(c->group_objs);
+	s->group_data_size = LOAD(c->group_bytes);
+	group_stats_get(z->groups, &gs);
+	s->group_meta_size = gs.meta_bytes;
+}
+
 void zram_stats_get(struct zram *z, struct zram_stats *s)
 {
 	const struct zram_counters *c = &z->stats;
@@ -302,4 +320,5 @@ void zram_stats_get(struct zram *z, struct zram_stats *s)
 	s->dict_rewrites = LOAD(c->dict_rewrites);
 	backing_stats(z, s);
 	dedup_stats_fill(z, s);
+	group_stats_fill(z, s);
 }

@@ -231,13 +231,16 @@ struct zram_policy {
 	 * again when the compression ratio drifts 10 % below what it was
 	 * then, and rewrite idle pages of older dictionaries with it */
 	bool auto_dict;
+	/* group idle neighbours, this many pages per zstd frame
+	 * (2..16; "on" is 4), 0: make no new groups (existing ones stay) */
+	uint32_t group;
 };
 
 /*
  * zram_policy_set - apply @p; the thread starts on the first setting that
- * asks for work. Returns 0, -EINVAL (interval 0; writeback or mem_target
- * without a backing store is accepted and waits for one), -errno of thread
- * creation.
+ * asks for work. Returns 0, -EINVAL (interval 0, or group neither 0 nor
+ * 2..16; writeback or mem_target without a backing store is accepted and
+ * waits for one), -errno of thread creation.
  */
 ZRAM_API int zram_policy_set(struct zram *z, const struct zram_policy *p);
 ZRAM_API void zram_policy_get(struct zram *z, struct zram_policy *p);
@@ -304,6 +307,12 @@ struct zram_stats {
 	uint64_t dup_data_size;	  /* compressed bytes those did not store */
 	uint64_t dedup_objects;	  /* distinct objects in the index */
 	uint64_t dedup_meta_size; /* bytes of the index itself */
+	/* grouped frames of cold pages (policy group=) */
+	uint64_t grouped_pages; /* pages stored as a member of a frame */
+	uint64_t group_objects; /* live frames */
+	uint64_t
+		group_data_size; /* their compressed bytes (in compr_data_size) */
+	uint64_t group_meta_size; /* bytes of the frame table itself */
 };
 
 ZRAM_API void zram_stats_get(struct zram *z, struct zram_stats *stats);

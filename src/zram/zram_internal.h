@@ -12,6 +12,8 @@
  *     -> pp_lock (mutex: one writeback/recompress/policy pass at a time)
  *       -> slot lock (bit lock in slot->flags, sleepable, one slot at a time)
  *         -> dedup index locks (dedup.c; never held on return)
+ *         -> group table lock (group.c: a leaf; a grouping pass holds one
+ *            member's slot lock at a time, never the frame's others)
  *         -> allocator locks (inside zs_*, never held on return)
  *         -> backing->lock (leaf: the backing store's free-space map)
  *   policy ctl->lock (mutex) is a leaf: never held across a pass.
@@ -45,6 +47,7 @@
 
 #include "backing.h"
 #include "dedup.h"
+#include "group.h"
 #include "zram.h"
 #include "zsmalloc.h"
 
@@ -82,7 +85,7 @@ struct zram_slot {
 #define SLOT_PRIO_MASK (3u << SLOT_PRIO_SHIFT)
 #define SLOT_PP (1u << 24)	/* picked by a writeback/recompress pass */
 #define SLOT_SHARED (1u << 25)	/* handle is a dedup entry id (dedup.c) */
-#define SLOT_GROUPED (1u << 26) /* reserved: one page of a grouped frame */
+#define SLOT_GROUPED (1u << 26) /* one page of a grouped frame (group.h) */
 #define SLOT_DICT_SHIFT 27	/* which of params' dictionaries wrote it */
 #define SLOT_DICT_MASK (3u << SLOT_DICT_SHIFT)
 /* bits 29..31 are free */
@@ -166,6 +169,16 @@ extern const struct zram_codec_ops zram_codec_lz4hc;
 int zram_lz4_decompress(void *ctx, const struct zram_dict *dict,
 			const void *src, size_t src_len, void *dst);
 extern const struct zram_codec_ops zram_codec_zstd;
+/*
+ * Grouped frames (slot_group.c): zstd over @len bytes (several pages), no
+ * dictionary. compress returns the frame's length, or -E2BIG if it does
+ * not fit @cap, -EINVAL; decompress returns the bytes made, or -EIO.
+ * @ctx is a thread's zstd context (zram_stream_ctx(st, ZRAM_CODEC_ZSTD)).
+ */
+int zram_zstd_frame_compress(void *ctx, int level, const void *src, size_t len,
+			     void *dst, size_t cap);
+int zram_zstd_frame_decompress(void *ctx, const void *src, size_t len,
+			       void *dst, size_t cap);
 
 /* Run-time parameters of one codec at one priority. */
 /* Dictionaries alive at once per (priority, codec): slots record which. */
@@ -200,6 +213,9 @@ struct zram_stream {
 	/* odd while this thread compresses (codec.c: dictionary lifetime);
 	 * before cbuf, so zram_stream_get() zeroes it */
 	_Atomic uint64_t active;
+	/* grouped frames: the last one this thread decompressed (struct
+	 * group_buf, slot_group.c), made on the first grouped read */
+	void *gbuf;
 	unsigned char cbuf[2 * ZRAM_PAGE_SIZE];	  /* compressor output */
 	unsigned char local_copy[ZRAM_PAGE_SIZE]; /* zs_obj_read_begin */
 	unsigned char page[ZRAM_PAGE_SIZE];	  /* partial I/O */
@@ -237,6 +253,10 @@ struct zram_counters {
 	_Atomic uint64_t dedup_slot_bytes;
 	_Atomic uint64_t dedup_objs;
 	_Atomic uint64_t dedup_obj_bytes;
+	/* grouped frames: member slots, live frames and their bytes */
+	_Atomic uint64_t grouped_pages;
+	_Atomic uint64_t group_objs;
+	_Atomic uint64_t group_bytes;
 };
 
 struct zram {
@@ -297,6 +317,8 @@ struct zram {
 	 * while slots may refer to it; new writes use it while dedup_on */
 	_Atomic(struct zram_dedup *) dedup;
 	_Atomic bool dedup_on;
+	/* grouped frames of cold pages (group.c), made at creation */
+	struct zram_group *groups;
 
 	pthread_mutex_t ctrl_lock; /* serialises control commands */
 
@@ -404,6 +426,13 @@ void zram_read_delay_set(struct zram *z, uint64_t index, uint32_t ms);
 /* attrs.c: an algorithm_params write. Returns as zram_algorithm_params_set()
  * and -EINVAL for bad grammar. */
 int zram_params_text_apply(struct zram *z, const char *buf, size_t len);
+
+/*
+ * group_pass.c: the policy's grouping of idle neighbours, @pages per frame
+ * (2..GROUP_PAGES_MAX). Returns the pages grouped.
+ * Locking: pp_lock held; one slot lock at a time.
+ */
+uint64_t group_idle(struct zram *z, unsigned int pages);
 
 /* writeback.c: punch emptied backing blocks. Locking: no slot lock held. */
 void tier_punch(struct zram *z);

@@ -7,11 +7,12 @@
  * unaligned pieces (read-modify-write), discard pages and read pages back,
  * checking every byte against the model. Meanwhile one thread loops over
  * `idle all`, `writeback idle`, `writeback page_indexes=...`, `recompress`
- * and `compact`, and the policy thread runs with idle_after=0, recompress
- * and writeback on and a mem_target. A page lost, torn or mixed up between
- * pool and backing store fails the compare. At the end the counters must
- * agree with the slot table (bd_count, backing_bytes, compr_data_size,
- * pages_stored) and a discard of everything must leave the backing store
+ * and `compact`, and the policy thread runs with idle_after=0, recompress,
+ * writeback and grouping (group=4) on and a mem_target. A page lost, torn
+ * or mixed up between pool, frames and backing store fails the compare. At
+ * the end the counters must agree with the slot table (bd_count,
+ * backing_bytes, compr_data_size with each frame once, pages_stored,
+ * group_objects) and a discard of everything must leave the backing store
  * empty.
  *
  * Scaled by harness_scale() (UZRAM_STRESS_SCALE), seeded by harness_seed().
@@ -127,7 +128,9 @@ static void *tier_main(void *arg)
 /* Counters against the table. Locking: no other thread runs. */
 static void check_counters(struct zram *z)
 {
-	uint64_t wb = 0, wb_bytes = 0, compr = 0, stored = 0, i;
+	uint64_t wb = 0, wb_bytes = 0, compr = 0, stored = 0, i, j;
+	uint32_t frames[PAGES], nframes = 0, id;
+	struct group_frame gf;
 	struct zram_stats s;
 
 	for (i = 0; i < PAGES; i++) {
@@ -150,6 +153,16 @@ static void check_counters(struct zram *z)
 		case SLOT_KIND_SHARED: /* dedup is off here */
 			CHECK(!"shared slot");
 			break;
+		case SLOT_KIND_GROUPED: /* each frame counts once */
+			id = (uint32_t)atomic_load(&z->table[i].handle);
+			for (j = 0; j < nframes && frames[j] != id; j++)
+				;
+			if (j < nframes)
+				break;
+			frames[nframes++] = id;
+			group_frame_get(z->groups, id, &gf);
+			compr += gf.size;
+			break;
 		}
 		stored++;
 	}
@@ -158,6 +171,7 @@ static void check_counters(struct zram *z)
 	CHECK_EQ(s.backing_bytes, wb_bytes);
 	CHECK_EQ(s.compr_data_size, compr);
 	CHECK_EQ(s.pages_stored, stored);
+	CHECK_EQ(s.group_objects, nframes);
 }
 
 int main(void)
@@ -169,7 +183,7 @@ int main(void)
 		.disksize = PAGES * ZRAM_PAGE_SIZE,
 		.backing_dev = path,
 		.policy = "idle_after=0,interval=1,recompress=on,writeback=on,"
-			  "mem_target=256K"};
+			  "mem_target=256K,group=4"};
 	uint64_t seed = harness_seed();
 	pthread_t t[WORKERS], tier;
 	struct zram_stats s;

@@ -19,10 +19,22 @@
  * only if it lands in a smaller size class, else marks it incompressible).
  * Any later write, partial write or discard of such a page must bring it
  * back to the primary codec in memory.
+ *
+ * Grouping steps (the policy's group=PAGES, run synchronously): `idle all`,
+ * a few reads that make their pages hot again, then one grouping pass with
+ * a random group size. The model finds the same runs itself (consecutive
+ * idle pages compressed in memory, not huge, same-filled, written back or
+ * incompressible, cut every PAGES pages, at least 2), compresses each with
+ * the same zstd frame function and keeps it only if it is smaller than its
+ * members' objects; a kept frame counts once in compr_data_size until its
+ * last member is rewritten or discarded. Compaction runs after grouping
+ * (and now and then on its own), so frames move under the reads; a reset
+ * now and then empties everything, frames included.
  */
 #include <errno.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -41,14 +53,21 @@ struct model {
 	bool wb[PAGES];	       /* written back */
 	bool recomp[PAGES];    /* recompressed (priority 1) */
 	bool incompr[PAGES];   /* no secondary codec shrinks it */
+	int grp[PAGES];	       /* model frame it is a member of, or -1 */
+	bool idle[PAGES];
 	uint64_t huge_since;
 	uint64_t notify_free;
 	uint64_t invalid_io;
 	uint64_t num_reads;
 	uint64_t num_writes;
+	uint64_t frames_made;	      /* over the run: some must be */
+	uint64_t multipart;	      /* frames of more than one part, made */
+	uint64_t bd_writes, bd_reads; /* counted before resets */
 };
 
 static struct model m;
+/* model frame k's size; k counts the frames made in one run */
+static uint32_t frame_size[STEPS * PAGES];
 static char dir[] = "/tmp/zram_model.XXXXXX", path[64];
 static unsigned char buf[DISK + 3 * ZRAM_PAGE_SIZE];
 static unsigned char rd[DISK + 3 * ZRAM_PAGE_SIZE];
@@ -74,6 +93,7 @@ static void model_store(struct zram *z, void *ctx, unsigned int id,
 
 	m.stored[page] = true;
 	m.wb[page] = m.recomp[page] = m.incompr[page] = false;
+	m.grp[page] = -1;
 	if (same_filled(p)) {
 		m.csize[page] = 0;
 		return;
@@ -96,7 +116,13 @@ static void fill(unsigned char *p, size_t len, uint64_t *rs)
 	uint64_t w = harness_rand(rs);
 	size_t i;
 
-	switch (harness_rand(rs) % 4) {
+	switch (harness_rand(rs) % 5) {
+	case 4: /* half random: about 2 KiB compressed, frames in parts */
+		for (i = 0; i < len; i++)
+			p[i] = i % ZRAM_PAGE_SIZE < 2048
+				       ? (unsigned char)(harness_rand(rs) >> 33)
+				       : (unsigned char)words[i % 16];
+		break;
 	case 0: /* compressible text */
 		for (i = 0; i < len; i++)
 			p[i] = (unsigned char)words[(i * 7 + w % 13 + i / 64) %
@@ -198,10 +224,12 @@ static void step_clear(struct zram *z, void *ctx, unsigned int id, uint64_t *rs,
 			m.stored[p] = true;
 			m.csize[p] = 0;
 			m.wb[p] = m.recomp[p] = m.incompr[p] = false;
+			m.grp[p] = -1;
 		} else if (whole) {
 			m.notify_free += m.stored[p];
 			m.stored[p] = false;
 			m.wb[p] = false;
+			m.grp[p] = -1;
 		} else if (m.stored[p]) {
 			model_store(z, ctx, id, p);
 		}
@@ -228,9 +256,10 @@ static void step_read(struct zram *z, uint64_t *rs)
 			       off / ZRAM_PAGE_SIZE + 1;
 }
 
+/* An object of its own in the pool (what writeback and recompress take). */
 static bool in_memory(uint64_t p)
 {
-	return m.stored[p] && m.csize[p] && !m.wb[p];
+	return m.stored[p] && m.csize[p] && !m.wb[p] && m.grp[p] < 0;
 }
 
 static int store_attr(struct zram *z, const char *name, const char *v)
@@ -285,17 +314,131 @@ static void step_recompress(struct zram *z, void *zctx)
 	}
 }
 
+/* May page @p join a group (group_pass.c's member_ok)? */
+static bool model_member(uint64_t p)
+{
+	return in_memory(p) && m.csize[p] < ZRAM_PAGE_SIZE && !m.incompr[p] &&
+	       m.idle[p];
+}
+
+/* The model's own grouping of pages [@first, @first + @n). */
+static void model_group(struct zram *z, void *zctx, uint64_t first,
+			unsigned int n)
+{
+	static unsigned char pages[GROUP_PAGES_MAX * ZRAM_PAGE_SIZE];
+	static unsigned char frame[GROUP_PAGES_MAX * ZRAM_PAGE_SIZE];
+	uint64_t sizes = 0, i;
+	int len;
+
+	if (n < GROUP_PAGES_MIN)
+		return;
+	for (i = 0; i < n; i++)
+		sizes += m.csize[first + i];
+	memcpy(pages, m.ref + first * ZRAM_PAGE_SIZE,
+	       (size_t)n * ZRAM_PAGE_SIZE);
+	len = zram_zstd_frame_compress(
+		zctx, GROUP_LEVEL, pages, (size_t)n * ZRAM_PAGE_SIZE, frame,
+		sizes - 1 < sizeof(frame) ? sizes - 1 : sizeof(frame));
+	(void)z;
+	if (len <= 0)
+		return;
+	frame_size[m.frames_made] = (uint32_t)len;
+	m.multipart += (uint32_t)len > GROUP_PART_SIZE;
+	for (i = 0; i < n; i++)
+		m.grp[first + i] = (int)m.frames_made;
+	m.frames_made++;
+}
+
+/*
+ * idle all, a few pages made hot again by a read, then one grouping pass
+ * of @rs's size, then compaction (frames move); the model groups the same
+ * runs.
+ */
+static void step_group(struct zram *z, void *zctx, uint64_t *rs)
+{
+	static const unsigned int sizes[] = {2, 3, 4, 4, 8, 16};
+	unsigned int want = sizes[harness_rand(rs) % 6], n = 0, k;
+	uint64_t p, first = 0;
+
+	CHECK_EQ(store_attr(z, "idle", "all"), 0);
+	for (p = 0; p < PAGES; p++)
+		m.idle[p] = m.stored[p] && m.csize[p] && !m.wb[p];
+	for (k = harness_rand(rs) % 4; k; k--) {
+		p = harness_rand(rs) % PAGES;
+		CHECK_EQ(zram_read(z, rd, 100, p * ZRAM_PAGE_SIZE + 7), 100);
+		m.num_reads++;
+		m.idle[p] = false;
+	}
+	pthread_mutex_lock(&z->pp_lock);
+	group_idle(z, want);
+	pthread_mutex_unlock(&z->pp_lock);
+	for (p = 0; p < PAGES; p++) {
+		if (model_member(p)) {
+			if (!n)
+				first = p;
+			if (++n == want) {
+				model_group(z, zctx, first, n);
+				n = 0;
+			}
+			continue;
+		}
+		model_group(z, zctx, first, n);
+		n = 0;
+	}
+	model_group(z, zctx, first, n);
+	for (p = 0; p < PAGES; p++)
+		m.idle[p] = false; /* model_check reads every page */
+	zram_compact(z);
+}
+
+/* reset: everything goes, counters too */
+static void step_reset(struct zram *z)
+{
+	struct zram_stats s;
+	uint64_t p;
+
+	zram_stats_get(z, &s);
+	m.bd_writes += s.bd_writes;
+	m.bd_reads += s.bd_reads;
+	CHECK_EQ(zram_reset(z), 0);
+	for (p = 0; p < PAGES; p++) {
+		m.stored[p] = m.wb[p] = m.recomp[p] = m.incompr[p] = false;
+		m.grp[p] = -1;
+	}
+	memset(m.ref, 0, sizeof(m.ref));
+	m.huge_since = m.notify_free = m.invalid_io = 0;
+	m.num_reads = m.num_writes = 0;
+}
+
 static void model_check(struct zram *z)
 {
 	uint64_t stored = 0, same = 0, huge = 0, compr = 0, p;
-	uint64_t wb = 0, wb_bytes = 0;
+	uint64_t wb = 0, wb_bytes = 0, grouped = 0, frames = 0, fbytes = 0;
 	struct zram_stats s;
 
+	for (p = 0; p < PAGES; p++) {
+		/* a frame lives while one of its members does: count it at
+		 * its first live member */
+		uint64_t q;
+
+		if (m.grp[p] < 0)
+			continue;
+		for (q = 0; q < p && m.grp[q] != m.grp[p]; q++)
+			;
+		if (q == p) {
+			frames++;
+			fbytes += frame_size[m.grp[p]];
+		}
+	}
 	for (p = 0; p < PAGES; p++) {
 		if (!m.stored[p])
 			continue;
 		stored++;
 		same += m.csize[p] == 0;
+		if (m.grp[p] >= 0) {
+			grouped++;
+			continue;
+		}
 		if (m.wb[p]) {
 			wb++;
 			wb_bytes += m.csize[p];
@@ -304,7 +447,11 @@ static void model_check(struct zram *z)
 		huge += m.csize[p] == ZRAM_PAGE_SIZE;
 		compr += m.csize[p];
 	}
+	compr += fbytes;
 	zram_stats_get(z, &s);
+	CHECK_EQ(s.grouped_pages, grouped);
+	CHECK_EQ(s.group_objects, frames);
+	CHECK_EQ(s.group_data_size, fbytes);
 	CHECK_EQ(s.bd_count, wb);
 	CHECK_EQ(s.backing_bytes, wb_bytes);
 	CHECK_EQ(s.pages_stored, stored);
@@ -321,7 +468,9 @@ static void model_check(struct zram *z)
 	CHECK(s.mem_used_max >= s.mem_used_total);
 	/* at worst one zspage (<= 16 pages) per object; none when empty */
 	CHECK(s.mem_used_total >= (compr ? ZRAM_PAGE_SIZE : 0));
-	CHECK(s.mem_used_total <= (stored - same - wb) * 16 * ZRAM_PAGE_SIZE);
+	CHECK(s.mem_used_total <=
+	      (stored - same - wb + frames * GROUP_PARTS_MAX) * 16 *
+		      ZRAM_PAGE_SIZE);
 	CHECK_EQ(s.slot_bytes, 16);
 	CHECK_EQ(s.slot_count, PAGES);
 	/* the whole disk, as one read (counts pages read too) */
@@ -347,6 +496,8 @@ static void run(const char *algo, const char *params, uint64_t seed)
 
 	fprintf(stderr, "model: %s %s\n", algo, params ? params : "");
 	memset(&m, 0, sizeof(m));
+	for (i = 0; i < (int)PAGES; i++)
+		m.grp[i] = -1;
 	if (!path[0]) {
 		REQUIRE(mkdtemp(dir) != NULL);
 		snprintf(path, sizeof(path), "%s/backing", dir);
@@ -368,6 +519,12 @@ static void run(const char *algo, const char *params, uint64_t seed)
 		case 9:
 			if (harness_rand(&rs) % 3 == 0)
 				step_recompress(z, zctx);
+			else if (harness_rand(&rs) % 2)
+				step_group(z, zctx, &rs);
+			else if (harness_rand(&rs) % 8 == 0)
+				step_reset(z);
+			else if (harness_rand(&rs) % 2)
+				zram_compact(z);
 			else
 				step_read(z, &rs);
 			break;
@@ -394,10 +551,16 @@ static void run(const char *algo, const char *params, uint64_t seed)
 	zram_stats_get(z, &s);
 	fprintf(stderr,
 		"model: %llu pages written back, %llu read back, "
-		"%llu recompressed\n",
+		"%llu recompressed, %llu frames of %llu pages (%llu B) now, "
+		"%llu frames made\n",
 		(unsigned long long)s.bd_writes, (unsigned long long)s.bd_reads,
-		(unsigned long long)s.pages_recompressed);
-	CHECK(s.bd_writes > 0 && s.bd_reads > 0);
+		(unsigned long long)s.pages_recompressed,
+		(unsigned long long)s.group_objects,
+		(unsigned long long)s.grouped_pages,
+		(unsigned long long)s.group_data_size,
+		(unsigned long long)m.frames_made);
+	CHECK(s.bd_writes + m.bd_writes > 0 && s.bd_reads + m.bd_reads > 0);
+	CHECK(m.frames_made > 0 && m.multipart > 0);
 	zram_codec_get(id)->ctx_destroy(ctx);
 	zram_codec_get(ZRAM_CODEC_ZSTD)->ctx_destroy(zctx);
 	zram_destroy(z);

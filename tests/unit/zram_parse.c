@@ -145,6 +145,17 @@ static const struct bad bad_inputs[] = {
 	{"policy", "auto_dict=on auto_dict=off", -EINVAL},
 	{"policy", "auto_dict=ON", -EINVAL},
 	{"policy", "writeback=on bogus=1", -EINVAL},
+	{"policy", "group=", -EINVAL},
+	{"policy", "group=1", -EINVAL},
+	{"policy", "group=0", -EINVAL},
+	{"policy", "group=17", -EINVAL},
+	{"policy", "group=-4", -EINVAL},
+	{"policy", "group=4x", -EINVAL},
+	{"policy", "group=ON", -EINVAL},
+	{"policy", "group=yes", -EINVAL},
+	{"policy", "group=on group=8", -EINVAL},
+	{"policy", "group=99999999999999999999", -EINVAL},
+	{"policy", "group=on,bogus=1", -EINVAL},
 	{"comp_algorithm", "", -EINVAL},
 	{"comp_algorithm", "\n", -EINVAL},
 	{"comp_algorithm", " lz4", -EINVAL},
@@ -348,12 +359,22 @@ static void test_good_tier_inputs(struct zram *z)
 		 0);
 	CHECK(!strcmp(show(z, "policy"),
 		      "idle_after=30\nrecompress=on\nwriteback=off\n"
-		      "mem_target=0\ninterval=2\nauto_dict=off\n"));
+		      "mem_target=0\ninterval=2\nauto_dict=off\ngroup=off\n"));
 	CHECK_EQ(store(z, "policy", "auto_dict=on,recompress=off"), 0);
 	CHECK(!strcmp(show(z, "policy"),
 		      "idle_after=30\nrecompress=off\nwriteback=off\n"
-		      "mem_target=0\ninterval=2\nauto_dict=on\n"));
+		      "mem_target=0\ninterval=2\nauto_dict=on\ngroup=off\n"));
 	CHECK_EQ(store(z, "policy", "auto_dict=off"), 0);
+	/* group: on is the default size, a number is the size, off is 0 */
+	CHECK_EQ(store(z, "policy", "group=on"), 0);
+	CHECK(strstr(show(z, "policy"), "\ngroup=4\n") != NULL);
+	CHECK_EQ(store(z, "policy", "group=16\n"), 0);
+	CHECK(strstr(show(z, "policy"), "\ngroup=16\n") != NULL);
+	CHECK_EQ(store(z, "policy", "group=2,interval=2"), 0);
+	CHECK(strstr(show(z, "policy"), "\ngroup=2\n") != NULL);
+	CHECK_EQ(store(z, "policy", show(z, "policy")), 0);
+	CHECK_EQ(store(z, "policy", "group=off"), 0);
+	CHECK(strstr(show(z, "policy"), "\ngroup=off\n") != NULL);
 	/* what `cat policy` prints is accepted back */
 	CHECK_EQ(store(z, "policy", show(z, "policy")), 0);
 	CHECK_EQ(store(z, "policy", "recompress=off,mem_target=1M"), 0);

@@ -14,6 +14,8 @@
  *   restored store gives the same bytes; a later dictionary still fits.
  * - Version 1 files (written by hand here, as docs/snapshot.md says) still
  *   restore.
+ * - Grouped pages (the policy's group=) are saved as pages of their own and
+ *   restore to the same bytes, ungrouped.
  * - Refusals: a missing file, an empty one, a foreign one, another version,
  *   every truncation at a record boundary (and one byte either side), and
  *   random byte flips (UZRAM_STRESS_SCALE-scaled, seeded) are all refused
@@ -39,6 +41,7 @@
 
 #include "harness.h"
 #include "zram.h"
+#include "zram_internal.h"
 
 #define PAGES 2048u
 #define PG ZRAM_PAGE_SIZE
@@ -452,6 +455,40 @@ static void test_version1(void)
 	zram_destroy(r);
 }
 
+/* Grouped pages come back as pages of their own, the same bytes. */
+static void test_group(void)
+{
+	static unsigned char pa[PG * 64], pb[PG * 64];
+	struct zram *z = store_build(), *r = NULL;
+	struct zram_stats sa, sb;
+	char err[256];
+	uint64_t off, grouped;
+
+	CHECK_EQ(zram_attr_find("idle")->store(z, "all", 3), 0);
+	pthread_mutex_lock(&z->pp_lock);
+	grouped = group_idle(z, GROUP_PAGES_DEFAULT);
+	pthread_mutex_unlock(&z->pp_lock);
+	zram_stats_get(z, &sa);
+	CHECK(grouped > 50); /* store_build writes runs of 2 */
+	CHECK_EQ(sa.grouped_pages, grouped);
+	CHECK_EQ(zram_save(z, path), 0);
+	CHECK_EQ(zram_restore(path, NULL, &r, err, sizeof(err)), 0);
+	REQUIRE(r);
+	for (off = 0; off < zram_disksize(z); off += sizeof(pa)) {
+		CHECK_EQ(zram_read(z, pa, sizeof(pa), off), sizeof(pa));
+		CHECK_EQ(zram_read(r, pb, sizeof(pb), off), sizeof(pb));
+		CHECK(!memcmp(pa, pb, sizeof(pa)));
+	}
+	zram_stats_get(r, &sb);
+	CHECK_EQ(sb.grouped_pages, 0);
+	CHECK_EQ(sb.group_objects, 0);
+	CHECK_EQ(sa.orig_data_size, sb.orig_data_size);
+	CHECK_EQ(sa.same_pages, sb.same_pages);
+	CHECK_EQ(sa.pages_stored, sb.pages_stored);
+	zram_destroy(r);
+	zram_destroy(z);
+}
+
 /* Expect a refusal of @name: -EINVAL (or @want), a message, no store. */
 static void refused(const char *name, int want, const char *what)
 {
@@ -755,6 +792,7 @@ int main(void)
 	snprintf(dict_path, sizeof(dict_path), "%s/dict", dir);
 	test_round_trip();
 	test_dedup();
+	test_group();
 	test_version1();
 	test_reads_during_save();
 	test_dicts(); /* leaves its snapshot for the refusals */

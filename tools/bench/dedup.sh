@@ -12,6 +12,14 @@
 #   uzram-zstd-auto   the same with --policy idle_after=2,interval=1,
 #                     auto_dict=on: recorded once the policy settled (a
 #                     dictionary trained, idle pages rewritten, compacted)
+#   uzram-zstd        zstd (level 3), no dedup, no policy (memory only)
+#   uzram-zstd-group  the same with --policy idle_after=2,interval=1,
+#                     group=on: recorded once grouping settled (two
+#                     samples 3 s apart with the same grouped_pages), then
+#                     every file is diffed again (read from the frames)
+#   uzram-zstd-full   --dedup --policy idle_after=2,interval=1,auto_dict=on,
+#                     group=on (the issue's acceptance line), settled both
+#                     ways
 #   nbdkit-zstd       nbdkit memory allocator=zstd behind nbdfuse, the peer
 #                     (memory only: its RSS is its memory)
 # Real data: mkfs.ext4 -b 4096 on the device, copy TREES, sync, drop caches,
@@ -31,7 +39,8 @@
 # Environment: UZRAM_BIN (default build/release/src/fuse/uzram), BENCH_TREES
 # (default "/usr/include /usr/lib/gcc /usr/lib/python3 /usr/share/perl"),
 # BENCH_DISK (3G), BENCH_AREA (1G), BENCH_RUNTIME (10), BENCH_REPEAT (3),
-# BENCH_OUT (build/bench), BENCH_TARGETS (a subset of the five).
+# BENCH_OUT (build/bench), BENCH_TARGETS (a subset of the targets above;
+# default the five without a policy).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -163,6 +172,15 @@ target_up() { # target_up NAME PHASE
 		uzram_up "$dir" --algo zstd --dedup \
 			--policy idle_after=2,interval=1,auto_dict=on
 		;;
+	uzram-zstd) uzram_up "$dir" --algo zstd ;;
+	uzram-zstd-group)
+		uzram_up "$dir" --algo zstd \
+			--policy idle_after=2,interval=1,group=on
+		;;
+	uzram-zstd-full)
+		uzram_up "$dir" --algo zstd --dedup \
+			--policy idle_after=2,interval=1,auto_dict=on,group=on
+		;;
 	nbdkit-zstd) nbdkit_up "$dir" ;;
 	*) die "unknown target $1" ;;
 	esac
@@ -205,7 +223,14 @@ mem_used() {
 # idle 2 s after the read-back touched them), then compact.
 settle() {
 	local n=0 last=-1 cur
-	[ "$1" = uzram-zstd-auto ] || return 0
+	case $1 in
+	uzram-zstd-group)
+		settle_group "$1"
+		return 0
+		;;
+	uzram-zstd-auto | uzram-zstd-full) ;;
+	*) return 0 ;;
+	esac
 	while ((n < 90)); do
 		cur=$(json_get "$MP/stats.json" dict_rewrites)
 		if [ "$(json_get "$MP/stats.json" dicts_trained)" -gt 0 ] &&
@@ -218,6 +243,34 @@ settle() {
 	done
 	echo 1 >"$MP/compact"
 	log "$1: settled after ${n}s: $(json_get "$MP/stats.json" dicts_trained) dictionaries, $cur pages rewritten"
+	if [ "$1" = uzram-zstd-full ]; then
+		settle_group "$1"
+	fi
+}
+
+# settle_group: wait (180 s at most) until two samples 3 s apart show the
+# same grouped_pages (> 0), then compact.
+settle_group() {
+	local n=0 last=-1 cur
+	while ((n < 180)); do
+		cur=$(json_get "$MP/stats.json" grouped_pages)
+		[ "$cur" -gt 0 ] && [ "$cur" = "$last" ] && break
+		last=$cur
+		sleep 3
+		n=$((n + 3))
+	done
+	echo 1 >"$MP/compact"
+	log "$1: grouping settled after ${n}s: $cur pages in $(json_get "$MP/stats.json" group_objects) frames"
+}
+
+# verify FS SUBDIR: every file again, read from the device (after grouping).
+verify_trees() {
+	local d
+	echo 3 >/proc/sys/vm/drop_caches
+	for d in $TREES; do
+		diff -r --no-dereference "$d" "$1/$2/$d" >/dev/null ||
+			die "$d differs after grouping ($2)"
+	done
 }
 
 # record TARGET SUFFIX: the memory figures now.
@@ -228,7 +281,8 @@ record() {
 	if [ "$KIND" = uzram ]; then
 		for k in orig_data_size compr_data_size dup_pages dup_data_size \
 			dedup_objects dedup_meta_size table_bytes dicts_trained \
-			dict_rewrites; do
+			dict_rewrites grouped_pages group_objects \
+			group_data_size group_meta_size; do
 			put "$t" "$k$s" "$(json_get "$MP/stats.json" "$k")"
 		done
 		put "$t" "rss$s" "$(rss_bytes "$PID")"
@@ -264,9 +318,11 @@ realdata_phase() {
 	mount "$DEV" "$fs"
 	copy_trees "$fs" one
 	record "$t" ""
+	case $t in *-group | *-full) verify_trees "$fs" one ;; esac
 	log "$t: the same trees again (double copy)"
 	copy_trees "$fs" two
 	record "$t" _x2
+	case $t in *-group | *-full) verify_trees "$fs" two ;; esac
 	cleanup_run "$depth"
 }
 
@@ -361,7 +417,8 @@ L.append("| target | mem_used_total MB | double copy MB | orig MB | compr MB "
          "| randread IOPS |")
 L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for t in ("zram-lz4", "uzram-lz4", "uzram-lz4-dedup", "uzram-zstd-dedup",
-          "uzram-zstd-auto", "nbdkit-zstd"):
+          "uzram-zstd-auto", "uzram-zstd", "uzram-zstd-group",
+          "uzram-zstd-full", "nbdkit-zstd"):
     if t not in f:
         continue
     x = f[t]
@@ -397,6 +454,21 @@ L.append(f"| uzram zstd+dedup daemon RSS / nbdkit zstd RSS | "
          f"{ratio(g(zd, 'rss'), g(nb, 'rss'))} | <= 0.85 (with auto_dict, group: not built) |")
 L.append(f"| uzram zstd+dedup mem_used_total / nbdkit zstd RSS | "
          f"{ratio(g(zd, 'mem'), g(nb, 'rss'))} | <= 0.80 (idem) |")
+zg, zp, zf = "uzram-zstd-group", "uzram-zstd", "uzram-zstd-full"
+if zg in f:
+    L.append(f"| zstd group=on / zstd page by page: mem_used_total | "
+             f"{ratio(g(zg, 'mem'), g(zp, 'mem'))} | |")
+    L.append(f"| the same, compr_data_size | "
+             f"{ratio(g(zg, 'compr_data_size'), g(zp, 'compr_data_size'))} | |")
+    L.append(f"| the same, double copy | "
+             f"{ratio(g(zg, 'mem_x2'), g(zp, 'mem_x2'))} | |")
+    L.append(f"| grouped pages / frames | {g(zg, 'grouped_pages'):.0f} / "
+             f"{g(zg, 'group_objects'):.0f} | |")
+if zf in f:
+    L.append(f"| zstd --dedup + auto_dict + group: RSS / nbdkit zstd RSS | "
+             f"{ratio(g(zf, 'rss'), g(nb, 'rss'))} | <= 0.85 |")
+    L.append(f"| zstd --dedup + auto_dict + group: mem_used_total / nbdkit RSS | "
+             f"{ratio(g(zf, 'mem'), g(nb, 'rss'))} | <= 0.80 |")
 if g(d, "dedup_objects"):
     L.append(f"| dedup index bytes per unique page | "
              f"{g(d, 'dedup_meta_size') / g(d, 'dedup_objects'):.1f} | |")

@@ -1,0 +1,185 @@
+/*
+ * group_pass.c - the policy's grouping of cold neighbours (group=on|PAGES).
+ *
+ * Why: a page compressed alone cannot use what its neighbours on the disk
+ * share with it; zstd over 4 consecutive pages of these trees takes 12.8 %
+ * off page-by-page zstd-3 (docs/benchmarks.md). Cold pages are read
+ * rarely, so the price (a read decompresses the whole frame) is paid
+ * rarely; hot pages never are grouped, and a write splits its page out.
+ *
+ * A pass walks the slots in ascending order and collects runs of
+ * consecutive slots that are idle, COMPRESSED (so never SAME, SHARED,
+ * WB, HUGE, GROUPED or empty) and not INCOMPRESSIBLE. Each collected member
+ * is decoded into the pass's buffer and marked PP under its lock, then let
+ * go. When a run has `pages` members, or breaks, and has at least
+ * GROUP_PAGES_MIN: compress them as one zstd frame (GROUP_LEVEL, no
+ * dictionary, whatever the primary codec is); keep it only if it is
+ * smaller than the members' objects together (it is compressed into a
+ * buffer one byte shorter than that); store it (slot_group_new, one
+ * reference for the pass), then for each member, under its lock: if it is
+ * still PP (no access, write, discard or free since it was decoded: any of
+ * those clears PP, and only a pass under pp_lock sets it), take a reference
+ * and install it as GROUPED (its own object is freed, its IDLE mark and
+ * access time stay). Finally the pass drops its own reference: a frame
+ * whose members all changed meanwhile is freed right there.
+ *
+ * Known limit: a member that changed between its decode and the install
+ * stays out, and the frame keeps its page's bytes until the frame goes (it
+ * is still smaller than what the members it kept used, unless most left).
+ *
+ * Lock order: pp_lock (the caller's) -> slot lock (one at a time) -> group
+ * table lock / allocator locks inside slot_content.
+ */
+#include <stdlib.h>
+
+#include "slot_content.h"
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+#define FRAME_MAX (GROUP_PAGES_MAX * ZRAM_PAGE_SIZE)
+
+struct group_run {
+	struct zram_stream *st;
+	unsigned int want; /* pages per frame */
+	uint64_t first;	   /* slot of the run's first member */
+	unsigned int n;	   /* members collected */
+	uint64_t sizes;	   /* their objects' bytes */
+	uint64_t grouped;  /* pages installed as GROUPED by this pass */
+	unsigned char pages[FRAME_MAX];
+	unsigned char frame[FRAME_MAX];
+};
+
+/* May a slot with @f join a group? */
+static bool member_ok(uint32_t f)
+{
+	return slot_kind(f) == SLOT_KIND_COMPRESSED && (f & SLOT_IDLE) &&
+	       !(f & (SLOT_INCOMPRESSIBLE | SLOT_PP));
+}
+
+/* Member @pos of frame @id into its slot if unchanged. Returns 1 if so.
+ * Locking: takes the slot lock. */
+static int member_install(struct zram *z, uint64_t index, uint32_t id,
+			  unsigned int pos, uint32_t share)
+{
+	struct zram_slot *slot = &z->table[index];
+	struct slot_obj obj = {.handle = slot_group_handle(id, pos),
+			       .flags = slot_group_flags(share)};
+	uint32_t f;
+	int done = 0;
+
+	slot_lock(z, slot);
+	f = LOAD(slot->flags);
+	if ((f & SLOT_PP) && slot_kind(f) == SLOT_KIND_COMPRESSED) {
+		slot_group_get(z, id);
+		slot_install(z, slot, &obj); /* clears IDLE and PP */
+		if (f & SLOT_IDLE) {	     /* grouping is not an access */
+			slot_flags_update(slot, 0, SLOT_IDLE);
+			atomic_fetch_add_explicit(&z->stats.idle_pages, 1,
+						  memory_order_relaxed);
+		}
+		done = 1;
+	}
+	slot_unlock(slot);
+	return done;
+}
+
+/* Clear PP on the run's members that still have it. Locking: slot locks. */
+static void run_release(struct zram *z, struct group_run *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->n; i++) {
+		struct zram_slot *slot = &z->table[r->first + i];
+
+		if (!(LOAD(slot->flags) & SLOT_PP))
+			continue;
+		slot_lock(z, slot);
+		if (LOAD(slot->flags) & SLOT_PP)
+			slot_flags_update(slot, SLOT_PP, 0);
+		slot_unlock(slot);
+	}
+	r->n = 0;
+	r->sizes = 0;
+}
+
+/* Group the run collected so far, if it is worth it, and start anew. */
+static void run_flush(struct zram *z, struct group_run *r)
+{
+	void *ctx = zram_stream_ctx(r->st, ZRAM_CODEC_ZSTD);
+	size_t cap = r->sizes - 1 < FRAME_MAX ? r->sizes - 1 : FRAME_MAX;
+	unsigned int i;
+	uint32_t id;
+	int len;
+
+	if (r->n < GROUP_PAGES_MIN || !ctx)
+		goto out;
+	len = zram_zstd_frame_compress(ctx, GROUP_LEVEL, r->pages,
+				       (size_t)r->n * ZRAM_PAGE_SIZE, r->frame,
+				       cap);
+	if (len <= 0 || slot_group_new(z, r->frame, (size_t)len, r->n, &id))
+		goto out; /* not smaller (-E2BIG), or no memory: leave them */
+	for (i = 0; i < r->n; i++)
+		r->grouped += (uint64_t)member_install(
+			z, r->first + i, id, i,
+			((uint32_t)len + r->n - 1) / r->n);
+	slot_group_put(z, id); /* the pass's own reference */
+out:
+	run_release(z, r);
+}
+
+/* slot_walk() callback: extend the run with slot @index, or end it. */
+static int run_one(struct zram *z, uint64_t index, void *arg)
+{
+	struct group_run *r = arg;
+	struct zram_slot *slot = &z->table[index];
+	uint32_t f;
+
+	if (r->n && index != r->first + r->n)
+		run_flush(z, r);
+	/* a lock-free look first: a WB slot's lock may be held across a
+	 * backing-store read, which the pass must not wait for */
+	if (!member_ok(LOAD(slot->flags))) {
+		run_flush(z, r);
+		return 0;
+	}
+	slot_lock(z, slot);
+	f = LOAD(slot->flags);
+	if (!member_ok(f) ||
+	    slot_decode(z, r->st, index,
+			r->pages + (size_t)r->n * ZRAM_PAGE_SIZE)) {
+		slot_unlock(slot);
+		run_flush(z, r);
+		return 0;
+	}
+	slot_flags_update(slot, 0, SLOT_PP);
+	slot_unlock(slot);
+	if (!r->n)
+		r->first = index;
+	r->sizes += f & SLOT_SIZE_MASK;
+	if (++r->n == r->want)
+		run_flush(z, r);
+	return 0;
+}
+
+uint64_t group_idle(struct zram *z, unsigned int pages)
+{
+	struct group_run *r;
+	uint64_t grouped;
+
+	if (pages < GROUP_PAGES_MIN || pages > GROUP_PAGES_MAX)
+		return 0;
+	r = malloc(sizeof(*r));
+	if (!r)
+		return 0;
+	r->st = zram_stream_get(z);
+	r->want = pages;
+	r->n = 0;
+	r->sizes = 0;
+	r->grouped = 0;
+	if (r->st) {
+		slot_walk(z, 0, z->nr_slots, run_one, r);
+		run_flush(z, r);
+	}
+	grouped = r->grouped;
+	free(r);
+	return grouped;
+}

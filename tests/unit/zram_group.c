@@ -1,0 +1,245 @@
+/*
+ * zram_group.c - grouped frames of cold pages: the cases the model test
+ * does not aim at.
+ *
+ * - Which pages: a run with a same-filled page, a huge page and a shared
+ *   (dedup) page in it groups only the compressed pages around them, cut
+ *   at those; non-idle pages are left alone; a run of one is not grouped.
+ * - The per-thread frame buffer: a frame read into it, then every member
+ *   rewritten (the frame dies and its id, and likely its pool objects, are
+ *   reused by the next frame of other bytes): a read must return the new
+ *   bytes, never the buffered old frame.
+ * - Frames longer than one pool object (in parts), compaction after three
+ *   quarters of the plain objects around them and of their members were
+ *   discarded (the frames' tails move), every survivor read back, and a
+ *   discard of the whole disk giving every byte back.
+ * - The policy: group= range checked by zram_policy_set(); the policy
+ *   thread with idle_after=0,group=on groups by itself.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "zram.h"
+#include "zram_attr.h"
+#include "zram_internal.h"
+
+#define PG ZRAM_PAGE_SIZE
+
+static void text_page(unsigned char *p, uint64_t seed)
+{
+	static const char *words[] = {"frame ", "cold ", "page ", "group ",
+				      "zstd ",	"slot ", "idle ", "the "};
+	uint64_t w = seed * 2654435761u + 1;
+	size_t i = 0;
+
+	while (i < PG) {
+		const char *s =
+			words[(w = w * 6364136223846793005ull + 1) >> 61];
+		size_t n = strlen(s);
+
+		if (n > PG - i)
+			n = PG - i;
+		memcpy(p + i, s, n);
+		i += n;
+	}
+}
+
+static void random_page(unsigned char *p, uint64_t seed, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(harness_rand(&seed) >> 33);
+}
+
+static uint64_t group_now(struct zram *z, unsigned int pages)
+{
+	uint64_t n;
+
+	CHECK_EQ(attr_store(z, "idle", "all"), 0);
+	pthread_mutex_lock(&z->pp_lock);
+	n = group_idle(z, pages);
+	pthread_mutex_unlock(&z->pp_lock);
+	return n;
+}
+
+static bool slot_grouped(struct zram *z, uint64_t i)
+{
+	return atomic_load(&z->table[i].flags) & SLOT_GROUPED;
+}
+
+static void page_check(struct zram *z, uint64_t i, const unsigned char *want)
+{
+	unsigned char back[PG];
+
+	CHECK_EQ(zram_read(z, back, PG, i * PG), PG);
+	CHECK(!memcmp(back, want, PG));
+}
+
+/* pages 0..11: T T S T H T T D T T T (T text, S same, H huge, D shared) */
+static void test_kinds(void)
+{
+	struct zram_config cfg = {.disksize = 64 * PG, .algorithm = "lz4"};
+	unsigned char pg[12][PG];
+	struct zram_stats s;
+	struct zram *z;
+	uint64_t i;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	for (i = 0; i < 12; i++)
+		text_page(pg[i], i);
+	memset(pg[2], 0x5a, PG);
+	random_page(pg[4], 4, PG);
+	text_page(pg[7], 100); /* the same as page 20: shared */
+	for (i = 0; i < 12; i++)
+		CHECK_EQ(zram_write(z, pg[i], PG, i * PG), PG);
+	CHECK_EQ(zram_dedup_set(z, true), 0);
+	CHECK_EQ(zram_write(z, pg[7], PG, 20 * PG), PG);
+	CHECK_EQ(zram_write(z, pg[7], PG, 7 * PG), PG);
+	CHECK(atomic_load(&z->table[7].flags) & SLOT_SHARED);
+	CHECK_EQ(zram_dedup_set(z, false), 0);
+	/* runs: [0,1] [3] [5,6] [8..11] -> 2 + 2 + 4 pages */
+	CHECK_EQ(group_now(z, 4), 8);
+	for (i = 0; i < 12; i++)
+		CHECK(slot_grouped(z, i) ==
+		      (i <= 1 || i == 5 || i == 6 || i >= 8));
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.grouped_pages, 8);
+	CHECK_EQ(s.group_objects, 3);
+	CHECK_EQ(s.same_pages, 1);
+	CHECK_EQ(s.huge_pages, 1);
+	for (i = 0; i < 12; i++)
+		page_check(z, i, pg[i]);
+	/* nothing idle: nothing grouped (reads made every page hot) */
+	pthread_mutex_lock(&z->pp_lock);
+	CHECK_EQ(group_idle(z, 4), 0);
+	pthread_mutex_unlock(&z->pp_lock);
+	zram_destroy(z);
+}
+
+/* The frame buffer never answers for a dead frame. */
+static void test_stale_buffer(void)
+{
+	struct zram_config cfg = {.disksize = 16 * PG, .algorithm = "zstd"};
+	unsigned char a[PG], b[PG];
+	struct zram *z;
+	uint32_t id0;
+	uint64_t i;
+	int round;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	for (round = 0; round < 20; round++) {
+		for (i = 0; i < 4; i++) {
+			text_page(a, i + 1000 * (uint64_t)round);
+			CHECK_EQ(zram_write(z, a, PG, i * PG), PG);
+		}
+		CHECK_EQ(group_now(z, 4), 4);
+		id0 = (uint32_t)atomic_load(&z->table[0].handle);
+		CHECK_EQ(id0, 0); /* the one id, reused every round */
+		text_page(b, 1 + 1000 * (uint64_t)round);
+		page_check(z, 1, b); /* the frame is in the buffer now */
+		text_page(b, 2 + 1000 * (uint64_t)round);
+		page_check(z, 2, b); /* a neighbour, from the buffer */
+	}
+	CHECK_EQ(group_refs(z->groups, 0), 4);
+	zram_destroy(z);
+}
+
+/*
+ * Frames in parts; compaction moving them: plain filler objects of many
+ * sizes around the frames' tails, three quarters of them discarded, then
+ * compact; then everything back.
+ */
+static void test_parts_compaction(void)
+{
+	struct zram_config cfg = {.disksize = 2048 * PG, .algorithm = "lz4"};
+	static unsigned char pg[1024][PG];
+	unsigned char fill[PG];
+	struct zram_stats s;
+	struct zram *z;
+	uint64_t i;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	for (i = 0; i < 1024; i++) {
+		text_page(pg[i], i);
+		random_page(pg[i], i, 1000); /* 16 of them > 4 parts */
+		CHECK_EQ(zram_write(z, pg[i], PG, i * PG), PG);
+	}
+	CHECK_EQ(group_now(z, 16), 1024);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.group_objects, 64);
+	CHECK(s.group_data_size > 64 * 4 * GROUP_PART_SIZE); /* in parts */
+	for (i = 0; i < 1024; i++) {
+		text_page(fill, i + 5000);
+		random_page(fill, i, (i % 40) * 60);
+		CHECK_EQ(zram_write(z, fill, PG, (1024 + i) * PG), PG);
+	}
+	for (i = 0; i < 1024; i++)
+		if (i % 4)
+			CHECK_EQ(zram_discard(z, (1024 + i) * PG, PG), 0);
+	/* three of every four members go too: frames stay */
+	for (i = 0; i < 1024; i++)
+		if (i % 4)
+			CHECK_EQ(zram_discard(z, i * PG, PG), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.grouped_pages, 256);
+	CHECK_EQ(s.group_objects, 64);
+	CHECK(zram_compact(z) > 0);
+	for (i = 0; i < 1024; i += 4)
+		page_check(z, i, pg[i]);
+	CHECK_EQ(zram_discard(z, 0, 2048 * PG), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.group_objects, 0);
+	CHECK_EQ(s.grouped_pages, 0);
+	CHECK_EQ(s.compr_data_size, 0);
+	CHECK_EQ(s.mem_used_total, 0);
+	zram_destroy(z);
+}
+
+/* The policy's group= key, through the typed call and the thread. */
+static void test_policy(void)
+{
+	struct zram_config cfg = {.disksize = 64 * PG, .algorithm = "zstd"};
+	struct zram_policy p = {.idle_after = 0, .interval = 1};
+	unsigned char pg[PG];
+	struct zram_stats s;
+	struct zram *z;
+	uint64_t i;
+	int waits;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	for (i = 0; i < 64; i++) {
+		text_page(pg, i);
+		CHECK_EQ(zram_write(z, pg, PG, i * PG), PG);
+	}
+	p.group = 1;
+	CHECK_EQ(zram_policy_set(z, &p), -EINVAL);
+	p.group = GROUP_PAGES_MAX + 1;
+	CHECK_EQ(zram_policy_set(z, &p), -EINVAL);
+	p.group = GROUP_PAGES_DEFAULT;
+	CHECK_EQ(zram_policy_set(z, &p), 0);
+	for (waits = 0; waits < 100; waits++) {
+		zram_stats_get(z, &s);
+		if (s.grouped_pages == 64)
+			break;
+		usleep(100 * 1000);
+	}
+	CHECK_EQ(s.grouped_pages, 64);
+	CHECK_EQ(s.group_objects, 16);
+	for (i = 0; i < 64; i++) {
+		text_page(pg, i);
+		page_check(z, i, pg);
+	}
+	zram_destroy(z);
+}
+
+int main(void)
+{
+	test_kinds();
+	test_stale_buffer();
+	test_parts_compaction();
+	test_policy();
+	return harness_finish("zram_group");
+}
