@@ -129,6 +129,10 @@ static bool policy_pass(struct zram *z, const struct zram_policy *cfg)
 	if (moved)
 		zs_compact(z->pool);
 	pthread_mutex_unlock(&z->pp_lock);
+	/* the pass's candidate lists and batches were freed: give them back
+	 * (the heap keeps large freed blocks otherwise) */
+	if (moved)
+		zram_heap_trim();
 	atomic_fetch_add_explicit(&z->stats.policy_passes, 1,
 				  memory_order_relaxed);
 	return moved;

@@ -393,6 +393,9 @@ void zram_mem_used_update(struct zram *z, uint64_t used);
 int dict_train_pages(unsigned int codec, const void *samples, size_t n,
 		     size_t cap, void **out, size_t *out_size);
 uint64_t dict_refresh_idle(struct zram *z);
+/* zram_heap_trim - give the heap's free memory back to the OS (glibc's
+ * malloc_trim; a no-op elsewhere). Slow-ish: background work only. */
+void zram_heap_trim(void);
 
 /* control.c (Locking: each takes ctrl_lock itself; the rest are in zram.h) */
 int zram_params_change(struct zram *z, unsigned int prio, int id,
