@@ -1,35 +1,45 @@
 /*
  * dedup.c - the deduplication index: content hash -> refcounted entry.
  *
- * Data structure: a chained hash table. The bucket array holds one 32-bit
- * link per bucket (entry id + 1, so 0 is "none" and an untouched bucket page
- * of the NORESERVE mapping costs nothing); entries live in chunks of
+ * Data structure: a chained hash table that grows with the number of
+ * entries, not with the disk: the bucket array holds one 32-bit link per
+ * bucket (entry id + 1, so 0 is "none") and is doubled, and every chain
+ * rehashed, when the entries outnumber the buckets (load factor at most 1,
+ * so a lookup walks about one entry). Entries live in chunks of
  * CHUNK_ENTRIES, made on demand and kept until the index is destroyed, and
  * are chained through their `next` link. An entry is 24 bytes: pool handle,
  * 32 bits of hash, the caller's meta word (the slot flags of the object),
- * its reference count and its link. With buckets at half the entries' bound
- * the index costs about 24 + 4..8 bytes per distinct page (dedup_meta_size in
- * stats.json; docs/store.md).
+ * its reference count and its link; with the buckets, the index costs
+ * 28..32 bytes per distinct page plus the last chunk (dedup_meta_size in
+ * stats.json; docs/store.md), whatever the disk's size. (It used to size
+ * its buckets by the disk: a 16 TiB disk's random bucket writes faulted in
+ * a page of buckets per distinct page, 530 MB for 256 MiB of data.)
  *
  * Only 32 bits of the hash are kept: the bucket is their low bits, the rest
  * filter the chain. A false candidate costs the caller one compare, which it
- * must make anyway, since equal 64-bit hashes do not prove equal pages.
+ * must make anyway, since equal 64-bit hashes do not prove equal pages. The
+ * stripe of a hash is its low 6 bits, and the bucket array never has fewer
+ * than STRIPES buckets, so a hash keeps its stripe across a resize.
  *
- * Lock order: stripe lock (one at a time) -> ids_lock.
+ * Lock order: stripe locks (one at a time, or all in ascending order for a
+ * resize) -> ids_lock.
  *   stripe[s]  mutex; guards the chains of buckets b with b % STRIPES == s:
  *              the bucket words, the `next` links of the entries on them,
  *              a count's drop to 0 (the entry leaves its chain at once),
- *              and the stripe's list of free ids (freed entries go back to
- *              the stripe they were on, and inserts there reuse them), so
- *              a write that replaces a page takes no lock shared by all.
- *   ids_lock   mutex, a leaf; guards the high-water mark and chunk
- *              creation: only taken when a stripe has no free id.
+ *              and the stripe's short list of free ids. Holding any one
+ *              stripe lock is enough to read `buckets` and `nbuckets`; a
+ *              resize holds all of them.
+ *   ids_lock   mutex, a leaf; guards the high-water mark, chunk creation
+ *              and the shared free list: a stripe keeps at most
+ *              FREE_LOCAL ids of its own and hands the rest to the shared
+ *              list, so ids freed in one stripe are reused by the others.
  * Reference counts are atomics. A count rises under the stripe lock
  * (dedup_lookup) or without a lock by a holder of a reference (dedup_get),
  * and falls without a lock while it stays above 0; the last reference is
  * dropped under the stripe lock, so a lookup never revives a dying entry.
  * No lock is held while the caller compares pages or calls the allocator:
- * nothing in here blocks for long.
+ * nothing in here blocks for long, except a resize, which rehashes every
+ * entry once per doubling (amortised: one move per insert).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,8 +53,10 @@
 #define STRIPES 64u
 #define CHUNK_SHIFT 10u
 #define CHUNK_ENTRIES (1u << CHUNK_SHIFT)
-#define BUCKETS_MIN 1024u
+#define BUCKETS_MIN 1024u /* a power of two, >= STRIPES */
 #define DEDUP_MAX_ENTRIES (UINT32_MAX - 1ull)
+#define FREE_LOCAL 16u /* free ids a stripe keeps for itself */
+#define PAGE_BYTES 4096u
 
 struct dedup_entry {
 	uint64_t handle; /* pool object; immutable while refs > 0 */
@@ -57,19 +69,27 @@ struct dedup_entry {
 _Static_assert(sizeof(struct dedup_entry) == 24, "dedup entry is 24 bytes");
 
 struct zram_dedup {
-	uint32_t *buckets; /* protected by the stripes */
-	uint64_t nbuckets; /* a power of two */
-	size_t buckets_bytes;
+	/* protected by the stripes: any one to read, all to change */
+	uint32_t *buckets;
+	uint64_t nbuckets; /* a power of two, >= BUCKETS_MIN */
+	/* bytes of the current array, for stats (read without a lock) */
+	_Atomic uint64_t buckets_bytes;
+	_Atomic bool resizing; /* one resize at a time; others go on */
 	pthread_mutex_t stripe[STRIPES];
 	uint32_t free_head[STRIPES]; /* id + 1 of a free entry, per stripe */
+	uint32_t free_count[STRIPES];
 
 	pthread_mutex_t ids_lock;
-	uint64_t high_water; /* ids ever handed out; protected by ids_lock */
+	uint64_t high_water;  /* ids ever handed out; protected by ids_lock */
+	uint32_t free_shared; /* id + 1; protected by ids_lock */
 	uint64_t max_entries;
 	uint64_t nchunks;
 	/* chunk k holds ids k * CHUNK_ENTRIES ...; a slot is written once,
-	 * under ids_lock, before any id in it is handed out */
+	 * under ids_lock, before any id in it is handed out. Mapped for all
+	 * of max_entries (untouched pages cost nothing); the first
+	 * chunks_made are used. */
 	struct dedup_entry **chunks;
+	size_t chunks_bytes;
 	_Atomic uint64_t chunks_made;
 
 	_Atomic uint64_t entries;
@@ -90,19 +110,38 @@ static uint32_t hash32_of(uint64_t hash)
 	return (uint32_t)(hash ^ (hash >> 32));
 }
 
+/* Locking: a stripe lock held (nbuckets changes under all of them). */
 static uint64_t bucket_of(const struct zram_dedup *d, uint32_t hash32)
 {
 	return hash32 & (d->nbuckets - 1);
 }
 
-static pthread_mutex_t *stripe_of(struct zram_dedup *d, uint64_t bucket)
+/* A hash's stripe: the same for every size of the bucket array. */
+static unsigned int stripe_no(uint32_t hash32)
 {
-	return &d->stripe[bucket % STRIPES];
+	return hash32 % STRIPES;
 }
 
-static unsigned int stripe_no(uint64_t bucket)
+static pthread_mutex_t *stripe_of(struct zram_dedup *d, uint32_t hash32)
 {
-	return (unsigned int)(bucket % STRIPES);
+	return &d->stripe[stripe_no(hash32)];
+}
+
+/* Zeroed memory straight from the OS, so a free gives it back at once
+ * (glibc keeps large freed blocks in its heap once its mmap threshold
+ * grew). NULL on failure. */
+static void *map_zeroed(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void map_free(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
 }
 
 int dedup_create(uint64_t max_entries, struct zram_dedup **out)
@@ -117,17 +156,14 @@ int dedup_create(uint64_t max_entries, struct zram_dedup **out)
 		return -ENOMEM;
 	d->max_entries = max_entries;
 	d->nchunks = (max_entries + CHUNK_ENTRIES - 1) / CHUNK_ENTRIES;
-	d->chunks = calloc(d->nchunks, sizeof(*d->chunks));
+	d->chunks_bytes = d->nchunks * sizeof(*d->chunks);
+	d->chunks = map_zeroed(d->chunks_bytes);
 	d->nbuckets = BUCKETS_MIN;
-	while (d->nbuckets < max_entries / 2)
-		d->nbuckets *= 2;
 	d->buckets_bytes = d->nbuckets * sizeof(*d->buckets);
-	d->buckets = mmap(NULL, d->buckets_bytes, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (!d->chunks || d->buckets == MAP_FAILED) {
-		if (d->buckets != MAP_FAILED)
-			munmap(d->buckets, d->buckets_bytes);
-		free(d->chunks);
+	d->buckets = map_zeroed(d->buckets_bytes);
+	if (!d->chunks || !d->buckets) {
+		map_free(d->buckets, d->buckets_bytes);
+		map_free(d->chunks, d->chunks_bytes);
 		free(d);
 		return -ENOMEM;
 	}
@@ -145,10 +181,11 @@ void dedup_destroy(struct zram_dedup *d)
 
 	if (!d)
 		return;
-	for (k = 0; k < d->nchunks; k++)
+	/* chunks are made in id order: the first chunks_made exist */
+	for (k = 0; k < atomic_load(&d->chunks_made); k++)
 		free(d->chunks[k]);
-	free(d->chunks);
-	munmap(d->buckets, d->buckets_bytes);
+	map_free(d->chunks, d->chunks_bytes);
+	map_free(d->buckets, d->buckets_bytes);
 	for (i = 0; i < STRIPES; i++)
 		pthread_mutex_destroy(&d->stripe[i]);
 	pthread_mutex_destroy(&d->ids_lock);
@@ -167,9 +204,9 @@ uint64_t dedup_hash(const struct zram_dedup *d, const void *page)
 }
 
 /*
- * A free id for stripe @st: its own free list, else a new one (its entry's
- * chunk made if needed). Locking: stripe @st held; takes ids_lock if the
- * list is empty.
+ * A free id for stripe @st: its own free list, else the shared one, else a
+ * new one (its entry's chunk made if needed). Locking: stripe @st held;
+ * takes ids_lock if the stripe's list is empty.
  */
 static int id_alloc(struct zram_dedup *d, unsigned int st, uint32_t *id)
 {
@@ -179,9 +216,15 @@ static int id_alloc(struct zram_dedup *d, unsigned int st, uint32_t *id)
 	if (d->free_head[st]) {
 		*id = d->free_head[st] - 1;
 		d->free_head[st] = entry_of(d, *id)->next;
+		d->free_count[st]--;
 		return 0;
 	}
 	pthread_mutex_lock(&d->ids_lock);
+	if (d->free_shared) {
+		*id = d->free_shared - 1;
+		d->free_shared = entry_of(d, *id)->next;
+		goto out_unlock;
+	}
 	next = d->high_water;
 	if (next >= d->max_entries) {
 		err = -ENOSPC;
@@ -204,24 +247,95 @@ out_unlock:
 	return err;
 }
 
-/* Locking: stripe @st held. */
+/*
+ * Give @id back: to stripe @st's list while it is short, else to the
+ * shared list, so a stripe that frees more than it inserts does not keep
+ * ids the others need. Locking: stripe @st held; may take ids_lock.
+ */
 static void id_free(struct zram_dedup *d, unsigned int st, uint32_t id)
 {
-	entry_of(d, id)->next = d->free_head[st];
-	d->free_head[st] = id + 1;
+	if (d->free_count[st] < FREE_LOCAL) {
+		entry_of(d, id)->next = d->free_head[st];
+		d->free_head[st] = id + 1;
+		d->free_count[st]++;
+		return;
+	}
+	pthread_mutex_lock(&d->ids_lock);
+	entry_of(d, id)->next = d->free_shared;
+	d->free_shared = id + 1;
+	pthread_mutex_unlock(&d->ids_lock);
+}
+
+/* Move every chain of @old (@n buckets) into @nb (@nn, zeroed).
+ * Locking: all stripe locks held. */
+static void chains_rehash(struct zram_dedup *d, const uint32_t *old, uint64_t n,
+			  uint32_t *nb, uint64_t nn)
+{
+	uint64_t b, to;
+	uint32_t link, next;
+
+	for (b = 0; b < n; b++) {
+		for (link = old[b]; link; link = next) {
+			struct dedup_entry *e = entry_of(d, link - 1);
+
+			next = e->next;
+			to = e->hash32 & (nn - 1);
+			e->next = nb[to];
+			nb[to] = link;
+		}
+	}
+}
+
+/*
+ * Double the buckets if the entries outnumber them. One thread resizes at
+ * a time (the others go on with the old array, a little fuller); it takes
+ * every stripe lock in ascending order, so lookups and inserts wait for
+ * one rehash. Locking: no stripe lock held; takes them all.
+ */
+static void buckets_grow(struct zram_dedup *d)
+{
+	uint32_t *nb, *old;
+	uint64_t n, nn;
+	size_t old_bytes;
+	unsigned int i;
+
+	if (atomic_exchange_explicit(&d->resizing, true, memory_order_acquire))
+		return;
+	for (i = 0; i < STRIPES; i++)
+		pthread_mutex_lock(&d->stripe[i]);
+	n = d->nbuckets;
+	nn = n * 2;
+	old = d->buckets;
+	old_bytes =
+		atomic_load_explicit(&d->buckets_bytes, memory_order_relaxed);
+	nb = NULL;
+	if (atomic_load_explicit(&d->entries, memory_order_relaxed) > n &&
+	    n < d->max_entries)
+		nb = map_zeroed(nn * sizeof(*nb));
+	if (nb) {
+		chains_rehash(d, old, n, nb, nn);
+		d->buckets = nb;
+		d->nbuckets = nn;
+		atomic_store_explicit(&d->buckets_bytes, nn * sizeof(*nb),
+				      memory_order_relaxed);
+	}
+	for (i = STRIPES; i-- > 0;)
+		pthread_mutex_unlock(&d->stripe[i]);
+	if (nb) /* no stripe lock held: nobody can see the old array */
+		map_free(old, old_bytes);
+	atomic_store_explicit(&d->resizing, false, memory_order_release);
 }
 
 unsigned int dedup_lookup(struct zram_dedup *d, uint64_t hash, uint32_t *ids,
 			  unsigned int max)
 {
 	uint32_t h32 = hash32_of(hash);
-	uint64_t b = bucket_of(d, h32);
-	pthread_mutex_t *lock = stripe_of(d, b);
+	pthread_mutex_t *lock = stripe_of(d, h32);
 	unsigned int n = 0;
 	uint32_t link;
 
 	pthread_mutex_lock(lock);
-	for (link = d->buckets[b]; link && n < max;) {
+	for (link = d->buckets[bucket_of(d, h32)]; link && n < max;) {
 		struct dedup_entry *e = entry_of(d, link - 1);
 
 		if (e->hash32 == h32) {
@@ -240,13 +354,15 @@ int dedup_insert(struct zram_dedup *d, uint64_t hash, uint64_t handle,
 		 uint32_t meta, uint32_t *id)
 {
 	uint32_t h32 = hash32_of(hash);
-	uint64_t b = bucket_of(d, h32);
-	pthread_mutex_t *lock = stripe_of(d, b);
+	pthread_mutex_t *lock = stripe_of(d, h32);
 	struct dedup_entry *e;
+	uint64_t b, n;
+	bool grow;
 	int err;
 
 	pthread_mutex_lock(lock);
-	err = id_alloc(d, stripe_no(b), id);
+	b = bucket_of(d, h32);
+	err = id_alloc(d, stripe_no(h32), id);
 	if (err) {
 		pthread_mutex_unlock(lock);
 		return err;
@@ -258,9 +374,12 @@ int dedup_insert(struct zram_dedup *d, uint64_t hash, uint64_t handle,
 	atomic_store_explicit(&e->refs, 1, memory_order_relaxed);
 	e->next = d->buckets[b];
 	d->buckets[b] = *id + 1;
+	n = atomic_fetch_add_explicit(&d->entries, 1, memory_order_relaxed) + 1;
+	grow = n > d->nbuckets; /* read under the stripe lock */
 	pthread_mutex_unlock(lock);
-	atomic_fetch_add_explicit(&d->entries, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&d->refs, 1, memory_order_relaxed);
+	if (grow)
+		buckets_grow(d);
 	return 0;
 }
 
@@ -285,7 +404,6 @@ bool dedup_put(struct zram_dedup *d, uint32_t id, uint64_t *handle)
 {
 	struct dedup_entry *e = entry_of(d, id);
 	uint32_t refs = atomic_load_explicit(&e->refs, memory_order_relaxed);
-	uint64_t b;
 	pthread_mutex_t *lock;
 
 	atomic_fetch_sub_explicit(&d->refs, 1, memory_order_relaxed);
@@ -295,19 +413,18 @@ bool dedup_put(struct zram_dedup *d, uint32_t id, uint64_t *handle)
 			    &e->refs, &refs, refs - 1, memory_order_release,
 			    memory_order_relaxed))
 			return false;
-	b = bucket_of(d, e->hash32);
-	lock = stripe_of(d, b);
+	lock = stripe_of(d, e->hash32);
 	pthread_mutex_lock(lock);
 	if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) > 1) {
 		/* a lookup took a reference meanwhile */
 		pthread_mutex_unlock(lock);
 		return false;
 	}
-	chain_unlink(d, b, id);
+	chain_unlink(d, bucket_of(d, e->hash32), id);
 	*handle = e->handle;
-	id_free(d, stripe_no(b), id);
-	pthread_mutex_unlock(lock);
+	id_free(d, stripe_no(e->hash32), id);
 	atomic_fetch_sub_explicit(&d->entries, 1, memory_order_relaxed);
+	pthread_mutex_unlock(lock);
 	return true;
 }
 
@@ -333,15 +450,25 @@ uint32_t dedup_refs(struct zram_dedup *d, uint32_t id)
 				    memory_order_relaxed);
 }
 
+/* Bytes of @n touched from the start of a mapping, in whole pages. */
+static uint64_t pages_of(uint64_t n)
+{
+	return (n + PAGE_BYTES - 1) / PAGE_BYTES * PAGE_BYTES;
+}
+
 void dedup_stats_get(struct zram_dedup *d, struct dedup_stats *s)
 {
+	uint64_t made =
+		atomic_load_explicit(&d->chunks_made, memory_order_relaxed);
+
 	s->entries = atomic_load_explicit(&d->entries, memory_order_relaxed);
 	s->refs = atomic_load_explicit(&d->refs, memory_order_relaxed);
+	/* what is resident: the chunk table is written from its start */
 	s->meta_bytes =
-		sizeof(*d) + d->buckets_bytes +
-		d->nchunks * sizeof(*d->chunks) +
-		atomic_load_explicit(&d->chunks_made, memory_order_relaxed) *
-			CHUNK_ENTRIES * sizeof(struct dedup_entry);
+		sizeof(*d) +
+		atomic_load_explicit(&d->buckets_bytes, memory_order_relaxed) +
+		pages_of(made * sizeof(*d->chunks)) +
+		made * CHUNK_ENTRIES * sizeof(struct dedup_entry);
 }
 
 #ifdef UZRAM_TEST_HOOKS

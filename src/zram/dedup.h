@@ -37,6 +37,7 @@ struct dedup_stats {
 
 /*
  * dedup_create - an empty index for at most @max_entries live entries.
+ * Its memory grows with the entries, not with @max_entries.
  * Returns 0 and *@out, -EINVAL (0 or more than 2^32 - 2 entries), -ENOMEM.
  */
 int dedup_create(uint64_t max_entries, struct zram_dedup **out);
@@ -62,7 +63,8 @@ unsigned int dedup_lookup(struct zram_dedup *d, uint64_t hash, uint32_t *ids,
  * @hash; @meta is the caller's description, returned by dedup_meta()) with
  * one reference. Returns 0 and *@id, -ENOSPC if @max_entries are live,
  * -ENOMEM.
- * Locking: ids_lock, then one stripe lock.
+ * Locking: one stripe lock, then ids_lock (a new id), and, once the entries
+ * outnumber the buckets, every stripe lock in turn (the index doubles).
  */
 int dedup_insert(struct zram_dedup *d, uint64_t hash, uint64_t handle,
 		 uint32_t meta, uint32_t *id);
