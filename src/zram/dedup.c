@@ -33,6 +33,13 @@
  *              and the shared free list: a stripe keeps at most
  *              FREE_LOCAL ids of its own and hands the rest to the shared
  *              list, so ids freed in one stripe are reused by the others.
+ *   obj_lock[i] rwlock, never held with the locks above; guards the
+ *              handle and meta word of the entries with id % OBJ_LOCKS ==
+ *              i: read-locked while a holder of a reference uses the
+ *              object (it may sleep meanwhile), write-locked by
+ *              dedup_rewrite(), which only ever tries. Once the last
+ *              reference is gone nobody rewrites, so the last put reads
+ *              them under the stripe lock alone.
  * Reference counts are atomics. A count rises under the stripe lock
  * (dedup_lookup) or without a lock by a holder of a reference (dedup_get),
  * and falls without a lock while it stays above 0; the last reference is
@@ -57,11 +64,12 @@
 #define DEDUP_MAX_ENTRIES (UINT32_MAX - 1ull)
 #define FREE_LOCAL 16u /* free ids a stripe keeps for itself */
 #define PAGE_BYTES 4096u
+#define OBJ_LOCKS 256u
 
 struct dedup_entry {
-	uint64_t handle; /* pool object; immutable while refs > 0 */
+	uint64_t handle; /* pool object; protected by its obj_lock */
 	uint32_t hash32; /* immutable while refs > 0 */
-	uint32_t meta;	 /* immutable while refs > 0 */
+	uint32_t meta;	 /* protected by its obj_lock */
 	_Atomic uint32_t refs;
 	uint32_t next; /* chain (stripe lock) or free list (ids_lock) */
 };
@@ -76,6 +84,9 @@ struct zram_dedup {
 	_Atomic uint64_t buckets_bytes;
 	_Atomic bool resizing; /* one resize at a time; others go on */
 	pthread_mutex_t stripe[STRIPES];
+	/* an entry's handle and meta word: read-locked by whoever uses the
+	 * object (decode, compare), write-locked (try only) by a rewrite */
+	pthread_rwlock_t obj_lock[OBJ_LOCKS];
 	uint32_t free_head[STRIPES]; /* id + 1 of a free entry, per stripe */
 	uint32_t free_count[STRIPES];
 
@@ -127,6 +138,11 @@ static pthread_mutex_t *stripe_of(struct zram_dedup *d, uint32_t hash32)
 	return &d->stripe[stripe_no(hash32)];
 }
 
+static pthread_rwlock_t *obj_lock_of(const struct zram_dedup *d, uint32_t id)
+{
+	return (pthread_rwlock_t *)&d->obj_lock[id % OBJ_LOCKS];
+}
+
 /* Zeroed memory straight from the OS, so a free gives it back at once
  * (glibc keeps large freed blocks in its heap once its mmap threshold
  * grew). NULL on failure. */
@@ -169,6 +185,8 @@ int dedup_create(uint64_t max_entries, struct zram_dedup **out)
 	}
 	for (i = 0; i < STRIPES; i++)
 		pthread_mutex_init(&d->stripe[i], NULL);
+	for (i = 0; i < OBJ_LOCKS; i++)
+		pthread_rwlock_init(&d->obj_lock[i], NULL);
 	pthread_mutex_init(&d->ids_lock, NULL);
 	*out = d;
 	return 0;
@@ -188,6 +206,8 @@ void dedup_destroy(struct zram_dedup *d)
 	map_free(d->buckets, d->buckets_bytes);
 	for (i = 0; i < STRIPES; i++)
 		pthread_mutex_destroy(&d->stripe[i]);
+	for (i = 0; i < OBJ_LOCKS; i++)
+		pthread_rwlock_destroy(&d->obj_lock[i]);
 	pthread_mutex_destroy(&d->ids_lock);
 	free(d);
 }
@@ -400,7 +420,8 @@ static void chain_unlink(struct zram_dedup *d, uint64_t b, uint32_t id)
 	*link = entry_of(d, id)->next;
 }
 
-bool dedup_put(struct zram_dedup *d, uint32_t id, uint64_t *handle)
+bool dedup_put_obj(struct zram_dedup *d, uint32_t id, uint64_t *handle,
+		   uint32_t *meta)
 {
 	struct dedup_entry *e = entry_of(d, id);
 	uint32_t refs = atomic_load_explicit(&e->refs, memory_order_relaxed);
@@ -421,21 +442,70 @@ bool dedup_put(struct zram_dedup *d, uint32_t id, uint64_t *handle)
 		return false;
 	}
 	chain_unlink(d, bucket_of(d, e->hash32), id);
+	/* nobody else holds a reference: a rewrite is over */
 	*handle = e->handle;
+	if (meta)
+		*meta = e->meta;
 	id_free(d, stripe_no(e->hash32), id);
 	atomic_fetch_sub_explicit(&d->entries, 1, memory_order_relaxed);
 	pthread_mutex_unlock(lock);
 	return true;
 }
 
+bool dedup_put(struct zram_dedup *d, uint32_t id, uint64_t *handle)
+{
+	return dedup_put_obj(d, id, handle, NULL);
+}
+
+void dedup_obj_begin(const struct zram_dedup *d, uint32_t id, uint64_t *handle,
+		     uint32_t *meta)
+{
+	const struct dedup_entry *e = entry_of(d, id);
+
+	pthread_rwlock_rdlock(obj_lock_of(d, id));
+	*handle = e->handle;
+	*meta = e->meta;
+}
+
+void dedup_obj_end(const struct zram_dedup *d, uint32_t id)
+{
+	pthread_rwlock_unlock(obj_lock_of(d, id));
+}
+
+int dedup_rewrite(struct zram_dedup *d, uint32_t id, uint64_t handle,
+		  uint32_t meta, uint64_t *old_handle, uint32_t *old_meta)
+{
+	struct dedup_entry *e = entry_of(d, id);
+
+	/* a writer never waits for a reader (as compaction) */
+	if (pthread_rwlock_trywrlock(obj_lock_of(d, id)))
+		return -EBUSY;
+	*old_handle = e->handle;
+	*old_meta = e->meta;
+	e->handle = handle;
+	e->meta = meta;
+	pthread_rwlock_unlock(obj_lock_of(d, id));
+	return 0;
+}
+
 uint64_t dedup_handle(const struct zram_dedup *d, uint32_t id)
 {
-	return entry_of(d, id)->handle;
+	uint64_t h;
+	uint32_t m;
+
+	dedup_obj_begin(d, id, &h, &m);
+	dedup_obj_end(d, id);
+	return h;
 }
 
 uint32_t dedup_meta(const struct zram_dedup *d, uint32_t id)
 {
-	return entry_of(d, id)->meta;
+	uint64_t h;
+	uint32_t m;
+
+	dedup_obj_begin(d, id, &h, &m);
+	dedup_obj_end(d, id);
+	return m;
 }
 
 /* hash32_of() of a value below 2^32 is the value itself */

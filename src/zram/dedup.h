@@ -9,10 +9,13 @@
  * last dedup_put() hands back. So a hash collision can only cost a compare,
  * never return another page's data.
  *
- * An entry is immutable while it lives (handle, meta, hash): a holder of a
- * reference may read them without a lock. Only its reference count changes.
- * A page whose content changes gets a new entry; the old one stays for its
- * other sharers (copy-on-write by construction).
+ * An entry's hash is immutable while it lives. Its object (handle and meta
+ * word) is too, except for dedup_rewrite(): a background pass that
+ * recompresses the object (a new dictionary, a secondary codec) does it
+ * once for all sharers, in place. So whoever uses the object reads both
+ * between dedup_obj_begin() and dedup_obj_end() (a read lock a rewrite
+ * only ever tries). A page whose content changes gets a new entry; the old
+ * one stays for its other sharers (copy-on-write by construction).
  *
  * Ids are 32-bit, stable for the entry's life, and reused after its last
  * reference goes. Functions return 0 or -errno as the rest of the store.
@@ -82,7 +85,37 @@ void dedup_get(struct zram_dedup *d, uint32_t id);
  */
 bool dedup_put(struct zram_dedup *d, uint32_t id, uint64_t *handle);
 
-/* The entry's pool object and meta word. Caller holds a reference. */
+/*
+ * dedup_put_obj - as dedup_put(), and the last one also gives the entry's
+ * meta word in *@meta (may be NULL): the one that goes with *@handle.
+ */
+bool dedup_put_obj(struct zram_dedup *d, uint32_t id, uint64_t *handle,
+		   uint32_t *meta);
+
+/*
+ * dedup_obj_begin - the entry's pool object and meta word, held still until
+ * dedup_obj_end(): no rewrite swaps them meanwhile. The caller holds a
+ * reference. Locking: a read lock of the entry (may be held while the
+ * caller sleeps; never take a second one in between).
+ */
+void dedup_obj_begin(const struct zram_dedup *d, uint32_t id, uint64_t *handle,
+		     uint32_t *meta);
+void dedup_obj_end(const struct zram_dedup *d, uint32_t id);
+
+/*
+ * dedup_rewrite - give entry @id the new pool object @handle described by
+ * @meta, for every sharer at once; the old ones come back in *@old_handle
+ * and *@old_meta (the caller frees that object: no reader can see it any
+ * more). The content must be the same page. Returns 0, or -EBUSY if a
+ * reader holds the entry (nothing changed; try again later). The caller
+ * holds a reference. Locking: tries the entry's write lock, never waits.
+ */
+int dedup_rewrite(struct zram_dedup *d, uint32_t id, uint64_t handle,
+		  uint32_t meta, uint64_t *old_handle, uint32_t *old_meta);
+
+/* The entry's pool object and meta word now (each read under the entry's
+ * lock; use dedup_obj_begin() for a pair that holds). Caller holds a
+ * reference. */
 uint64_t dedup_handle(const struct zram_dedup *d, uint32_t id);
 uint32_t dedup_meta(const struct zram_dedup *d, uint32_t id);
 

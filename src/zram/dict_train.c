@@ -217,6 +217,38 @@ struct refresh_walk {
 	uint64_t count;
 };
 
+/* An object of the primary codec @c, written with another dictionary. */
+static bool dict_stale(uint32_t f, const struct slot_codec *c)
+{
+	return !(f & SLOT_HUGE) && !slot_prio(f) &&
+	       slot_codec_id(f) == c->codec &&
+	       slot_dict_idx(f) != c->dict_cur % ZRAM_DICT_SLOTS;
+}
+
+/*
+ * A shared page: its entry's object is rewritten in place, once for all
+ * its sharers (the first idle one to be visited brings it; the others then
+ * find it current). Moving each sharer to a new object instead left the
+ * sharers that were not idle on the old one: two objects for one page.
+ * Returns 1 if rewritten. Locking: slot lock held.
+ */
+static int shared_refresh(struct zram *z, struct zram_stream *st,
+			  struct zram_slot *slot, uint64_t index,
+			  const struct slot_codec *c)
+{
+	int n;
+
+	/* done through another sharer: this slot's copy follows */
+	if (!dict_stale(slot_shared_sync(z, slot), c) ||
+	    slot_decode(z, st, index, st->page))
+		return 0;
+	n = slot_compress(z, st, c, st->page);
+	if (n <= 0) /* the new dictionary does not fit it, or it changed */
+		return 0;
+	return !slot_shared_rewrite(z, slot, st->cbuf, (size_t)n,
+				    (uint32_t)n | slot_codec_flags(c), c, true);
+}
+
 static int refresh_one(struct zram *z, uint64_t index, void *arg)
 {
 	struct zram_slot *slot = &z->table[index];
@@ -229,17 +261,16 @@ static int refresh_one(struct zram *z, uint64_t index, void *arg)
 
 	if (slot_codec_get(z, 0, &c))
 		return 0;
+	c.dedup = false; /* a plain page stays plain */
 	slot_lock(z, slot);
 	f = atomic_load_explicit(&slot->flags, memory_order_relaxed);
-	/* a shared page is re-shared with an object of the current
-	 * dictionary (its first sharer to move makes one), never with an
-	 * older one; a plain page stays plain */
-	c.dedup = slot_kind(f) == SLOT_KIND_SHARED;
-	c.fresh = true;
-	if ((slot_kind(f) != SLOT_KIND_COMPRESSED && !c.dedup) ||
-	    (f & SLOT_HUGE) || !(f & SLOT_IDLE) || slot_prio(f) ||
-	    slot_codec_id(f) != c.codec ||
-	    slot_dict_idx(f) == c.dict_cur % ZRAM_DICT_SLOTS)
+	if (!(f & SLOT_IDLE))
+		goto out_unlock;
+	if (slot_kind(f) == SLOT_KIND_SHARED) {
+		w->count += (uint64_t)shared_refresh(z, st, slot, index, &c);
+		goto out_unlock;
+	}
+	if (slot_kind(f) != SLOT_KIND_COMPRESSED || !dict_stale(f, &c))
 		goto out_unlock;
 	err = slot_decode(z, st, index, st->page);
 	if (!err)
@@ -266,8 +297,8 @@ out_unlock:
  * dict_refresh_idle - auto_dict's second half: move the idle pages of the
  * primary codec that an older dictionary wrote to the current one, so the
  * old dictionaries' memory can go (dict_gc at the next replacement) and the
- * pages shrink. A shared (deduplicated) page moves to an object of the
- * current dictionary that its other sharers move to as well.
+ * pages shrink. A shared (deduplicated) page's object is rewritten once,
+ * in place, for all its sharers (shared_refresh()).
  * Returns the pages rewritten. Locking: pp_lock held; one slot at a time.
  */
 uint64_t dict_refresh_idle(struct zram *z)

@@ -103,7 +103,6 @@ int slot_codec_get(struct zram *z, unsigned int prio, struct slot_codec *out)
 	} while (atomic_load_explicit(&p->cur, memory_order_seq_cst) !=
 		 out->dict_cur);
 	out->dedup = !prio && LOAD(z->dedup_on);
-	out->fresh = false;
 	return 0;
 }
 
@@ -229,11 +228,12 @@ static int obj_decompress(struct zram *z, struct zram_stream *st,
 static bool dedup_same(struct zram *z, struct zram_stream *st,
 		       struct zram_dedup *d, uint32_t id, const void *page)
 {
-	uint32_t f = dedup_meta(d, id);
-	uint64_t h = dedup_handle(d, id);
+	uint32_t f;
+	uint64_t h;
 	void *src;
 	bool same;
 
+	dedup_obj_begin(d, id, &h, &f);
 	src = zs_obj_read_begin(z->pool, h, st->local_copy);
 	if (f & SLOT_HUGE)
 		same = !memcmp(src, page, ZRAM_PAGE_SIZE);
@@ -241,26 +241,21 @@ static bool dedup_same(struct zram *z, struct zram_stream *st,
 		same = !obj_decompress(z, st, f, src, st->cmp) &&
 		       !memcmp(st->cmp, page, ZRAM_PAGE_SIZE);
 	zs_obj_read_end(z->pool, h, src);
+	dedup_obj_end(d, id);
 	return same;
 }
 
 /*
  * dedup_find - an entry holding @page, with a reference for the caller, in
  * *@id; false if none. Candidates that differ (collisions) are let go.
- * Locking: no index lock is held while pages are compared.
+ * An object of an older dictionary or codec is shared as it is: a
+ * background rewrite moves it for all its sharers at once
+ * (slot_shared_rewrite()). Locking: no index lock is held while pages are
+ * compared (the entry's read lock is).
  */
-/* With c->fresh: an object of @c's codec written with an older dictionary
- * is not a candidate (a rewrite is moving pages away from it). */
-static bool dedup_stale(const struct slot_codec *c, uint32_t meta)
-{
-	return c->fresh && !(meta & SLOT_HUGE) && !slot_prio(meta) &&
-	       slot_codec_id(meta) == c->codec &&
-	       slot_dict_idx(meta) != c->dict_cur % ZRAM_DICT_SLOTS;
-}
-
 static bool dedup_find(struct zram *z, struct zram_stream *st,
-		       const struct slot_codec *c, struct zram_dedup *d,
-		       uint64_t hash, const void *page, uint32_t *id)
+		       struct zram_dedup *d, uint64_t hash, const void *page,
+		       uint32_t *id)
 {
 	uint32_t ids[DEDUP_CANDIDATES];
 	unsigned int n, i;
@@ -268,8 +263,7 @@ static bool dedup_find(struct zram *z, struct zram_stream *st,
 
 	n = dedup_lookup(d, hash, ids, DEDUP_CANDIDATES);
 	for (i = 0; i < n; i++) {
-		if (!found && !dedup_stale(c, dedup_meta(d, ids[i])) &&
-		    dedup_same(z, st, d, ids[i], page)) {
+		if (!found && dedup_same(z, st, d, ids[i], page)) {
 			*id = ids[i];
 			found = true;
 			continue;
@@ -320,7 +314,7 @@ int slot_encode(struct zram *z, struct zram_stream *st,
 		d = atomic_load_explicit(&z->dedup, memory_order_acquire);
 	if (d) {
 		hash = dedup_hash(d, page);
-		if (dedup_find(z, st, c, d, hash, page, &id)) {
+		if (dedup_find(z, st, d, hash, page, &id)) {
 			obj->handle = id;
 			obj->flags = dedup_meta(d, id);
 			obj->dict = NULL;
@@ -411,16 +405,108 @@ void slot_dedup_put(struct zram *z, uint32_t id)
 {
 	struct zram_dedup *d =
 		atomic_load_explicit(&z->dedup, memory_order_acquire);
-	uint32_t f = dedup_meta(d, id); /* read while the reference holds */
+	uint32_t f; /* the meta of the object freed, after any rewrite */
 	uint64_t h;
 
-	if (!dedup_put(d, id, &h))
+	if (!dedup_put_obj(d, id, &h, &f))
 		return;
 	pool_obj_free(z, h);
 	obj_account(z, f, -1);
 	if (!(f & SLOT_HUGE))
 		atomic_fetch_sub_explicit(slot_dict_pages(z, f), 1,
 					  memory_order_seq_cst);
+}
+
+/*
+ * The entry has a new object (@nf, from @of): the pool bytes, the huge
+ * count and the dictionaries' counts follow; every sharer keeps counting as
+ * one sharer. @nf was counted against its dictionary by the caller.
+ */
+static void shared_account(struct zram *z, uint32_t of, uint32_t nf)
+{
+	int64_t delta =
+		(int64_t)(nf & SLOT_SIZE_MASK) - (int64_t)(of & SLOT_SIZE_MASK);
+	struct zram_counters *s = &z->stats;
+
+	counter_add(&s->compr_data_size, delta);
+	counter_add(&s->dedup_obj_bytes, delta);
+	if (of & SLOT_HUGE)
+		counter_add(&s->huge_pages, -1);
+	if (nf & SLOT_HUGE) {
+		counter_add(&s->huge_pages, 1);
+		counter_add(&s->huge_pages_since, 1);
+	}
+	if (!(of & SLOT_HUGE))
+		atomic_fetch_sub_explicit(slot_dict_pages(z, of), 1,
+					  memory_order_seq_cst);
+}
+
+/* The slot's own copy of its object's description (a hint for the passes'
+ * selection, and what its sharer bytes were counted with) follows @nf.
+ * Locking: slot lock held. */
+static void slot_content_set(struct zram *z, struct zram_slot *slot,
+			     uint32_t nf)
+{
+	uint32_t f = LOAD(slot->flags);
+
+	if (slot_kind(f) == SLOT_KIND_SHARED)
+		counter_add(&z->stats.dedup_slot_bytes,
+			    (int64_t)(nf & SLOT_SIZE_MASK) -
+				    (int64_t)(f & SLOT_SIZE_MASK));
+	slot_flags_update(slot, SLOT_CONTENT_BITS, nf & SLOT_CONTENT_BITS);
+}
+
+int slot_shared_rewrite(struct zram *z, struct zram_slot *slot,
+			const void *data, size_t len, uint32_t flags,
+			const struct slot_codec *c, bool check_limit)
+{
+	struct zram_dedup *d = z->dedup;
+	uint32_t id = (uint32_t)LOAD(slot->handle), of;
+	struct slot_obj obj;
+	uint64_t oh;
+	int err;
+
+	assert(slot_kind(LOAD(slot->flags)) == SLOT_KIND_SHARED);
+	err = obj_store(z, data, len, flags | SLOT_SHARED, c ? c->dict : NULL,
+			&obj, check_limit);
+	if (err)
+		return err;
+	obj.dict_cur = c ? c->dict_cur : 0;
+	/* counted against its dictionary as slot_obj_commit() does */
+	if (!(obj.flags & SLOT_HUGE)) {
+		_Atomic uint64_t *pages = slot_dict_pages(z, obj.flags);
+
+		atomic_fetch_add_explicit(pages, 1, memory_order_seq_cst);
+		if (atomic_load_explicit(&slot_params(z, obj.flags)->cur,
+					 memory_order_seq_cst) !=
+		    obj.dict_cur) {
+			atomic_fetch_sub_explicit(pages, 1,
+						  memory_order_seq_cst);
+			pool_obj_free(z, obj.handle);
+			return -EAGAIN;
+		}
+	}
+	err = dedup_rewrite(d, id, obj.handle, obj.flags, &oh, &of);
+	if (err) {
+		if (!(obj.flags & SLOT_HUGE))
+			atomic_fetch_sub_explicit(slot_dict_pages(z, obj.flags),
+						  1, memory_order_seq_cst);
+		pool_obj_free(z, obj.handle);
+		return err;
+	}
+	pool_obj_free(z, oh); /* no reader can map it any more */
+	shared_account(z, of, obj.flags);
+	slot_content_set(z, slot, obj.flags);
+	return 0;
+}
+
+uint32_t slot_shared_sync(struct zram *z, struct zram_slot *slot)
+{
+	uint32_t m = dedup_meta(z->dedup, (uint32_t)LOAD(slot->handle));
+
+	assert(slot_kind(LOAD(slot->flags)) == SLOT_KIND_SHARED);
+	slot_content_set(z, slot, m);
+	return LOAD(slot->flags);
 }
 
 void slot_install(struct zram *z, struct zram_slot *slot,
@@ -560,6 +646,30 @@ static int wb_decode(struct zram *z, struct zram_stream *st, uint32_t f,
 	return obj_decompress(z, st, f, src, dst) ? -EIO : 0;
 }
 
+/*
+ * A shared page: the entry's object and meta word, not the slot's copy of
+ * them (a rewrite may have moved the object since this slot shared it),
+ * held still by the entry's read lock. Locking: slot lock held.
+ */
+static int shared_decode(struct zram *z, struct zram_stream *st, uint64_t index,
+			 uint32_t id, unsigned char *dst)
+{
+	struct zram_dedup *d = z->dedup;
+	uint32_t f;
+	uint64_t h;
+	void *src;
+	int err;
+
+	dedup_obj_begin(d, id, &h, &f);
+	src = zs_obj_read_begin(z->pool, h,
+				(f & SLOT_HUGE) ? NULL : st->local_copy);
+	err = obj_decompress(z, st, f, src, dst);
+	read_delay(z, index);
+	zs_obj_read_end(z->pool, h, src);
+	dedup_obj_end(d, id);
+	return err;
+}
+
 int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 		unsigned char *dst)
 {
@@ -577,8 +687,7 @@ int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 		page_fill(dst, h);
 		return 0;
 	case SLOT_KIND_SHARED: /* our reference keeps the entry */
-		h = dedup_handle(z->dedup, (uint32_t)h);
-		/* fall through */
+		return shared_decode(z, st, index, (uint32_t)h, dst);
 	case SLOT_KIND_HUGE:
 	case SLOT_KIND_COMPRESSED:
 		src = zs_obj_read_begin(
@@ -658,19 +767,29 @@ int slot_walk(struct zram *z, uint64_t first, uint64_t end,
 }
 
 int slot_copy_object(struct zram *z, struct zram_stream *st, uint64_t index,
-		     unsigned char *dst)
+		     unsigned char *dst, uint32_t *flags)
 {
 	struct zram_slot *slot = &z->table[index];
-	uint32_t f = LOAD(slot->flags), len = f & SLOT_SIZE_MASK;
+	uint32_t f = LOAD(slot->flags), len = f & SLOT_SIZE_MASK, id;
 	uint64_t h = LOAD(slot->handle);
 	struct zram_backing *b;
 	const unsigned char *src;
 	void *mem;
 
+	*flags = f;
 	switch (slot_kind(f)) {
 	case SLOT_KIND_SHARED: /* our reference keeps the entry */
-		h = dedup_handle(z->dedup, (uint32_t)h);
-		/* fall through */
+		id = (uint32_t)h;
+		dedup_obj_begin(z->dedup, id, &h, &f);
+		len = f & SLOT_SIZE_MASK;
+		*flags =
+			(*flags & ~SLOT_CONTENT_BITS) | (f & SLOT_CONTENT_BITS);
+		mem = zs_obj_read_begin(
+			z->pool, h, (f & SLOT_HUGE) ? NULL : st->local_copy);
+		memcpy(dst, mem, len);
+		zs_obj_read_end(z->pool, h, mem);
+		dedup_obj_end(z->dedup, id);
+		return 0;
 	case SLOT_KIND_HUGE:
 	case SLOT_KIND_COMPRESSED:
 		mem = zs_obj_read_begin(

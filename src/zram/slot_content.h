@@ -101,7 +101,6 @@ struct slot_codec {
 	const struct zram_dict *dict;
 	uint64_t dict_cur; /* params' `cur` that @dict belongs to */
 	bool dedup; /* look for and index equal pages (new writes only) */
-	bool fresh; /* dedup: share no object of this codec's older dicts */
 };
 
 /* An encoded page, not yet visible in the table. */
@@ -219,6 +218,31 @@ void slot_obj_copy(struct zram *z, struct zram_stream *st,
 void slot_wb_install(struct zram *z, struct zram_slot *slot, uint64_t off);
 
 /*
+ * slot_shared_rewrite - give the shared object of @slot (SHARED) a new
+ * encoding of the same page, for all its sharers at once: @len bytes of
+ * @data described by @flags (size, HUGE or codec/priority/dictionary bits
+ * of @c; @c NULL for a raw page). The entry keeps its id, hash and
+ * sharers; the old object is freed; @slot's own copy of the description
+ * follows (the other sharers' copies are hints: their reads use the
+ * entry's). @check_limit: held to mem_limit (a new dictionary may not
+ * shrink a page), else not (a smaller object, recompression).
+ * Returns 0, -ENOSPC, -ENOMEM, -EAGAIN (@c's dictionary changed), -EBUSY
+ * (a reader holds the entry: try in a later pass); nothing changed then.
+ * Locking: slot lock held; tries the entry's write lock.
+ */
+int slot_shared_rewrite(struct zram *z, struct zram_slot *slot,
+			const void *data, size_t len, uint32_t flags,
+			const struct slot_codec *c, bool check_limit);
+
+/*
+ * slot_shared_sync - bring @slot's (SHARED) copy of its object's
+ * description up to date with its entry (a rewrite through another sharer
+ * changed it) and return the slot's flags.
+ * Locking: slot lock held.
+ */
+uint32_t slot_shared_sync(struct zram *z, struct zram_slot *slot);
+
+/*
  * pool_obj_free - the one place a pool object is freed.
  * Locking: any; takes allocator locks.
  */
@@ -272,13 +296,16 @@ struct zram_codec_params *slot_params(struct zram *z, uint32_t flags);
 
 /*
  * slot_copy_object - copy the stored object of slot @index (HUGE,
- * COMPRESSED, SHARED or WB) byte for byte into @dst (its size field's length, at
- * most one page): the snapshot's view of a slot, nothing decompressed.
+ * COMPRESSED, SHARED or WB) byte for byte into @dst (its size field's
+ * length, at most one page): the snapshot's view of a slot, nothing
+ * decompressed. *@flags gets the slot's flags with the description of the
+ * bytes copied (for SHARED: its entry's, which a rewrite may have changed
+ * since the slot shared it).
  * Returns 0, -EIO (backing store read failed), -EINVAL (no object).
  * Locking: slot lock held.
  */
 int slot_copy_object(struct zram *z, struct zram_stream *st, uint64_t index,
-		     unsigned char *dst);
+		     unsigned char *dst, uint32_t *flags);
 
 /* Same-filled test and fill of one page (also used by the tests). */
 bool page_same_filled(const unsigned char *p, uint64_t *word);

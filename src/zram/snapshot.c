@@ -258,7 +258,7 @@ static int shared_put(struct zram *z, struct snap_out *o, uint64_t index,
 	if (!first)
 		return SNAP_SHARED_REF;
 	put32(e + 4, dedup_key(o->dedup, id));
-	err = slot_copy_object(z, o->st, index, e + SNAP_SHARED_HDR);
+	err = slot_copy_object(z, o->st, index, e + SNAP_SHARED_HDR, &f);
 	return err ? err : (int)(SNAP_SHARED_HDR + (f & SLOT_SIZE_MASK));
 }
 
@@ -323,13 +323,16 @@ static int save_one(struct zram *z, uint64_t index, void *arg)
 		put64(e + SNAP_ENTRY_HDR, LOAD(slot->handle));
 		break;
 	case SLOT_KIND_SHARED:
+		/* the object's own description: a rewrite through another
+		 * sharer may have changed it since this slot shared it */
+		f = slot_shared_sync(z, slot);
 		len = shared_put(z, o, index, f, e + SNAP_ENTRY_HDR);
 		break;
 	case SLOT_KIND_GROUPED:
 		len = grouped_expand(z, o->st, index, e + SNAP_ENTRY_HDR, &f);
 		break;
 	default: /* HUGE, COMPRESSED, WB: the object, size bytes */
-		err = slot_copy_object(z, o->st, index, e + SNAP_ENTRY_HDR);
+		err = slot_copy_object(z, o->st, index, e + SNAP_ENTRY_HDR, &f);
 		len = err ? err : (int)(f & SLOT_SIZE_MASK);
 		break;
 	}

@@ -90,6 +90,10 @@ struct zram_slot {
 #define SLOT_DICT_MASK (3u << SLOT_DICT_SHIFT)
 /* bits 29..31 are free */
 #define SLOT_LOCK_BITS (SLOT_LOCK | SLOT_WAITERS)
+/* what describes a stored object: a dedup entry's meta word has these */
+#define SLOT_CONTENT_BITS                                                \
+	(SLOT_SIZE_MASK | SLOT_HUGE | SLOT_CODEC_MASK | SLOT_PRIO_MASK | \
+	 SLOT_DICT_MASK)
 
 /* The table is given back to the OS a page (256 slots, 1 MiB of disk) at a
  * time, when a discard covers all of it (slot_table_release). */

@@ -5,8 +5,10 @@
  * contents, so their pages share entries across threads; each writer also
  * discards and zeroes its own pages, and reads them back after every change:
  * a sharer's page must never change under it. Meanwhile one thread compacts
- * in a loop (moving shared objects), one flips the codec, and one turns
- * dedup off and on. Run under TSan, this is the race check of the index's
+ * in a loop (moving shared objects), one flips the codec, one turns
+ * dedup off and on, and one recompresses idle pages and trains dictionaries
+ * and moves idle pages to them (both rewrite shared objects in place, for
+ * all sharers, while the writers read them). Run under TSan, this is the race check of the index's
  * lock rules. At the end: every page reads back as its owner wrote it, each
  * entry's count equals the slots naming it, and a discard of the whole disk
  * gives back every object, entry and pool page.
@@ -82,6 +84,21 @@ static void *writer(void *arg)
 	return NULL;
 }
 
+/* Rewrites of shared objects: recompress, or auto_dict's two halves (a
+ * training may find nothing to learn or all indexes busy: ignored). */
+static void rewrites(struct zram *z, unsigned int n)
+{
+	attr_store(z, "idle", "all");
+	if (n % 8 == 7) {
+		attr_store(z, "train_dict", "samples=16 size=4K");
+		pthread_mutex_lock(&z->pp_lock);
+		dict_refresh_idle(z);
+		pthread_mutex_unlock(&z->pp_lock);
+	} else {
+		attr_store(z, "recompress", "type=idle");
+	}
+}
+
 static void *background(void *arg)
 {
 	struct ctx *c = arg;
@@ -93,8 +110,10 @@ static void *background(void *arg)
 			attr_store(c->z, "compact", "1");
 		else if (c->id == 1)
 			attr_store(c->z, "comp_algorithm", algos[n % 3]);
-		else
+		else if (c->id == 2)
 			attr_store(c->z, "dedup", n % 4 == 3 ? "0" : "1");
+		else
+			rewrites(c->z, n);
 		n++;
 		sched_yield();
 	}
@@ -134,8 +153,8 @@ int main(void)
 {
 	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
 				  .dedup = true};
-	struct ctx w[WRITERS], bg[3];
-	pthread_t tw[WRITERS], tb[3];
+	struct ctx w[WRITERS], bg[4];
+	pthread_t tw[WRITERS], tb[4];
 	_Atomic int stop = 0;
 	_Atomic long bad = 0;
 	uint64_t rs = harness_seed();
@@ -155,7 +174,9 @@ int main(void)
 								      j / 61) %
 								     20]);
 	REQUIRE(zram_create(&cfg, &z) == 0);
-	for (i = 0; i < 3; i++) {
+	REQUIRE(attr_store(z, "recomp_algorithm", "algo=zstd") == 0);
+	REQUIRE(attr_store(z, "algorithm_params", "priority=1 level=9") == 0);
+	for (i = 0; i < 4; i++) {
 		bg[i] = (struct ctx){.z = z, .id = i, .stop = &stop};
 		REQUIRE(!pthread_create(&tb[i], NULL, background, &bg[i]));
 	}
@@ -173,7 +194,7 @@ int main(void)
 	for (i = 0; i < WRITERS; i++)
 		pthread_join(tw[i], NULL);
 	atomic_store(&stop, 1);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		pthread_join(tb[i], NULL);
 	CHECK_EQ(atomic_load(&bad), 0);
 	attr_store(z, "dedup", "1");

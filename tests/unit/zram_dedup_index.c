@@ -226,11 +226,40 @@ static void test_ids_shared(void)
 	dedup_destroy(d);
 }
 
+/* A rewrite swaps an entry's object for every holder; refused (-EBUSY)
+ * while a reader holds it. */
+static void test_rewrite(void)
+{
+	struct zram_dedup *d;
+	uint64_t h, oh;
+	uint32_t id, m, om;
+
+	REQUIRE(dedup_create(16, &d) == 0);
+	REQUIRE(dedup_insert(d, 7, 100, 1, &id) == 0);
+	dedup_obj_begin(d, id, &h, &m);
+	CHECK_EQ(h, 100);
+	CHECK_EQ(m, 1);
+	CHECK_EQ(dedup_rewrite(d, id, 200, 2, &oh, &om), -EBUSY);
+	dedup_obj_end(d, id);
+	CHECK_EQ(dedup_handle(d, id), 100);
+	CHECK_EQ(dedup_rewrite(d, id, 200, 2, &oh, &om), 0);
+	CHECK_EQ(oh, 100);
+	CHECK_EQ(om, 1);
+	CHECK_EQ(dedup_handle(d, id), 200);
+	CHECK_EQ(dedup_meta(d, id), 2);
+	/* the last put hands back the object it has now */
+	CHECK(dedup_put_obj(d, id, &h, &m));
+	CHECK_EQ(h, 200);
+	CHECK_EQ(m, 2);
+	dedup_destroy(d);
+}
+
 int main(void)
 {
 	rng_state = harness_seed() | 1;
 	test_basic();
 	test_ids_shared();
+	test_rewrite();
 	test_same_bucket();
 	test_model(5000); /* few collisions */
 	test_model(3);	  /* long chains: more candidates than the bound */

@@ -1,0 +1,191 @@
+/*
+ * zram_dedup_rewrite.c - the background passes move a shared
+ * (deduplicated) object once, for all its sharers, and keep the sharing:
+ *   - auto_dict's rewrite of idle pages with a new dictionary
+ *     (dict_refresh_idle) rewrites a shared entry's object in place, so a
+ *     sharer that is not idle moves with the idle one: dup_pages and
+ *     dedup_objects unchanged, every entry on the current dictionary, the
+ *     pool smaller, every page as written (it used to move only the idle
+ *     sharer to a new object: two objects for one page), and a snapshot
+ *     taken then restores every page, shared as before.
+ * Layout: pages [0, UNIQ) hold UNIQ different pages; pages [UNIQ, PAGES)
+ * repeat the first PAGES - UNIQ of them, so dup_pages = PAGES - UNIQ.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "slot_content.h"
+#include "zram.h"
+#include "zram_internal.h"
+
+#define UNIQ 1024u
+#define PAGES 1536u
+#define DUPS (PAGES - UNIQ)
+
+static unsigned char page[ZRAM_PAGE_SIZE], back[ZRAM_PAGE_SIZE];
+
+static const char *const vocab[] = {
+	"static int ",		"struct zram_slot *slot",
+	"return -EINVAL;\n",	"#include <stdio.h>\n",
+	"unsigned long flags;", "if (err)\n\t\tgoto out;",
+	"spin_lock(&lock);",	"memcpy(dst, src, len);",
+	"/* the page */\n",	"for (i = 0; i < n; i++)",
+};
+
+/* Page @i's content: text of a shared vocabulary, one of UNIQ kinds. */
+static void page_make(unsigned char *p, uint32_t i)
+{
+	uint64_t rs = (i % UNIQ) * 0x9e3779b97f4a7c15ull + 1;
+	size_t k = 0, n;
+
+	while (k < ZRAM_PAGE_SIZE) {
+		uint64_t r = harness_rand(&rs);
+		const char *w = vocab[r % 10];
+
+		if (r % 7 == 0) {
+			p[k++] = (unsigned char)('a' + (r >> 8) % 26);
+			continue;
+		}
+		n = strlen(w) < ZRAM_PAGE_SIZE - k ? strlen(w)
+						   : ZRAM_PAGE_SIZE - k;
+		memcpy(p + k, w, n);
+		k += n;
+	}
+}
+
+/* A dedup store of @algo that holds the layout. */
+static struct zram *store_make(const char *algo)
+{
+	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
+				  .algorithm = algo,
+				  .dedup = true};
+	struct zram *z;
+	uint32_t i;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	for (i = 0; i < PAGES; i++) {
+		page_make(page, i);
+		REQUIRE(zram_write(z, page, ZRAM_PAGE_SIZE,
+				   (uint64_t)i * ZRAM_PAGE_SIZE) ==
+			ZRAM_PAGE_SIZE);
+	}
+	return z;
+}
+
+static void check_all(struct zram *z)
+{
+	unsigned int i, bad = 0;
+
+	for (i = 0; i < PAGES; i++) {
+		page_make(page, i);
+		CHECK_EQ(zram_read(z, back, ZRAM_PAGE_SIZE,
+				   (uint64_t)i * ZRAM_PAGE_SIZE),
+			 ZRAM_PAGE_SIZE);
+		bad += !!memcmp(page, back, ZRAM_PAGE_SIZE);
+	}
+	CHECK_EQ(bad, 0);
+}
+
+/* The object description of every shared page's entry. */
+static uint32_t entry_meta(struct zram *z, uint32_t i)
+{
+	uint32_t f = atomic_load(&z->table[i].flags);
+
+	REQUIRE(slot_kind(f) == SLOT_KIND_SHARED);
+	return dedup_meta(z->dedup, (uint32_t)atomic_load(&z->table[i].handle));
+}
+
+/* Touch the repeats: only their twins in [0, DUPS) stay idle. */
+static void touch_repeats(struct zram *z)
+{
+	uint32_t i;
+
+	for (i = UNIQ; i < PAGES; i++)
+		REQUIRE(zram_read(z, back, ZRAM_PAGE_SIZE,
+				  (uint64_t)i * ZRAM_PAGE_SIZE) ==
+			ZRAM_PAGE_SIZE);
+}
+
+/*
+ * A snapshot right after a rewrite, while the repeats' slots still hold
+ * their old copy of the object's description: it saves the object's own,
+ * and restores every page, shared as before.
+ */
+static void snapshot_check(struct zram *z)
+{
+	char dir[] = "/tmp/zram_dedup_rewrite.XXXXXX", path[64], err[256];
+	struct zram_stats s;
+	struct zram *r = NULL;
+
+	REQUIRE(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/snap", dir);
+	CHECK_EQ(zram_save(z, path), 0);
+	CHECK_EQ(zram_restore(path, NULL, &r, err, sizeof(err)), 0);
+	unlink(path);
+	rmdir(dir);
+	if (!r) {
+		fprintf(stderr, "restore: %s\n", err);
+		return;
+	}
+	check_all(r);
+	zram_stats_get(r, &s);
+	CHECK_EQ(s.dup_pages, DUPS);
+	zram_destroy(r);
+}
+
+static void test_dict_refresh(void)
+{
+	struct zram *z = store_make("zstd");
+	struct zram_codec_params *p = &z->params[0][ZRAM_CODEC_ZSTD];
+	struct zram_stats s0, s1;
+	uint32_t i, stale = 0;
+	uint64_t n, cur;
+
+	zram_stats_get(z, &s0);
+	CHECK_EQ(s0.dup_pages, DUPS);
+	CHECK_EQ(s0.dedup_objects, UNIQ);
+	CHECK_EQ(zram_dict_train(z, 1024, 16384), 0);
+	CHECK_EQ(zram_idle_mark(z, ZRAM_IDLE_ALL), PAGES);
+	touch_repeats(z);
+	pthread_mutex_lock(&z->pp_lock);
+	n = dict_refresh_idle(z);
+	pthread_mutex_unlock(&z->pp_lock);
+	zram_stats_get(z, &s1);
+	fprintf(stderr,
+		"dict refresh: %llu rewritten, compressed %llu -> %llu, "
+		"dup_pages %llu -> %llu\n",
+		(unsigned long long)n, (unsigned long long)s0.compr_data_size,
+		(unsigned long long)s1.compr_data_size,
+		(unsigned long long)s0.dup_pages,
+		(unsigned long long)s1.dup_pages);
+	/* one rewrite per object, none per sharer */
+	CHECK(n >= UNIQ - 8 && n <= UNIQ);
+	CHECK_EQ(s1.dup_pages, DUPS);
+	CHECK_EQ(s1.dedup_objects, UNIQ);
+	CHECK(s1.compr_data_size < s0.compr_data_size);
+	cur = atomic_load(&p->cur);
+	for (i = 0; i < PAGES; i++) {
+		uint32_t m = entry_meta(z, i);
+
+		stale += !(m & SLOT_HUGE) &&
+			 slot_dict_idx(m) != cur % ZRAM_DICT_SLOTS;
+	}
+	CHECK(stale <= UNIQ - n);
+	check_all(z);
+	snapshot_check(z);
+	/* a second pass finds nothing to do */
+	zram_idle_mark(z, ZRAM_IDLE_ALL);
+	pthread_mutex_lock(&z->pp_lock);
+	CHECK(dict_refresh_idle(z) <= UNIQ - n);
+	pthread_mutex_unlock(&z->pp_lock);
+	zram_destroy(z);
+}
+
+int main(void)
+{
+	(void)harness_seed();
+	test_dict_refresh();
+	return harness_finish("zram_dedup_rewrite");
+}
