@@ -457,6 +457,31 @@ bool dedup_put(struct zram_dedup *d, uint32_t id, uint64_t *handle)
 	return dedup_put_obj(d, id, handle, NULL);
 }
 
+bool dedup_take_sole(struct zram_dedup *d, uint32_t id, uint64_t *handle,
+		     uint32_t *meta)
+{
+	struct dedup_entry *e = entry_of(d, id);
+	pthread_mutex_t *lock = stripe_of(d, e->hash32);
+	uint32_t one = 1;
+
+	pthread_mutex_lock(lock);
+	/* lookups raise a count only under this lock: 1 stays 1 */
+	if (!atomic_compare_exchange_strong_explicit(&e->refs, &one, 0,
+						     memory_order_acq_rel,
+						     memory_order_relaxed)) {
+		pthread_mutex_unlock(lock);
+		return false;
+	}
+	chain_unlink(d, bucket_of(d, e->hash32), id);
+	*handle = e->handle;
+	*meta = e->meta;
+	id_free(d, stripe_no(e->hash32), id);
+	atomic_fetch_sub_explicit(&d->entries, 1, memory_order_relaxed);
+	pthread_mutex_unlock(lock);
+	atomic_fetch_sub_explicit(&d->refs, 1, memory_order_relaxed);
+	return true;
+}
+
 void dedup_obj_begin(const struct zram_dedup *d, uint32_t id, uint64_t *handle,
 		     uint32_t *meta)
 {

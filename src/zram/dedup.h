@@ -93,6 +93,17 @@ bool dedup_put_obj(struct zram_dedup *d, uint32_t id, uint64_t *handle,
 		   uint32_t *meta);
 
 /*
+ * dedup_take_sole - if the caller's reference is the only one, take the
+ * entry out of the index (its id is free after) and give its pool object
+ * in *@handle, its meta word in *@meta: the caller now owns the object as a
+ * plain one. Returns
+ * false (nothing changed) while anyone else holds a reference.
+ * Locking: takes one stripe lock (then ids_lock).
+ */
+bool dedup_take_sole(struct zram_dedup *d, uint32_t id, uint64_t *handle,
+		     uint32_t *meta);
+
+/*
  * dedup_obj_begin - the entry's pool object and meta word, held still until
  * dedup_obj_end(): no rewrite swaps them meanwhile. The caller holds a
  * reference. Locking: a read lock of the entry (may be held while the

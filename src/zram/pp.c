@@ -58,6 +58,14 @@ static int set_grow(struct pp_set *set)
 	return 0;
 }
 
+/* In memory: a pass may move it (a shared object: writeback.c and
+ * recompress.c say how). */
+static bool pp_kind(enum slot_kind k)
+{
+	return k == SLOT_KIND_HUGE || k == SLOT_KIND_COMPRESSED ||
+	       k == SLOT_KIND_SHARED;
+}
+
 static int pp_walk_one(struct zram *z, uint64_t index, void *arg)
 {
 	struct pp_walk *w = arg;
@@ -73,13 +81,12 @@ static int pp_walk_one(struct zram *z, uint64_t index, void *arg)
 	 * its backing-store read, which a pass must not wait for.
 	 */
 	k = slot_kind(LOAD(slot->flags));
-	if (k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED)
+	if (!pp_kind(k))
 		return 0;
 	slot_lock(z, slot);
 	f = LOAD(slot->flags);
 	k = slot_kind(f);
-	if ((k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED) ||
-	    !w->want(z, f, w->arg)) {
+	if (!pp_kind(k) || !w->want(z, f, w->arg)) {
 		slot_unlock(slot);
 		return 0;
 	}

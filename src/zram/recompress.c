@@ -12,6 +12,11 @@
  * the last configured priority was tried, mark it INCOMPRESSIBLE so later
  * passes skip it. max_pages= counts the slots that passed the threshold.
  *
+ * A shared (deduplicated) object is recompressed once, in place, for all
+ * its sharers (slot_shared_rewrite()). A sharer is selected by its slot's
+ * copy of the object's description, and decided on by the object's own
+ * (slot_shared_sync()), so its other sharers find it done.
+ *
  * Departure from zram: the page keeps its IDLE mark (recompression is not
  * an access), so a policy pass can recompress idle pages and then write the
  * same pages back.
@@ -104,6 +109,28 @@ static int rc_keep(struct zram *z, struct zram_stream *st,
 	return 1;
 }
 
+/*
+ * A shared object: rewritten in place, once for all its sharers. Returns 1
+ * if kept, 0 if not (a reader held it, or a dictionary changed: a later
+ * pass tries again), -errno. Locking: slot lock held.
+ */
+static int rc_keep_shared(struct zram *z, struct zram_stream *st,
+			  struct zram_slot *slot, const struct slot_codec *c,
+			  int n)
+{
+	int err = slot_shared_rewrite(z, slot, st->cbuf, (size_t)n,
+				      (uint32_t)n | slot_codec_flags(c), c,
+				      false);
+
+	if (err == -EBUSY || err == -EAGAIN)
+		return 0;
+	if (err)
+		return err;
+	atomic_fetch_add_explicit(&z->stats.pages_recompressed, 1,
+				  memory_order_relaxed);
+	return 1;
+}
+
 /* One candidate. Returns 0 or -errno (ends the pass). */
 static int rc_one(struct zram *z, struct zram_stream *st, struct rc_pass *rc,
 		  uint32_t index)
@@ -118,9 +145,15 @@ static int rc_one(struct zram *z, struct zram_stream *st, struct rc_pass *rc,
 	f = LOAD(slot->flags);
 	k = slot_kind(f);
 	if (!(f & SLOT_PP) ||
-	    (k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED))
+	    (k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED &&
+	     k != SLOT_KIND_SHARED))
 		goto out_unlock;
 	slot_flags_update(slot, SLOT_PP, 0);
+	/* a shared object may have been recompressed through another sharer:
+	 * its own description decides */
+	if (k == SLOT_KIND_SHARED &&
+	    !rc_want(z, f = slot_shared_sync(z, slot), rc))
+		goto out_unlock;
 	if (rc->threshold && (f & SLOT_SIZE_MASK) < rc->threshold)
 		goto out_unlock;
 	rc->budget--;
@@ -128,7 +161,9 @@ static int rc_one(struct zram *z, struct zram_stream *st, struct rc_pass *rc,
 	if (err)
 		goto out_unlock;
 	n = rc_try(z, st, rc, f, st->page, &c);
-	if (n > 0)
+	if (n > 0 && k == SLOT_KIND_SHARED)
+		err = rc_keep_shared(z, st, slot, &c, n);
+	else if (n > 0)
 		err = rc_keep(z, st, slot, &c, n);
 	else if (!n && rc->last)
 		slot_flags_update(slot, 0, SLOT_INCOMPRESSIBLE);

@@ -509,6 +509,25 @@ uint32_t slot_shared_sync(struct zram *z, struct zram_slot *slot)
 	return LOAD(slot->flags);
 }
 
+bool slot_unshare(struct zram *z, struct zram_slot *slot)
+{
+	uint32_t f = LOAD(slot->flags), meta;
+	struct zram_counters *s = &z->stats;
+	uint64_t h;
+
+	assert(slot_kind(f) == SLOT_KIND_SHARED);
+	if (!dedup_take_sole(z->dedup, (uint32_t)LOAD(slot->handle), &h, &meta))
+		return false;
+	counter_add(&s->dedup_slots, -1);
+	counter_add(&s->dedup_slot_bytes, -(int64_t)(f & SLOT_SIZE_MASK));
+	counter_add(&s->dedup_objs, -1);
+	counter_add(&s->dedup_obj_bytes, -(int64_t)(meta & SLOT_SIZE_MASK));
+	atomic_store_explicit(&slot->handle, h, memory_order_relaxed);
+	slot_flags_update(slot, SLOT_CONTENT_BITS | SLOT_SHARED,
+			  meta & SLOT_CONTENT_BITS);
+	return true;
+}
+
 void slot_install(struct zram *z, struct zram_slot *slot,
 		  const struct slot_obj *obj)
 {

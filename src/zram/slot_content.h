@@ -243,6 +243,15 @@ int slot_shared_rewrite(struct zram *z, struct zram_slot *slot,
 uint32_t slot_shared_sync(struct zram *z, struct zram_slot *slot);
 
 /*
+ * slot_unshare - if @slot (SHARED) holds the only reference to its entry,
+ * make it a plain HUGE or COMPRESSED slot with the entry's object (the
+ * entry leaves the index) and return true; else false, nothing changed.
+ * So a page nobody shares can be written back like any other.
+ * Locking: slot lock held; takes one index stripe lock.
+ */
+bool slot_unshare(struct zram *z, struct zram_slot *slot);
+
+/*
  * pool_obj_free - the one place a pool object is freed.
  * Locking: any; takes allocator locks.
  */

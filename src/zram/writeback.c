@@ -123,8 +123,15 @@ static int batch_add(struct wb_pass *p, uint32_t index)
 	slot_lock(p->z, slot);
 	f = LOAD(slot->flags);
 	k = slot_kind(f);
-	if (!(f & SLOT_PP) ||
-	    (k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED))
+	if (!(f & SLOT_PP))
+		goto out_unlock;
+	/* a page nobody else shares leaves the index and goes as any other;
+	 * a shared object stays in memory for all its sharers */
+	if (k == SLOT_KIND_SHARED && slot_unshare(p->z, slot)) {
+		f = LOAD(slot->flags);
+		k = slot_kind(f);
+	}
+	if (k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED)
 		goto out_unlock;
 	e->len = f & SLOT_SIZE_MASK;
 	err = backing_place(p->b, &p->bt, e->len, &e->off, &dst);

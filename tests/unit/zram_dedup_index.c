@@ -251,6 +251,15 @@ static void test_rewrite(void)
 	CHECK(dedup_put_obj(d, id, &h, &m));
 	CHECK_EQ(h, 200);
 	CHECK_EQ(m, 2);
+	/* a sole holder may take the object out of the index */
+	REQUIRE(dedup_insert(d, 8, 300, 3, &id) == 0);
+	dedup_get(d, id);
+	CHECK(!dedup_take_sole(d, id, &h, &m));
+	CHECK(!dedup_put(d, id, &h));
+	CHECK(dedup_take_sole(d, id, &h, &m));
+	CHECK_EQ(h, 300);
+	CHECK_EQ(m, 3);
+	CHECK_EQ(dedup_lookup(d, 8, &id, 1), 0);
 	dedup_destroy(d);
 }
 

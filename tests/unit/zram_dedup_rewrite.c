@@ -7,17 +7,24 @@
  *     dedup_objects unchanged, every entry on the current dictionary, the
  *     pool smaller, every page as written (it used to move only the idle
  *     sharer to a new object: two objects for one page), and a snapshot
- *     taken then restores every page, shared as before.
+ *     taken then restores every page, shared as before;
+ *   - recompress type=idle rewrites each shared entry once with the
+ *     secondary codec (it used to skip shared pages, and with dedup on
+ *     every page is in the index);
+ *   - writeback with dedup on writes back every page nobody shares (it
+ *     leaves the index) and keeps shared objects in memory; all read back.
  * Layout: pages [0, UNIQ) hold UNIQ different pages; pages [UNIQ, PAGES)
  * repeat the first PAGES - UNIQ of them, so dup_pages = PAGES - UNIQ.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "slot_content.h"
 #include "zram.h"
+#include "zram_attr.h"
 #include "zram_internal.h"
 
 #define UNIQ 1024u
@@ -55,8 +62,9 @@ static void page_make(unsigned char *p, uint32_t i)
 	}
 }
 
-/* A dedup store of @algo that holds the layout. */
-static struct zram *store_make(const char *algo)
+/* A dedup store of @algo (with the backing file @backing, or NULL) that
+ * holds the layout. */
+static struct zram *store_make(const char *algo, const char *backing)
 {
 	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
 				  .algorithm = algo,
@@ -65,6 +73,8 @@ static struct zram *store_make(const char *algo)
 	uint32_t i;
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
+	if (backing)
+		REQUIRE(attr_store(z, "backing_dev", backing) == 0);
 	for (i = 0; i < PAGES; i++) {
 		page_make(page, i);
 		REQUIRE(zram_write(z, page, ZRAM_PAGE_SIZE,
@@ -137,7 +147,7 @@ static void snapshot_check(struct zram *z)
 
 static void test_dict_refresh(void)
 {
-	struct zram *z = store_make("zstd");
+	struct zram *z = store_make("zstd", NULL);
 	struct zram_codec_params *p = &z->params[0][ZRAM_CODEC_ZSTD];
 	struct zram_stats s0, s1;
 	uint32_t i, stale = 0;
@@ -183,9 +193,78 @@ static void test_dict_refresh(void)
 	zram_destroy(z);
 }
 
+static void test_recompress(void)
+{
+	struct zram *z = store_make("lz4", NULL);
+	struct zram_stats s0, s1;
+	uint32_t i, moved = 0;
+
+	CHECK_EQ(attr_store(z, "recomp_algorithm", "algo=zstd"), 0);
+	CHECK_EQ(attr_store(z, "algorithm_params", "priority=1 level=9"), 0);
+	zram_stats_get(z, &s0);
+	CHECK_EQ(zram_idle_mark(z, ZRAM_IDLE_ALL), PAGES);
+	touch_repeats(z);
+	CHECK_EQ(attr_store(z, "recompress", "type=idle"), 0);
+	zram_stats_get(z, &s1);
+	fprintf(stderr, "recompress: %llu kept, compressed %llu -> %llu\n",
+		(unsigned long long)s1.pages_recompressed,
+		(unsigned long long)s0.compr_data_size,
+		(unsigned long long)s1.compr_data_size);
+	CHECK(s1.pages_recompressed >= UNIQ - 8 &&
+	      s1.pages_recompressed <= UNIQ);
+	CHECK_EQ(s1.dup_pages, DUPS);
+	CHECK_EQ(s1.dedup_objects, UNIQ);
+	CHECK(s1.compr_data_size < s0.compr_data_size * 9 / 10);
+	for (i = 0; i < PAGES; i++)
+		moved += slot_prio(entry_meta(z, i)) == 1;
+	CHECK(moved >= PAGES - 16);
+	check_all(z);
+	zram_destroy(z);
+}
+
+static void test_writeback(void)
+{
+	char dir[] = "/tmp/zram_dedup_rewrite.XXXXXX", path[64];
+	struct zram_stats s;
+	struct zram *z;
+	int fd;
+
+	REQUIRE(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/backing", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	REQUIRE(fd >= 0);
+	REQUIRE(ftruncate(fd, 16 << 20) == 0);
+	close(fd);
+	z = store_make("lz4", path);
+	CHECK_EQ(attr_store(z, "idle", "all"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "idle"), 0);
+	zram_stats_get(z, &s);
+	fprintf(stderr, "writeback: %llu pages on the backing store\n",
+		(unsigned long long)s.bd_count);
+	/* the pages nobody shares went; the shared objects stayed */
+	CHECK_EQ(s.bd_count, UNIQ - DUPS);
+	CHECK_EQ(s.dup_pages, DUPS);
+	CHECK_EQ(s.dedup_objects, DUPS);
+	check_all(z);
+	zram_stats_get(z, &s);
+	CHECK(s.bd_reads >= UNIQ - DUPS);
+	/* a written-back page written again: back in memory and the index */
+	page_make(page, UNIQ - 1);
+	CHECK_EQ(zram_write(z, page, ZRAM_PAGE_SIZE,
+			    (uint64_t)(UNIQ - 1) * ZRAM_PAGE_SIZE),
+		 ZRAM_PAGE_SIZE);
+	check_all(z);
+	CHECK_EQ(zram_reset(z), 0);
+	zram_destroy(z);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	(void)harness_seed();
 	test_dict_refresh();
+	test_recompress();
+	test_writeback();
 	return harness_finish("zram_dedup_rewrite");
 }
