@@ -124,7 +124,46 @@ def checks(res):
               r is not None and r <= 0.02, "x")
     c.ratio_max("4K randread p99 while compacting / without, uzram-lz4",
                 c.get(u, "compact_p99_us"), c.get(u, "randread_p99_us"), 1.5)
+    for t in ORDER:
+        ratios = pair_ratios(res, t)
+        if ratios:
+            ok = sum(r <= PAIR_BOUND for r in ratios)
+            c.add(f"4K randread p99 while compacting / without, {t}: pairs "
+                  f"within {PAIR_BOUND}x (worst {max(ratios):.2f}x)", ok,
+                  f"{len(ratios)} of {len(ratios)}", ok == len(ratios))
     return c.rows
+
+
+# BENCH_COMPACT_PAIRS: each pair's p99 while compacting / without
+PAIR_BOUND = 1.2
+
+
+def pair_ratios(res, t):
+    r = res.get(t, {})
+    out = []
+    for i in range(1, int(r.get("pairs", 0)) + 1):
+        on, off = r.get(f"pair{i}_on_p99_us"), r.get(f"pair{i}_off_p99_us")
+        if on is not None and off:
+            out.append(on / off)
+    return out
+
+
+def table_pairs(res, targets):
+    head = ["target", "pair", "IOPS without / with", "p99 µs without",
+            "p99 µs with compact", "ratio", "compactions", "pages freed"]
+    rows = []
+    for t in targets:
+        g = res[t].get
+        for i in range(1, int(g("pairs", 0)) + 1):
+            on, off = g(f"pair{i}_on_p99_us"), g(f"pair{i}_off_p99_us")
+            rows.append([t, str(i),
+                         f"{fmt(g(f'pair{i}_off_iops'))} / "
+                         f"{fmt(g(f'pair{i}_on_iops'))}",
+                         fmt(off, 1), fmt(on, 1),
+                         f"{on / off:.2f}" if on is not None and off else "–",
+                         fmt(g(f"pair{i}_compactions")),
+                         fmt(g(f"pair{i}_compact_pages"))])
+    return md(head, rows) if rows else ""
 
 
 def table_abs(res, targets):
@@ -192,11 +231,18 @@ def main():
              "RSS: the daemon's VmRSS):", "", table_abs(res, targets),
              "Ratios, uzram-lz4 ÷ target (same run; memory: lower is "
              "better for uzram):", "",
-             table_ratio(res, targets, "uzram-lz4"), "Targets:", ""]
+             table_ratio(res, targets, "uzram-lz4")]
+    pairs = table_pairs(res, targets)
+    if pairs:
+        lines += ["Compaction pairs (BENCH_COMPACT_PAIRS): each pair rewrites "
+                  "the area, trims half of it, then reads without and with "
+                  "`compact` looping:", "", pairs]
+    lines += ["Targets:", ""]
     trows = []
     for r in rows:
         v = r["measured"]
-        trows.append([r["check"], "–" if v is None else f"{v:.3f}",
+        trows.append([r["check"], "–" if v is None else
+                      str(v) if isinstance(v, int) else f"{v:.3f}",
                       str(r["bound"]), r["result"]])
     lines.append(md(["check", "measured", "bound", "result"], trows))
     with open(f"{outdir}/results.md", "w") as f:

@@ -33,6 +33,11 @@
 #   BENCH_UZRAM_ARGS extra daemon options, e.g. "--threads 4"
 #   BENCH_COMPACT_SLEEP  seconds between two compactions (default 0: a
 #                    tight loop)
+#   BENCH_COMPACT_PAIRS  N > 0: only the compaction latency check, N times
+#                    on each target with a compact file: rewrite the area,
+#                    trim half of it, 4 KiB random read without compaction,
+#                    then the same with `compact` in a loop; each pair's p99
+#                    ratio is reported (no other workload, no real data)
 #   BENCH_AREA       bytes fio touches (default 1G); BENCH_DISK disk size (2G)
 #   BENCH_TREES      trees copied in the real-data step
 #                    (default "/usr/include /usr/lib/gcc")
@@ -50,6 +55,7 @@ TARGETS=${BENCH_TARGETS:-$ALL_TARGETS}
 RUNTIME=${BENCH_RUNTIME:-10}
 REPEAT=${BENCH_REPEAT:-1}
 COMPACT_SLEEP=${BENCH_COMPACT_SLEEP:-0}
+COMPACT_PAIRS=${BENCH_COMPACT_PAIRS:-0}
 AREA=${BENCH_AREA:-1G}
 DISK=${BENCH_DISK:-2G}
 TREES=${BENCH_TREES:-/usr/include /usr/lib/gcc}
@@ -410,26 +416,86 @@ compact_loop() {
 	echo "$n" >"$2"
 }
 
+# Trim half the area's pages at random so that compaction has half-empty
+# zspages to work on.
+fragment() {
+	fio --name=fragment --filename="$DEV" --size="$AREA" \
+		--rw=randtrim --bs=4k --ioengine=psync \
+		--io_size=$(($(numfmt --from=iec "$AREA") / 2)) \
+		--output=/dev/null >/dev/null
+}
+
+prefill() {
+	fio --name=prefill --filename="$DEV" --size="$AREA" --rw=write \
+		"${FIO_COMMON[@]}" --bs=1M --iodepth=8 --numjobs=1 \
+		--output=/dev/null >/dev/null
+}
+
+# compact_pairs TARGET: BENCH_COMPACT_PAIRS times, on the same freshly
+# written and half-trimmed area, a random read without compaction and one
+# while `compact` loops; one fio run each (REPEAT does not apply: every
+# pair is its own figure). The first compaction of each "on" run has the
+# trimmed half to move.
+compact_pairs() {
+	local t=$1 i depth cpid before after
+	local timed=(--time_based --runtime="$RUNTIME" --ramp_time=1)
+	local rnd=(--bs=4k --iodepth=16 --numjobs=2 --rw=randread)
+	for i in $(seq "$COMPACT_PAIRS"); do
+		log "$t: pair $i of $COMPACT_PAIRS: rewrite, trim half, randread without then with compact"
+		prefill
+		fragment
+		fio --name=pair_off --filename="$DEV" --size="$AREA" \
+			"${FIO_COMMON[@]}" "${rnd[@]}" "${timed[@]}" \
+			--output="$OUT/raw/$t.pair$i.off.json" >/dev/null
+		before=0 after=0
+		[ "$KIND" = uzram ] && before=$(json_get "$MP/stats.json" pages_compacted)
+		[ "$KIND" = zram ] && before=$(mm_col /sys/block/zram0/mm_stat 7)
+		depth=${#CLEANUP[@]}
+		: >"$WORK/compactions"
+		compact_loop "$CTL" "$WORK/compactions" &
+		cpid=$!
+		cleanup_push "kill_pid $cpid"
+		fio --name=pair_on --filename="$DEV" --size="$AREA" \
+			"${FIO_COMMON[@]}" "${rnd[@]}" "${timed[@]}" \
+			--output="$OUT/raw/$t.pair$i.on.json" >/dev/null
+		cleanup_run "$depth"
+		[ -s "$WORK/compactions" ] || die "compaction loop left no count"
+		[ "$KIND" = uzram ] && after=$(json_get "$MP/stats.json" pages_compacted)
+		[ "$KIND" = zram ] && after=$(mm_col /sys/block/zram0/mm_stat 7)
+		put "$t" "pair${i}_compactions" "$(cat "$WORK/compactions")"
+		put "$t" "pair${i}_compact_pages" $((after - before))
+		python3 - "$t" "$i" "$OUT/raw/$t.pair$i.off.json" \
+			"$OUT/raw/$t.pair$i.on.json" >>"$RES" <<'EOF'
+import json, sys
+t, i = sys.argv[1], sys.argv[2]
+for side, path in (("off", sys.argv[3]), ("on", sys.argv[4])):
+    s = json.load(open(path))["jobs"][0]["read"]
+    pct = s["clat_ns"].get("percentile", {})
+    print(f"{t}\tpair{i}_{side}_iops\t{s['iops']:.1f}")
+    print(f"{t}\tpair{i}_{side}_p99_us\t{pct.get('99.000000', 0) / 1e3:.1f}")
+EOF
+	done
+	put "$t" pairs "$COMPACT_PAIRS"
+}
+
 fio_phase() {
 	local t=$1 depth timed=(--time_based --runtime="$RUNTIME" --ramp_time=1)
 	local seq=(--bs=1M --iodepth=8 --numjobs=1)
 	local rnd=(--bs=4k --iodepth=16 --numjobs=2)
+	if [ "$COMPACT_PAIRS" -gt 0 ]; then
+		if [ -n "$CTL" ]; then compact_pairs "$t"; else log "$t: no compact file; no pairs"; fi
+		return 0
+	fi
 	log "$t: prefill $AREA"
-	fio --name=prefill --filename="$DEV" --size="$AREA" --rw=write \
-		"${FIO_COMMON[@]}" "${seq[@]}" --output=/dev/null >/dev/null
+	prefill
 	log "$t: seqwrite, seqread, randread, randwrite (${RUNTIME}s each)"
 	fio_run "$t" seqwrite --rw=write "${seq[@]}" "${timed[@]}"
 	fio_run "$t" seqread --rw=read "${seq[@]}" "${timed[@]}"
 	fio_run "$t" randread --rw=randread "${rnd[@]}" "${timed[@]}"
 	fio_run "$t" randwrite --rw=randwrite "${rnd[@]}" "${timed[@]}"
 	if [ -n "$CTL" ]; then
-		# Trim half the area's pages at random so that compaction has
-		# half-empty zspages to work on.
 		log "$t: trim half of the area, then randread while compacting"
-		fio --name=fragment --filename="$DEV" --size="$AREA" \
-			--rw=randtrim --bs=4k --ioengine=psync \
-			--io_size=$(($(numfmt --from=iec "$AREA") / 2)) \
-			--output=/dev/null >/dev/null
+		fragment
 		depth=${#CLEANUP[@]}
 		local before=0 cpid
 		[ "$KIND" = uzram ] && before=$(json_get "$MP/stats.json" pages_compacted)
@@ -529,7 +595,8 @@ for t in $TARGETS; do
 	log "$t: $DEV"
 	fio_phase "$t"
 	cleanup_run "$depth"
-	if [ "$t" != fuse-null ]; then # null drops writes: no real data
+	# null drops writes: no real data; nor in the pairs-only mode
+	if [ "$t" != fuse-null ] && [ "$COMPACT_PAIRS" = 0 ]; then
 		target_up "$t" data
 		put "$t" data_bytes "$data"
 		realdata_phase "$t"
@@ -544,7 +611,8 @@ python3 "$HERE/report.py" "$RES" "$OUT" \
 	"kernel=$(uname -r)" "runtime=$RUNTIME" "repeat=$REPEAT" "area=$AREA" "disk=$DISK" \
 	"trees=$TREES" "uzram=$UZRAM_BIN" "fio=$(fio --version)" \
 	"load_start=$LOAD_START" "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" \
-	"uzram_args=${BENCH_UZRAM_ARGS:-}" "compact_sleep=$COMPACT_SLEEP"
+	"uzram_args=${BENCH_UZRAM_ARGS:-}" "compact_sleep=$COMPACT_SLEEP" \
+	"compact_pairs=$COMPACT_PAIRS"
 gnuplot -e "datafile='$OUT/chart.dat'; outfile='$OUT/bench.png'" \
 	"$HERE/chart.gp"
 cat "$OUT/results.md"
