@@ -17,7 +17,9 @@
  * One compactor per pool (compaction_in_progress). After each source zspage
  * the compactor drops the class lock if a thread waits on it or the
  * destination is full, and frees the zspages it emptied with no lock held
- * (their pages go back to the page layer and the OS).
+ * (their pages go back to the page layer and the OS). zs_compact_paced()
+ * also drops it every ZS_COMPACT_STEP sources to call its pace hook, where
+ * a background compactor may sleep (src/zram/compactor.c).
  */
 #include <sched.h>
 #include <string.h>
@@ -138,11 +140,20 @@ static void freed_release(struct zs_pool *pool, uint32_t freed)
 	}
 }
 
-static size_t class_compact(struct zs_pool *pool, struct zs_size_class *class)
+/* zs_compact_paced()'s hook: called every ZS_COMPACT_STEP sources. */
+struct compact_pace {
+	void (*fn)(void *arg);
+	void *arg;
+	unsigned int moved; /* sources since the last call */
+};
+
+static size_t class_compact(struct zs_pool *pool, struct zs_size_class *class,
+			    struct compact_pace *pace)
 {
 	uint32_t src, dst = 0, freed = 0;
 	size_t pages_freed = 0;
 	uint64_t freeable;
+	bool step_done;
 
 	/* Most classes have nothing to give: don't stop the world for them. */
 	class_lock(class);
@@ -167,12 +178,16 @@ static size_t class_compact(struct zs_pool *pool, struct zs_size_class *class)
 		}
 		if (zspage_get(pool, dst)->inuse == class->objs_per_zspage)
 			dst = 0;
-		if (dst && !compact_contended(class))
+		step_done = pace->fn && ++pace->moved >= ZS_COMPACT_STEP;
+		if (dst && !step_done && !compact_contended(class))
 			continue;
 		class_unlock(class);
 		freed_release(pool, freed);
 		freed = 0;
-		if (compact_contended(class)) {
+		if (step_done) {
+			pace->moved = 0;
+			pace->fn(pace->arg); /* nothing held: may sleep */
+		} else if (compact_contended(class)) {
 			pool->compact_backoffs++;
 			sched_yield();
 		}
@@ -184,8 +199,9 @@ static size_t class_compact(struct zs_pool *pool, struct zs_size_class *class)
 	return pages_freed;
 }
 
-size_t zs_compact(struct zs_pool *pool)
+size_t zs_compact_paced(struct zs_pool *pool, void (*fn)(void *arg), void *arg)
 {
+	struct compact_pace pace = {.fn = fn, .arg = arg};
 	struct zs_size_class *class;
 	size_t freed = 0;
 	int i;
@@ -197,11 +213,16 @@ size_t zs_compact(struct zs_pool *pool)
 		class = pool->size_class[i];
 		if (class->index != (unsigned int)i || class->huge)
 			continue;
-		freed += class_compact(pool, class);
+		freed += class_compact(pool, class, &pace);
 	}
 	atomic_fetch_add_explicit(&pool->pages_compacted, freed,
 				  memory_order_relaxed);
 	atomic_store_explicit(&pool->compaction_in_progress, 0,
 			      memory_order_release);
 	return freed;
+}
+
+size_t zs_compact(struct zs_pool *pool)
+{
+	return zs_compact_paced(pool, NULL, NULL);
 }

@@ -102,10 +102,22 @@ void zs_obj_write(struct zs_pool *pool, zs_handle_t handle, const void *src,
  * never waited for. Only one compaction runs per pool at a time: a second
  * caller returns 0 at once.
  * Returns the number of pages freed (also added to pages_compacted).
- * Locking: pool lock (write) -> class lock -> zspage write-trylock; drops
- * them between zspages when others wait.
+ * Locking: class lock -> zspage write-trylock; drops them between zspages
+ * when others wait.
  */
 size_t zs_compact(struct zs_pool *pool);
+
+/* Source zspages zs_compact_paced() moves between two calls of @pace */
+#define ZS_COMPACT_STEP 16u
+
+/*
+ * zs_compact_paced - zs_compact(), but after every ZS_COMPACT_STEP source
+ * zspages it drops its locks and calls @pace(@arg), which may sleep: a
+ * background compactor gives the CPU back to others there, holding
+ * nothing anyone waits for. @pace NULL: as zs_compact().
+ */
+size_t zs_compact_paced(struct zs_pool *pool, void (*pace)(void *arg),
+			void *arg);
 
 /* zs_get_total_pages - pages the pool holds now (zspages' pages). */
 size_t zs_get_total_pages(struct zs_pool *pool);

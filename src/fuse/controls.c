@@ -165,6 +165,8 @@ void uzram_controls_unmount(struct uzram_controls *c)
 	fuse_session_exit(c->se);
 	fuse_session_unmount(c->se);
 	pthread_join(c->thread, NULL);
+	/* `compact` writes answered from the store's thread (ctlfiles.c) */
+	zram_compact_drain(c->d.zram);
 	fuse_session_destroy(c->se);
 	pthread_key_delete(c->d.buf_key);
 	free(c);

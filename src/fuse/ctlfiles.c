@@ -16,7 +16,10 @@
  * caching a stale copy.
  *
  * No locks: a snapshot is private to its open file, and the store
- * serialises its own attributes.
+ * serialises its own attributes. A `compact` write on /dev/fuse is
+ * answered later, from the store's compaction thread (compact_async());
+ * whoever ends the session drains those replies first
+ * (zram_compact_drain()).
  *
  * Memory is capped per mount: with --allow-other any user can open the stat
  * files, and each open holds a snapshot until it is closed. d->ctl_opens
@@ -158,6 +161,9 @@ void uzram_ctl_open(fuse_req_t req, struct uzram_daemon *d,
 	fi->fh = (uintptr_t)cf;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
+	/* nothing is buffered: no FLUSH round trip on each close(2) (a
+	 * shell's `echo 1 > compact` closes twice, after a dup2) */
+	fi->noflush = 1;
 	/* any failed reply: the kernel has no open file, no release comes */
 	if (fuse_reply_open(req, fi))
 		uzram_ctl_file_free(d, cf);
@@ -193,6 +199,49 @@ void uzram_ctl_read(fuse_req_t req, struct uzram_daemon *d, size_t size,
 	fuse_reply_buf(req, buf, size);
 }
 
+/* A `compact` write whose reply waits for the store's compaction. */
+struct ctl_compact {
+	struct zram_compact_wait w; /* first: done() gets it back */
+	fuse_req_t req;
+	size_t size;
+};
+
+static void compact_done(struct zram_compact_wait *w, uint64_t freed)
+{
+	struct ctl_compact *cc = (struct ctl_compact *)w;
+
+	(void)freed;
+	fuse_reply_write(cc->req, cc->size);
+	free(cc);
+}
+
+/*
+ * `compact` on /dev/fuse: the write is answered from the compaction thread
+ * once the compaction is done (zram's write is synchronous), and this
+ * worker goes back to serving I/O meanwhile. A ring worker must commit
+ * its reply itself, so it waits (it holds one entry of its queue; the
+ * others serve). Returns true if the request was taken.
+ */
+static bool compact_async(fuse_req_t req, struct uzram_daemon *d,
+			  const struct ctl_file *cf, size_t size)
+{
+	struct ctl_compact *cc;
+
+	if (strcmp(cf->attr->name, "compact") || uzram_ring_worker())
+		return false;
+	cc = malloc(sizeof(*cc));
+	if (!cc)
+		return false; /* then synchronously */
+	cc->w.done = compact_done;
+	cc->req = req;
+	cc->size = size;
+	if (zram_compact_async(d->zram, &cc->w)) {
+		free(cc);
+		return false;
+	}
+	return true;
+}
+
 void uzram_ctl_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
 		     size_t size, struct fuse_file_info *fi)
 {
@@ -200,6 +249,8 @@ void uzram_ctl_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
 	uint64_t disksize = zram_disksize(d->zram);
 	int ret;
 
+	if (compact_async(req, d, cf, size))
+		return;
 	ret = cf->attr->store(d->zram, buf, size);
 	/*
 	 * A resize (the disksize file): the kernel keeps disk.img's size for

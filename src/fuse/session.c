@@ -286,6 +286,8 @@ int uzram_run(const struct uzram_options *opts)
 		memory_lock(false);
 	served = session_serve(se, opts->threads);
 	uzram_transport_stop(&d); /* the ring's workers, before the unmount */
+	/* `compact` writes answered from the store's thread (ctlfiles.c) */
+	zram_compact_drain(d.zram);
 	/* 0: unmounted, > 0: the signal */
 	ret = served < 0 || atomic_load(&d.transport.failed) ? 1 : 0;
 err_unmount:

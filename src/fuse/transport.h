@@ -98,6 +98,13 @@ int uzram_ring_start(struct uzram_daemon *d, unsigned int per_queue,
  */
 bool uzram_ring_reply(const struct iovec *iov, int count, ssize_t *res);
 
+/*
+ * uzram_ring_worker - true in a ring worker's thread: its replies must go
+ * through its own entry, from that thread, before it takes another
+ * request.
+ */
+bool uzram_ring_worker(void);
+
 /* uzram_ring_stop - wake every worker, join them. Idempotent. */
 void uzram_ring_stop(struct uzram_ring *r);
 

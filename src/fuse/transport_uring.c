@@ -281,6 +281,11 @@ bad:
 	e->hdr->ring_ent_in_out.payload_sz = 0;
 }
 
+bool uzram_ring_worker(void)
+{
+	return current_ent != NULL;
+}
+
 bool uzram_ring_reply(const struct iovec *iov, int count, ssize_t *res)
 {
 	struct ring_ent *e = current_ent;

@@ -262,11 +262,6 @@ void zram_mem_used_max_reset(struct zram *z)
 			      memory_order_relaxed);
 }
 
-uint64_t zram_compact(struct zram *z)
-{
-	return zs_compact(z->pool);
-}
-
 /* Mark or unmark one slot idle. Locking: slot lock held. */
 static void slot_idle_set(struct zram *z, struct zram_slot *slot, bool idle)
 {

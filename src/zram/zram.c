@@ -100,6 +100,9 @@ int zram_create(const struct zram_config *config, struct zram **out)
 	err = policy_init(z);
 	if (err)
 		goto err_streams;
+	err = compactor_init(z);
+	if (err)
+		goto err_streams;
 	err = -ENOMEM;
 	z->pool = zs_create_pool("uzram");
 	if (!z->pool)
@@ -127,6 +130,7 @@ err_groups:
 err_pool:
 	zs_destroy_pool(z->pool);
 err_streams:
+	compactor_destroy(z);
 	policy_destroy(z);
 	zram_streams_destroy(z);
 err_pp:
@@ -155,6 +159,7 @@ void zram_destroy(struct zram *z)
 {
 	if (!z)
 		return;
+	compactor_destroy(z); /* serves what was asked, before the pool goes */
 	policy_destroy(z);
 	slot_table_destroy(z);
 	backing_close(z->backing);

@@ -348,10 +348,41 @@ ZRAM_API int64_t zram_extent(struct zram *z, uint64_t off, uint64_t max,
  */
 
 /*
- * zram_compact - move objects out of sparse zspages now (`compact`).
- * Returns the pool pages it freed (also added to pages_compacted).
+ * zram_compact - move objects out of sparse zspages (`compact`), as zram's
+ * synchronous write does: returns once a compaction that started after the
+ * call has finished, with the pool pages that run freed (also added to
+ * pages_compacted). It runs in the store's background compaction thread at
+ * the lowest CPU priority, paced to leave the CPU to I/O while the disk is
+ * busy (docs/allocator.md): the caller sleeps meanwhile.
  */
 ZRAM_API uint64_t zram_compact(struct zram *z);
+
+/*
+ * A zram_compact_async() request: the caller owns it and fills in @done;
+ * the other fields are the store's until @done is called.
+ */
+struct zram_compact_wait {
+	/* called once, from the compaction thread, with no store lock held;
+	 * may free @w */
+	void (*done)(struct zram_compact_wait *w, uint64_t freed);
+	struct zram_compact_wait *next;
+	uint64_t ticket;
+};
+
+/*
+ * zram_compact_async - zram_compact() without waiting: @w->done(w, freed)
+ * runs once a compaction that started after the call has finished (a FUSE
+ * daemon replies from there, so no worker sleeps). Returns 0, or -errno
+ * with @w untouched (the thread cannot start, or the store is being
+ * destroyed): then call zram_compact().
+ */
+ZRAM_API int zram_compact_async(struct zram *z, struct zram_compact_wait *w);
+
+/*
+ * zram_compact_drain - wait until every request made so far is served and
+ * its callback has returned (before tearing down what callbacks use).
+ */
+ZRAM_API void zram_compact_drain(struct zram *z);
 
 /*
  * zram_mem_limit_set - cap the pool at @bytes, rounded up to 4 KiB; 0 lifts

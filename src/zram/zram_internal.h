@@ -17,6 +17,7 @@
  *         -> allocator locks (inside zs_*, never held on return)
  *         -> backing->lock (leaf: the backing store's free-space map)
  *   policy ctl->lock (mutex) is a leaf: never held across a pass.
+ *   compactor c->lock (mutex) is a leaf: never held across a compaction.
  *   streams_lock (mutex) is a leaf: taken when a thread creates or frees
  *   its codec contexts, never with a slot lock held by the same path, and
  *   by a dictionary replacement (under ctrl_lock) waiting out compressions.
@@ -335,8 +336,9 @@ struct zram {
 	_Atomic(struct zram_backing *) backing;
 	struct zram_backing *backing_retired; /* protected by pp_lock */
 	_Atomic bool wb_limit_enable;
-	_Atomic uint64_t wb_limit;	/* 4 KiB units */
-	struct zram_policy_ctl *policy; /* policy.c; NULL until started */
+	_Atomic uint64_t wb_limit;	  /* 4 KiB units */
+	struct zram_policy_ctl *policy;	  /* policy.c; NULL until started */
+	struct zram_compactor *compactor; /* compactor.c */
 	uint64_t dict_gen; /* last generation given; protected by ctrl_lock */
 
 	pthread_key_t stream_key;
@@ -449,6 +451,10 @@ int policy_init(struct zram *z);
 void policy_destroy(struct zram *z);
 void policy_throttle(struct zram *z);
 void policy_start_deferred(struct zram *z, const struct zram_policy *p);
+
+/* compactor.c */
+int compactor_init(struct zram *z);
+void compactor_destroy(struct zram *z);
 
 /* control_tier.c: the tiering control files */
 ssize_t zram_backing_dev_show(struct zram *z, char *buf, size_t size);
