@@ -19,15 +19,16 @@
  * /dev/fuse. stats.json's "transport" says what is in use.
  *
  * The same hook idles /dev/fuse workers down (on either transport): a
- * worker that holds memory polls before it reads, and after DEV_IDLE_MS
- * without a request gives back its reply buffer, codec contexts and
- * receive buffer pages.
+ * worker's read of its own clone fd does not block; when it finds nothing
+ * it polls, and after DEV_IDLE_MS without a request gives back its reply
+ * buffer, codec contexts and receive buffer pages.
  *
  * Locking: none. The hook's INIT state is written by the one thread that
  * reads FUSE_INIT, before the kernel sends anything else; t->ring is
  * published once with a release store.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <malloc.h>
 #include <poll.h>
@@ -163,16 +164,48 @@ static void worker_idle(struct uzram_daemon *d, void *buf, size_t len)
 	worker_holds_memory = false;
 }
 
+/*
+ * The worker's own /dev/fuse clone (clone_fd) is non-blocking, so that a
+ * busy worker reads its next request in one system call and polls only
+ * when there is none (to notice DEV_IDLE_MS without one). The session's
+ * own fd is shared (the ring's commands, a worker without a clone): it
+ * stays blocking, and is polled before each read while memory is held.
+ */
+static __thread int nonblock_fd = -1;
+
+static bool fd_nonblock(struct uzram_daemon *d, int fd)
+{
+	int fl;
+
+	if (fd == nonblock_fd)
+		return true;
+	if (fd == fuse_session_fd(d->se))
+		return false;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
+		return false;
+	nonblock_fd = fd;
+	return true;
+}
+
 static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct uzram_daemon *d = userdata;
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	ssize_t n;
 
-	/* one poll per request while busy: the price of idling down */
-	if (worker_holds_memory && poll(&p, 1, DEV_IDLE_MS) == 0)
-		worker_idle(d, buf, len);
-	n = read(fd, buf, len);
+	if (fd_nonblock(d, fd)) {
+		while ((n = read(fd, buf, len)) < 0 && errno == EAGAIN) {
+			if (poll(&p, 1,
+				 worker_holds_memory ? DEV_IDLE_MS : -1) == 0)
+				worker_idle(d, buf, len);
+		}
+	} else {
+		/* one poll per request while busy: the price of idling */
+		if (worker_holds_memory && poll(&p, 1, DEV_IDLE_MS) == 0)
+			worker_idle(d, buf, len);
+		n = read(fd, buf, len);
+	}
 	if (n > 0)
 		worker_holds_memory = true;
 
