@@ -8,8 +8,9 @@
  * rarely; hot pages never are grouped, and a write splits its page out.
  *
  * A pass walks the slots in ascending order and collects runs of
- * consecutive slots that are idle, COMPRESSED (so never SAME, SHARED,
- * WB, HUGE, GROUPED or empty) and not INCOMPRESSIBLE. Each collected member
+ * consecutive slots that are idle, COMPRESSED (or SHARED by this slot
+ * alone: a dedup entry with one reference) and not INCOMPRESSIBLE; so never
+ * SAME, WB, HUGE, GROUPED, empty, or a page other slots share. Each collected member
  * is decoded into the pass's buffer and marked PP under its lock, then let
  * go. When a run has `pages` members, or breaks, and has at least
  * GROUP_PAGES_MIN: compress them as one zstd frame (GROUP_LEVEL, no
@@ -48,11 +49,29 @@ struct group_run {
 	unsigned char frame[FRAME_MAX];
 };
 
-/* May a slot with @f join a group? */
-static bool member_ok(uint32_t f)
+/*
+ * Is @slot (flags @f) a compressed page that grouping would free: its own
+ * object, or a dedup entry it alone uses (with dedup on, every new page is
+ * an entry; one whose count is 1 is a plain page in all but name)? The
+ * count is a hint: a writer may share the entry a moment later, and then
+ * grouping keeps that writer's copy alive (correct, only not smaller).
+ * Locking: the slot lock held, or none for a first look.
+ */
+static bool object_own(struct zram *z, struct zram_slot *slot, uint32_t f)
 {
-	return slot_kind(f) == SLOT_KIND_COMPRESSED && (f & SLOT_IDLE) &&
-	       !(f & (SLOT_INCOMPRESSIBLE | SLOT_PP));
+	enum slot_kind k = slot_kind(f);
+
+	if (k == SLOT_KIND_COMPRESSED)
+		return true;
+	return k == SLOT_KIND_SHARED && !(f & SLOT_HUGE) &&
+	       dedup_refs(z->dedup, (uint32_t)LOAD(slot->handle)) == 1;
+}
+
+/* May @slot (flags @f) join a group? Locking: as object_own(). */
+static bool member_ok(struct zram *z, struct zram_slot *slot, uint32_t f)
+{
+	return (f & SLOT_IDLE) && !(f & (SLOT_INCOMPRESSIBLE | SLOT_PP)) &&
+	       object_own(z, slot, f);
 }
 
 /* Member @pos of frame @id into its slot if unchanged. Returns 1 if so.
@@ -68,7 +87,7 @@ static int member_install(struct zram *z, uint64_t index, uint32_t id,
 
 	slot_lock(z, slot);
 	f = LOAD(slot->flags);
-	if ((f & SLOT_PP) && slot_kind(f) == SLOT_KIND_COMPRESSED) {
+	if ((f & SLOT_PP) && object_own(z, slot, f)) {
 		slot_group_get(z, id);
 		slot_install(z, slot, &obj); /* clears IDLE and PP */
 		if (f & SLOT_IDLE) {	     /* grouping is not an access */
@@ -137,13 +156,13 @@ static int run_one(struct zram *z, uint64_t index, void *arg)
 		run_flush(z, r);
 	/* a lock-free look first: a WB slot's lock may be held across a
 	 * backing-store read, which the pass must not wait for */
-	if (!member_ok(LOAD(slot->flags))) {
+	if (!member_ok(z, slot, LOAD(slot->flags))) {
 		run_flush(z, r);
 		return 0;
 	}
 	slot_lock(z, slot);
 	f = LOAD(slot->flags);
-	if (!member_ok(f) ||
+	if (!member_ok(z, slot, f) ||
 	    slot_decode(z, r->st, index,
 			r->pages + (size_t)r->n * ZRAM_PAGE_SIZE)) {
 		slot_unlock(slot);

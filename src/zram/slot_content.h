@@ -33,7 +33,8 @@
  * valid for the frame's other pages: it is keyed by the entry's generation,
  * unique for the table's life, so a freed and reused id never matches.
  * Only the policy pass makes groups (group_pass.c), from idle COMPRESSED
- * slots; SAME, SHARED, WB, HUGE and INCOMPRESSIBLE slots are never grouped,
+ * slots and SHARED ones whose entry only they use; SAME, WB, HUGE,
+ * INCOMPRESSIBLE and truly shared slots are never grouped,
  * and writeback and recompression skip GROUPED slots (pp.c takes only
  * HUGE and COMPRESSED ones).
  *

@@ -5,15 +5,18 @@
  * pages of several writers; each writes new versions of its pages (text,
  * half random, or random: grouped, grouped in parts, huge), discards and
  * zeroes them, and reads one of its own back after every change: the
- * version it wrote last. Readers read any page at any time: a page must be
+ * version it wrote last. Now and then a writer writes the one common page
+ * instead, which every writer writes, so with dedup on its pages share an
+ * entry: grouping must take a page only while its entry is its own. Readers read any page at any time: a page must be
  * all zeros or exactly some version of itself (a header names the page and
  * the version, the body follows from them), never a neighbour's bytes or a
  * freed frame's. Meanwhile one thread marks everything idle and runs
  * grouping passes of varying size in a loop (as the policy thread would),
- * and one compacts (frames move under the readers). Run under TSan, this
+ * one compacts (frames move under the readers), and one turns dedup on
+ * and off. Run under TSan, this
  * is the race check of group.c's and slot_group.c's rules. At the end:
- * every page reads back as its owner wrote it, each frame's count equals
- * the slots naming it, and a discard of the whole disk gives back every
+ * every page reads back as its owner wrote it, each frame's and each dedup
+ * entry's count equals the slots naming it, and a discard of the whole disk gives back every
  * frame and pool page.
  *
  * Scaled by harness_scale() (UZRAM_STRESS_SCALE), seeded by harness_seed().
@@ -42,6 +45,11 @@ struct ctx {
 	int64_t last[PAGES]; /* version written last, -1: zeros */
 };
 
+/* The page every writer writes now and then (no header: any page may
+ * hold it), made in main(). */
+static unsigned char common[ZRAM_PAGE_SIZE];
+#define VER_COMMON (-2)
+
 /* The content of version @ver of page @page. */
 static void page_make(unsigned char *p, uint64_t page, uint64_t ver)
 {
@@ -68,7 +76,8 @@ static bool page_valid(const unsigned char *p, uint64_t page)
 	unsigned char want[ZRAM_PAGE_SIZE];
 	uint64_t pg, ver;
 
-	if (!memcmp(p, zeros, ZRAM_PAGE_SIZE))
+	if (!memcmp(p, zeros, ZRAM_PAGE_SIZE) ||
+	    !memcmp(p, common, ZRAM_PAGE_SIZE))
 		return true;
 	memcpy(&pg, p, 8);
 	memcpy(&ver, p + 8, 8);
@@ -85,7 +94,9 @@ static bool page_is(struct zram *z, uint64_t page, int64_t ver)
 	if (zram_read(z, buf, ZRAM_PAGE_SIZE, page * ZRAM_PAGE_SIZE) !=
 	    (ssize_t)ZRAM_PAGE_SIZE)
 		return false;
-	if (ver < 0)
+	if (ver == VER_COMMON)
+		memcpy(want, common, sizeof(want));
+	else if (ver < 0)
 		memset(want, 0, sizeof(want));
 	else
 		page_make(want, page, (uint64_t)ver);
@@ -114,6 +125,13 @@ static void *writer(void *arg)
 		} else if (r == 1) {
 			zram_write_zeroes(c->z, off, ZRAM_PAGE_SIZE);
 			c->last[page] = -1;
+		} else if (r == 2) {
+			if (zram_write(c->z, common, ZRAM_PAGE_SIZE, off) !=
+			    (ssize_t)ZRAM_PAGE_SIZE) {
+				atomic_fetch_add(c->bad, 1);
+				continue;
+			}
+			c->last[page] = VER_COMMON;
 		} else if (r < 6) {
 			page_make(buf, page, ++ver);
 			if (zram_write(c->z, buf, ZRAM_PAGE_SIZE, off) !=
@@ -161,6 +179,8 @@ static void *background(void *arg)
 	while (!atomic_load(c->stop)) {
 		if (c->id == 0) {
 			attr_store(c->z, "compact", "1");
+		} else if (c->id == 2) {
+			attr_store(c->z, "dedup", n % 4 == 3 ? "0" : "1");
 		} else {
 			attr_store(c->z, "idle", "all");
 			pthread_mutex_lock(&c->z->pp_lock);
@@ -183,20 +203,25 @@ static void final_check(struct zram *z, struct ctx *w)
 		uint32_t f = atomic_load(&z->table[p].flags), refs = 0;
 		uint32_t id = (uint32_t)atomic_load(&z->table[p].handle);
 
+		uint32_t kind = f & (SLOT_GROUPED | SLOT_SHARED);
+
 		CHECK(page_is(z, p, w[p % WRITERS].last[p]));
-		if (!(f & SLOT_GROUPED))
+		if (!kind)
 			continue;
 		for (q = 0; q < PAGES; q++)
-			refs += (atomic_load(&z->table[q].flags) &
-				 SLOT_GROUPED) &&
+			refs += (atomic_load(&z->table[q].flags) & kind) &&
 				(uint32_t)atomic_load(&z->table[q].handle) ==
 					id;
-		CHECK_EQ(group_refs(z->groups, id), refs);
+		if (kind == SLOT_GROUPED)
+			CHECK_EQ(group_refs(z->groups, id), refs);
+		else
+			CHECK_EQ(dedup_refs(z->dedup, id), refs);
 	}
 	CHECK_EQ(zram_discard(z, 0, zram_disksize(z)), 0);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.group_objects, 0);
 	CHECK_EQ(s.grouped_pages, 0);
+	CHECK_EQ(s.dedup_objects, 0);
 	CHECK_EQ(s.compr_data_size, 0);
 	CHECK_EQ(s.mem_used_total, 0);
 }
@@ -205,8 +230,8 @@ int main(void)
 {
 	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
 				  .algorithm = "lz4"};
-	struct ctx w[WRITERS], r[READERS], bg[2];
-	pthread_t tw[WRITERS], tr[READERS], tb[2];
+	struct ctx w[WRITERS], r[READERS], bg[3];
+	pthread_t tw[WRITERS], tr[READERS], tb[3];
 	_Atomic int stop = 0;
 	_Atomic long bad = 0, groups = 0;
 	uint64_t rs = harness_seed();
@@ -215,6 +240,8 @@ int main(void)
 	struct zram *z;
 	size_t j;
 
+	page_make(common, 1u << 20, 1); /* page 2^20: no real page's */
+	memset(common, 0, 16);		/* no header either */
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	/* every page starts as version 0 of itself: the first passes group */
 	for (j = 0; j < PAGES; j++) {
@@ -223,7 +250,7 @@ int main(void)
 				   j * ZRAM_PAGE_SIZE) ==
 			(ssize_t)ZRAM_PAGE_SIZE);
 	}
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		bg[i] = (struct ctx){
 			.z = z, .id = i, .stop = &stop, .groups = &groups};
 		REQUIRE(!pthread_create(&tb[i], NULL, background, &bg[i]));
@@ -251,7 +278,7 @@ int main(void)
 	atomic_store(&stop, 1);
 	for (i = 0; i < READERS; i++)
 		pthread_join(tr[i], NULL);
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 3; i++)
 		pthread_join(tb[i], NULL);
 	CHECK_EQ(atomic_load(&bad), 0);
 	fprintf(stderr, "zram_group_race: %ld pages grouped\n",

@@ -4,7 +4,9 @@
  *
  * - Which pages: a run with a same-filled page, a huge page and a shared
  *   (dedup) page in it groups only the compressed pages around them, cut
- *   at those; non-idle pages are left alone; a run of one is not grouped.
+ *   at those; a dedup entry only one slot uses is grouped like a plain
+ *   page (its entry goes); non-idle pages are left alone; a run of one is
+ *   not grouped.
  * - The per-thread frame buffer: a frame read into it, then every member
  *   rewritten (the frame dies and its id, and likely its pool objects, are
  *   reused by the next frame of other bytes): a read must return the new
@@ -13,6 +15,10 @@
  *   quarters of the plain objects around them and of their members were
  *   discarded (the frames' tails move), every survivor read back, and a
  *   discard of the whole disk giving every byte back.
+ * - Resize: a shrink that would cut a grouped page is refused (-EBUSY) and
+ *   changes nothing; once the pages past the new end are discarded (their
+ *   frame loses those members, keeps the others) it succeeds, and the
+ *   frame's pages before the end still read back.
  * - The policy: group= range checked by zram_policy_set(); the policy
  *   thread with idle_after=0,group=on groups by itself.
  */
@@ -99,6 +105,9 @@ static void test_kinds(void)
 	CHECK_EQ(zram_write(z, pg[7], PG, 20 * PG), PG);
 	CHECK_EQ(zram_write(z, pg[7], PG, 7 * PG), PG);
 	CHECK(atomic_load(&z->table[7].flags) & SLOT_SHARED);
+	/* an entry of one slot is a plain page in all but name: grouped */
+	CHECK_EQ(zram_write(z, pg[11], PG, 11 * PG), PG);
+	CHECK(atomic_load(&z->table[11].flags) & SLOT_SHARED);
 	CHECK_EQ(zram_dedup_set(z, false), 0);
 	/* runs: [0,1] [3] [5,6] [8..11] -> 2 + 2 + 4 pages */
 	CHECK_EQ(group_now(z, 4), 8);
@@ -110,6 +119,8 @@ static void test_kinds(void)
 	CHECK_EQ(s.group_objects, 3);
 	CHECK_EQ(s.same_pages, 1);
 	CHECK_EQ(s.huge_pages, 1);
+	CHECK_EQ(s.dedup_objects, 1); /* page 11's entry went with grouping */
+	CHECK_EQ(s.dup_pages, 1);
 	for (i = 0; i < 12; i++)
 		page_check(z, i, pg[i]);
 	/* nothing idle: nothing grouped (reads made every page hot) */
@@ -198,6 +209,35 @@ static void test_parts_compaction(void)
 	zram_destroy(z);
 }
 
+static void test_resize(void)
+{
+	struct zram_config cfg = {.disksize = 64 * PG, .algorithm = "zstd"};
+	unsigned char pg[PG];
+	struct zram_stats s;
+	struct zram *z;
+	uint64_t i;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	for (i = 0; i < 64; i++) {
+		text_page(pg, i);
+		CHECK_EQ(zram_write(z, pg, PG, i * PG), PG);
+	}
+	CHECK_EQ(group_now(z, 8), 64);
+	/* the frame of pages 24..31 straddles the new end, 28 */
+	CHECK_EQ(zram_resize(z, 28 * PG), -EBUSY);
+	CHECK_EQ(zram_disksize(z), 64 * PG);
+	CHECK_EQ(zram_discard(z, 28 * PG, 36 * PG), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.grouped_pages, 28);
+	CHECK_EQ(s.group_objects, 4); /* 0..7, 8..15, 16..23, 24..27 */
+	CHECK_EQ(zram_resize(z, 28 * PG), 0);
+	for (i = 0; i < 28; i++) {
+		text_page(pg, i);
+		page_check(z, i, pg);
+	}
+	zram_destroy(z);
+}
+
 /* The policy's group= key, through the typed call and the thread. */
 static void test_policy(void)
 {
@@ -240,6 +280,7 @@ int main(void)
 	test_kinds();
 	test_stale_buffer();
 	test_parts_compaction();
+	test_resize();
 	test_policy();
 	return harness_finish("zram_group");
 }
