@@ -25,20 +25,31 @@ struct result {
 	int threads;
 	double write_mbs; /* store write / raw compress */
 	double read_mbs;  /* store read / raw decompress */
-	uint64_t orig;	  /* bytes of data stored */
-	uint64_t compr;	  /* compressed bytes */
-	uint64_t mem;	  /* memory used (mem_used_total), 0 for raw */
-	uint64_t same;	  /* same-filled pages (store: not compressed) */
-	uint64_t huge;	  /* pages stored raw */
-	int verified;	  /* read data compared equal */
+	/* the same per CPU second of the process (user + system): what one
+	 * core does, which a shared machine's load hardly changes */
+	double write_cpu_mbs;
+	double read_cpu_mbs;
+	uint64_t orig;	/* bytes of data stored */
+	uint64_t compr; /* compressed bytes */
+	uint64_t mem;	/* memory used (mem_used_total), 0 for raw */
+	uint64_t same;	/* same-filled pages (store: not compressed) */
+	uint64_t huge;	/* pages stored raw */
+	int verified;	/* read data compared equal */
 };
 
 double now_sec(void);
-/* Run @fn(@arg, thread index) on @threads threads; returns the wall time. */
-double threads_run(int threads, void (*fn)(void *, int), void *arg);
+/*
+ * Run @fn(@arg, thread index) on @threads threads; returns the wall time
+ * and puts the process's CPU time (every thread) over the run in *@cpu.
+ */
+double threads_run(int threads, void (*fn)(void *, int), void *arg,
+		   double *cpu);
 
 /* --dedup: the store runs deduplicate (zram_config.dedup). */
 extern bool bench_dedup;
+/* --level: the codec level for the store and the raw runs; 0: each
+ * codec's default (lz4 acceleration 1, lz4hc 9, zstd 3) */
+extern int bench_level;
 
 int store_bench(const struct pages *p, const char *codec, int threads,
 		struct result *r);

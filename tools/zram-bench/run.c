@@ -40,12 +40,20 @@ static void *thread_main(void *p)
 	return NULL;
 }
 
-double threads_run(int threads, void (*fn)(void *, int), void *arg)
+static double cpu_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double threads_run(int threads, void (*fn)(void *, int), void *arg, double *cpu)
 {
 	struct thread_arg t[16];
 	pthread_t tid[16];
 	pthread_barrier_t barrier;
-	double start;
+	double start, cpu0;
 	int i;
 
 	pthread_barrier_init(&barrier, NULL, (unsigned)threads + 1);
@@ -54,9 +62,11 @@ double threads_run(int threads, void (*fn)(void *, int), void *arg)
 		pthread_create(&tid[i], NULL, thread_main, &t[i]);
 	}
 	start = now_sec();
+	cpu0 = cpu_sec();
 	pthread_barrier_wait(&barrier);
 	for (i = 0; i < threads; i++)
 		pthread_join(tid[i], NULL);
+	*cpu = cpu_sec() - cpu0;
 	pthread_barrier_destroy(&barrier);
 	return now_sec() - start;
 }
@@ -103,6 +113,13 @@ static void store_read(void *arg, int i)
 }
 
 bool bench_dedup;
+int bench_level;
+
+/* MB of @p per @sec seconds */
+static double mbs(const struct pages *p, double sec)
+{
+	return (double)p->count * PAGE / 1e6 / sec;
+}
 
 int store_bench(const struct pages *p, const char *codec, int threads,
 		struct result *r)
@@ -113,9 +130,14 @@ int store_bench(const struct pages *p, const char *codec, int threads,
 				  .dedup = bench_dedup};
 	struct store_run s = {.p = p, .threads = threads};
 	struct zram_stats st;
-	double t;
+	char params[32];
+	double t, cpu;
 	int err;
 
+	if (bench_level) {
+		snprintf(params, sizeof(params), "level=%d", bench_level);
+		cfg.algorithm_params = params;
+	}
 	err = zram_create(&cfg, &s.z);
 	if (err)
 		return err;
@@ -123,10 +145,12 @@ int store_bench(const struct pages *p, const char *codec, int threads,
 	snprintf(r->what, sizeof(r->what), "uzram");
 	snprintf(r->codec, sizeof(r->codec), "%s", codec);
 	r->threads = threads;
-	t = threads_run(threads, store_write, &s);
-	r->write_mbs = (double)p->count * PAGE / 1e6 / t;
-	t = threads_run(threads, store_read, &s);
-	r->read_mbs = (double)p->count * PAGE / 1e6 / t;
+	t = threads_run(threads, store_write, &s, &cpu);
+	r->write_mbs = mbs(p, t);
+	r->write_cpu_mbs = mbs(p, cpu);
+	t = threads_run(threads, store_read, &s, &cpu);
+	r->read_mbs = mbs(p, t);
+	r->read_cpu_mbs = mbs(p, cpu);
 	zram_stats_get(s.z, &st);
 	r->orig = st.orig_data_size;
 	r->compr = st.compr_data_size;
@@ -152,12 +176,15 @@ static size_t raw_compress(const char *codec, void *ctx, const void *src,
 			   void *dst)
 {
 	if (!strcmp(codec, "lz4"))
-		return (size_t)LZ4_compress_fast_extState(ctx, src, dst, PAGE,
-							  2 * PAGE, 1);
+		return (size_t)LZ4_compress_fast_extState(
+			ctx, src, dst, PAGE, 2 * PAGE,
+			bench_level > 0 ? bench_level : 1);
 	if (!strcmp(codec, "lz4hc"))
 		return (size_t)LZ4_compress_HC_extStateHC(
-			ctx, src, dst, PAGE, 2 * PAGE, LZ4HC_CLEVEL_DEFAULT);
-	return ZSTD_compressCCtx(ctx, dst, 2 * PAGE, src, PAGE, 3);
+			ctx, src, dst, PAGE, 2 * PAGE,
+			bench_level ? bench_level : LZ4HC_CLEVEL_DEFAULT);
+	return ZSTD_compressCCtx(ctx, dst, 2 * PAGE, src, PAGE,
+				 bench_level ? bench_level : 3);
 }
 
 static void raw_comp_thread(void *arg, int i)
@@ -210,7 +237,7 @@ int raw_bench(const struct pages *p, const char *codec, int threads,
 	      struct result *res)
 {
 	struct raw_run r = {.p = p, .codec = codec, .threads = threads};
-	double t;
+	double t, cpu;
 	size_t k;
 
 	r.out = malloc(p->count * 2 * PAGE);
@@ -226,10 +253,12 @@ int raw_bench(const struct pages *p, const char *codec, int threads,
 	snprintf(res->what, sizeof(res->what), "raw");
 	snprintf(res->codec, sizeof(res->codec), "%s", codec);
 	res->threads = threads;
-	t = threads_run(threads, raw_comp_thread, &r);
-	res->write_mbs = (double)p->count * PAGE / 1e6 / t;
-	t = threads_run(threads, raw_decomp_thread, &r);
-	res->read_mbs = (double)p->count * PAGE / 1e6 / t;
+	t = threads_run(threads, raw_comp_thread, &r, &cpu);
+	res->write_mbs = mbs(p, t);
+	res->write_cpu_mbs = mbs(p, cpu);
+	t = threads_run(threads, raw_decomp_thread, &r, &cpu);
+	res->read_mbs = mbs(p, t);
+	res->read_cpu_mbs = mbs(p, cpu);
 	res->orig = (uint64_t)p->count * PAGE;
 	for (k = 0; k < p->count; k++)
 		res->compr += r.len[k];
