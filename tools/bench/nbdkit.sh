@@ -7,6 +7,8 @@
 #   uzram-lz4      nbdkit uzram algo=lz4         against  memory-sparse
 #   memory-zstd    nbdkit memory allocator=zstd
 #   memory-sparse  nbdkit memory (allocator=sparse, uncompressed)
+#   uzram-zstd-lN  nbdkit uzram algo=zstd algo-params=level=N (N may be
+#                  negative), against memory-zstd
 #
 # Every target is a fresh nbdkit on a Unix socket (--threads 16). Steps:
 #  1. fio --ioengine=nbd (libnbd, straight to the socket): the area is
@@ -35,7 +37,11 @@
 # (10), BENCH_AREA (1G), BENCH_DISK (2G), BENCH_TREES ("/usr/include
 # /usr/lib/gcc"), BENCH_SAVE_TREES ("/usr/include /usr/lib/gcc
 # /usr/share/doc"), BENCH_OUT (build/bench-nbdkit), BENCH_STEPS ("fio trees
-# snapshot"; add "daemon"), BENCH_SNAP_REPS (3).
+# snapshot"; add "daemon"), BENCH_SNAP_REPS (3), BENCH_TARGETS (the four
+# above; uzram-zstd-lN may be added). Ratios are printed for the pairs
+# whose two targets both ran; uzram-zstd against memory-sparse too, since
+# the sparse plugin stores without compressing: what the NBD path itself
+# carries on this machine.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
@@ -49,7 +55,7 @@ SAVE_TREES=${BENCH_SAVE_TREES:-/usr/include /usr/lib/gcc /usr/share/doc}
 OUT=${BENCH_OUT:-$SRC/build/bench-nbdkit}
 STEPS=${BENCH_STEPS:-fio trees snapshot}
 SNAP_REPS=${BENCH_SNAP_REPS:-3}
-TARGETS="uzram-zstd memory-zstd uzram-lz4 memory-sparse"
+TARGETS=${BENCH_TARGETS:-uzram-zstd memory-zstd uzram-lz4 memory-sparse}
 HALF=$(($(numfmt --from=iec "$AREA") / 2))
 # nbdkit 1.32's memory allocator=zstd segfaults when nbdcopy reads it over
 # its default 4 connections (multi-conn); every target is copied with one
@@ -114,28 +120,39 @@ target_args() {
 	local size=${2:-$DISK}
 	case $1 in
 	uzram-zstd) echo "$PLUGIN size=$size algo=zstd" ;;
+	uzram-zstd-l*) echo "$PLUGIN size=$size algo=zstd algo-params=level=${1#uzram-zstd-l}" ;;
 	uzram-lz4) echo "$PLUGIN size=$size algo=lz4" ;;
 	memory-zstd) echo "memory size=$size allocator=zstd" ;;
 	memory-sparse) echo "memory size=$size" ;;
 	esac
 }
 
-# fio_run NAME RW BS [extra...]: prints "iops MBps"
+# The server's CPU time (user + system, all threads) in ms.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
+
+# fio_run NAME RW BS [extra...]: prints "iops MBps cpu_us_per_op
+# cpu_ms_per_GB", the last two the server's CPU time over the run divided by
+# the requests and the bytes fio counted: unlike MB/s, they hardly depend on
+# what else runs on the machine, and bound what 2 cores can carry.
 fio_run() {
-	local name=$1 rw=$2 bs=$3
+	local name=$1 rw=$2 bs=$3 c0
 	shift 3
+	c0=$(cpu_ms "$PID")
 	fio --name="$name" --ioengine=nbd --uri="$URI" --rw="$rw" --bs="$bs" \
 		--numjobs=2 --iodepth=16 --size="$AREA" --time_based \
 		--runtime="$RUNTIME" --group_reporting --output-format=json \
 		--buffer_compress_percentage=50 --buffer_compress_chunk=4k \
 		--refill_buffers --randrepeat=0 "$@" >"$work/fio.json" ||
 		die "fio $name"
-	python3 - "$work/fio.json" <<'PY'
+	python3 - "$work/fio.json" "$c0" "$(cpu_ms "$PID")" <<'PY'
 import json, sys
 text = open(sys.argv[1]).read()  # fio's nbd engine prints lines first
 j = json.loads(text[text.index("{"):])["jobs"][0]
 io = j["read"] if j["read"]["io_bytes"] else j["write"]
-print(f'{io["iops"]:.0f} {io["bw_bytes"] / 1e6:.1f}')
+ms = float(sys.argv[3]) - float(sys.argv[2])
+print(f'{io["iops"]:.0f} {io["bw_bytes"] / 1e6:.1f} '
+      f'{ms * 1000 / max(io["total_ios"], 1):.1f} '
+      f'{ms / max(io["io_bytes"] / 1e9, 1e-9):.0f}')
 PY
 }
 
@@ -152,10 +169,10 @@ step_fio() {
 			--output=/dev/null || die "fill $t"
 		R[$t.rss_fill]=$(rss_kib "$PID")
 		# each job its own half of the area
-		read -r _ R[$t.seqw] < <(fio_run seqw write 1M --offset_increment=$HALF --size=$HALF)
-		read -r _ R[$t.seqr] < <(fio_run seqr read 1M --offset_increment=$HALF --size=$HALF)
-		read -r R[$t.randw] _ < <(fio_run randw randwrite 4k)
-		read -r R[$t.randr] _ < <(fio_run randr randread 4k)
+		read -r _ R[$t.seqw] _ R[$t.seqw_cpu] < <(fio_run seqw write 1M --offset_increment=$HALF --size=$HALF)
+		read -r _ R[$t.seqr] _ R[$t.seqr_cpu] < <(fio_run seqr read 1M --offset_increment=$HALF --size=$HALF)
+		read -r R[$t.randw] _ R[$t.randw_cpu] _ < <(fio_run randw randwrite 4k)
+		read -r R[$t.randr] _ R[$t.randr_cpu] _ < <(fio_run randr randread 4k)
 		log "  $t: seq write ${R[$t.seqw]} MB/s, seq read ${R[$t.seqr]} MB/s, randwrite ${R[$t.randw]} IOPS, randread ${R[$t.randr]} IOPS, RSS ${R[$t.rss_fill]} KiB"
 		stop
 	done
@@ -327,6 +344,20 @@ snap_row() {
 	echo "| $1 | $a | $3 | $b | $(ratio "$a" "$b") |"
 }
 
+# pairs: "a:b" for every (uzram target, its peer) that both ran
+pairs() {
+	local t
+	for t in $TARGETS; do
+		case $t in
+		uzram-zstd*) has memory-zstd && echo "$t:memory-zstd" ;;
+		uzram-lz4) has memory-sparse && echo "$t:memory-sparse" ;;
+		esac
+	done
+	has uzram-zstd && has memory-sparse && echo "uzram-zstd:memory-sparse"
+	return 0
+}
+has() { [[ " $TARGETS " == *" $1 "* ]]; }
+
 ratio() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(f'{a / b:.2f}' if b else 'n/a')" "$1" "$2"; }
 
 report() {
@@ -342,10 +373,18 @@ report() {
 			echo "| $t | ${R[$t.seqw]} | ${R[$t.seqr]} | ${R[$t.randw]} | ${R[$t.randr]} | $((R[$t.rss_fill] / 1024)) |"
 		done
 		echo
+		echo "The server's CPU time per unit of work in the same runs (user + system, every thread; load-independent to first order):"
+		echo
+		echo "| target | seq write ms/GB | seq read ms/GB | randwrite us/op | randread us/op |"
+		echo "|---|---|---|---|---|"
+		for t in $TARGETS; do
+			echo "| $t | ${R[$t.seqw_cpu]} | ${R[$t.seqr_cpu]} | ${R[$t.randw_cpu]} | ${R[$t.randr_cpu]} |"
+		done
+		echo
 		echo "| ratio | seq write | seq read | randwrite | randread | RSS |"
 		echo "|---|---|---|---|---|---|"
-		for pair in "uzram-zstd memory-zstd" "uzram-lz4 memory-sparse"; do
-			set -- $pair
+		for pair in $(pairs); do
+			set -- ${pair/:/ }
 			echo "| $1 / $2 | $(ratio "${R[$1.seqw]}" "${R[$2.seqw]}") | $(ratio "${R[$1.seqr]}" "${R[$2.seqr]}") | $(ratio "${R[$1.randw]}" "${R[$2.randw]}") | $(ratio "${R[$1.randr]}" "${R[$2.randr]}") | $(ratio "${R[$1.rss_fill]}" "${R[$2.rss_fill]}") |"
 		done
 		echo
@@ -359,8 +398,11 @@ report() {
 			echo "| $t | ${R[$t.copy_in]} | ${R[$t.copy_out]} | $((R[$t.rss_trees] / 1024)) | ${R[$t.identical]} |"
 		done
 		echo
-		echo "RSS uzram-zstd / memory-zstd: $(ratio "${R[uzram-zstd.rss_trees]}" "${R[memory-zstd.rss_trees]}"); uzram-lz4 / memory-sparse: $(ratio "${R[uzram-lz4.rss_trees]}" "${R[memory-sparse.rss_trees]}")"
-		echo
+		for pair in $(pairs); do
+			set -- ${pair/:/ }
+			echo "RSS $1 / $2: $(ratio "${R[$1.rss_trees]}" "${R[$2.rss_trees]}")"
+			echo
+		done
 	fi
 	if [[ $STEPS == *snapshot* ]]; then
 		echo "Snapshot of a disk holding ${R[snap.files]} bytes of real files ($SAVE_TREES), lz4, nbdkit uzram (save through controls=DIR); median of $SNAP_REPS, each peer measured between the same runs; snapshot ${R[snap.size]} bytes, in the page cache:"
