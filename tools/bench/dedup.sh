@@ -20,6 +20,9 @@
 #   uzram-zstd-full   --dedup --policy idle_after=2,interval=1,auto_dict=on,
 #                     group=on (the issue's acceptance line), settled both
 #                     ways
+#   base-zstd-auto    uzram-zstd-auto run by another daemon, UZRAM_BASE_BIN
+#                     (a build of an older commit: a before/after in one
+#                     run; only with UZRAM_BASE_BIN set)
 #   nbdkit-zstd       nbdkit memory allocator=zstd behind nbdfuse, the peer
 #                     (memory only: its RSS is its memory)
 # Real data: mkfs.ext4 -b 4096 on the device, copy TREES, sync, drop caches,
@@ -36,7 +39,8 @@
 # Prints a Markdown table with the ratios the issue asks for; writes it to
 # $OUT/dedup.md with the raw figures in $OUT/dedup.tsv.
 #
-# Environment: UZRAM_BIN (default build/release/src/fuse/uzram), BENCH_TREES
+# Environment: UZRAM_BIN (default build/release/src/fuse/uzram),
+# UZRAM_BASE_BIN (base-zstd-auto only), BENCH_TREES
 # (default "/usr/include /usr/lib/gcc /usr/lib/python3 /usr/share/perl"),
 # BENCH_DISK (3G), BENCH_AREA (1G), BENCH_RUNTIME (10), BENCH_REPEAT (3),
 # BENCH_OUT (build/bench), BENCH_TARGETS (a subset of the targets above;
@@ -51,6 +55,7 @@ AREA=${BENCH_AREA:-1G}
 RUNTIME=${BENCH_RUNTIME:-10}
 OUT=${BENCH_OUT:-$SRC/build/bench}
 UZRAM_BIN=${UZRAM_BIN:-$SRC/build/release/src/fuse/uzram}
+UZRAM_BASE_BIN=${UZRAM_BASE_BIN:-}
 TARGETS=${BENCH_TARGETS:-zram-lz4 uzram-lz4 uzram-lz4-dedup uzram-zstd-dedup nbdkit-zstd}
 REPEAT=${BENCH_REPEAT:-3}
 ZRAM=/sys/block/zram0
@@ -116,12 +121,12 @@ RES=""
 put() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RES"; }
 
 DEV="" PID="" MP="" KIND=""
-uzram_up() { # uzram_up DIR ARGS...
+uzram_up() { # uzram_up DIR ARGS... (BIN: the daemon, default UZRAM_BIN)
 	local dir=$1 _
 	shift
 	MP=$dir/mnt
 	mkdir -p "$MP"
-	"$UZRAM_BIN" "$MP" --size "$DISK" -f "$@" >"$dir/daemon.log" 2>&1 &
+	"${BIN:-$UZRAM_BIN}" "$MP" --size "$DISK" -f "$@" >"$dir/daemon.log" 2>&1 &
 	PID=$!
 	cleanup_push "fuse_stop '$MP' $PID"
 	for _ in $(seq 200); do
@@ -170,6 +175,11 @@ target_up() { # target_up NAME PHASE
 	uzram-zstd-dedup) uzram_up "$dir" --algo zstd --dedup ;;
 	uzram-zstd-auto)
 		uzram_up "$dir" --algo zstd --dedup \
+			--policy idle_after=2,interval=1,auto_dict=on
+		;;
+	base-zstd-auto)
+		[ -x "$UZRAM_BASE_BIN" ] || die "base-zstd-auto needs UZRAM_BASE_BIN"
+		BIN=$UZRAM_BASE_BIN uzram_up "$dir" --algo zstd --dedup \
 			--policy idle_after=2,interval=1,auto_dict=on
 		;;
 	uzram-zstd) uzram_up "$dir" --algo zstd ;;
@@ -228,7 +238,7 @@ settle() {
 		settle_group "$1"
 		return 0
 		;;
-	uzram-zstd-auto | uzram-zstd-full) ;;
+	uzram-zstd-auto | uzram-zstd-full | base-zstd-auto) ;;
 	*) return 0 ;;
 	esac
 	while ((n < 90)); do
@@ -275,7 +285,7 @@ verify_trees() {
 
 # record TARGET SUFFIX: the memory figures now.
 record() {
-	local t=$1 s=$2 k
+	local t=$1 s=$2 k v
 	settle "$t"
 	put "$t" "mem$s" "$(mem_used)"
 	if [ "$KIND" = uzram ]; then
@@ -283,7 +293,9 @@ record() {
 			dedup_objects dedup_meta_size table_bytes dicts_trained \
 			dict_rewrites grouped_pages group_objects \
 			group_data_size group_meta_size; do
-			put "$t" "$k$s" "$(json_get "$MP/stats.json" "$k")"
+			# an older daemon (UZRAM_BASE_BIN) may not have the key
+			v=$(json_get "$MP/stats.json" "$k" 2>/dev/null) || continue
+			put "$t" "$k$s" "$v"
 		done
 		put "$t" "rss$s" "$(rss_bytes "$PID")"
 	elif [ "$KIND" = nbdkit ]; then
@@ -402,7 +414,8 @@ res, out, trees, load0, load1, kernel = sys.argv[1:]
 f = collections.defaultdict(dict)
 for line in open(res):
     t, k, v = line.rstrip("\n").split("\t")
-    f[t][k] = float(v)
+    if v:
+        f[t][k] = float(v)
 mb = lambda v: f"{v / 1e6:.1f}"
 def g(t, k):
     return f.get(t, {}).get(k)
@@ -417,8 +430,8 @@ L.append("| target | mem_used_total MB | double copy MB | orig MB | compr MB "
          "| randread IOPS |")
 L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for t in ("zram-lz4", "uzram-lz4", "uzram-lz4-dedup", "uzram-zstd-dedup",
-          "uzram-zstd-auto", "uzram-zstd", "uzram-zstd-group",
-          "uzram-zstd-full", "nbdkit-zstd"):
+          "uzram-zstd-auto", "base-zstd-auto", "uzram-zstd",
+          "uzram-zstd-group", "uzram-zstd-full", "nbdkit-zstd"):
     if t not in f:
         continue
     x = f[t]
@@ -454,6 +467,12 @@ L.append(f"| uzram zstd+dedup daemon RSS / nbdkit zstd RSS | "
          f"{ratio(g(zd, 'rss'), g(nb, 'rss'))} | <= 0.85 (with auto_dict, group: not built) |")
 L.append(f"| uzram zstd+dedup mem_used_total / nbdkit zstd RSS | "
          f"{ratio(g(zd, 'mem'), g(nb, 'rss'))} | <= 0.80 (idem) |")
+if "base-zstd-auto" in f:
+    b = "base-zstd-auto"
+    L.append(f"| base (UZRAM_BASE_BIN) zstd+dedup+auto_dict RSS / nbdkit "
+             f"zstd RSS | {ratio(g(b, 'rss'), g(nb, 'rss'))} | |")
+    L.append(f"| base mem_used_total / nbdkit zstd RSS | "
+             f"{ratio(g(b, 'mem'), g(nb, 'rss'))} | |")
 zg, zp, zf = "uzram-zstd-group", "uzram-zstd", "uzram-zstd-full"
 if zg in f:
     L.append(f"| zstd group=on / zstd page by page: mem_used_total | "
