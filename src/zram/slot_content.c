@@ -535,7 +535,7 @@ void slot_install(struct zram *z, struct zram_slot *slot,
 
 	slot_free(z, slot);
 	atomic_store_explicit(&slot->handle, obj->handle, memory_order_relaxed);
-	slot_flags_update(slot, ~SLOT_LOCK_BITS, obj->flags);
+	slot_flags_update(slot, ~(SLOT_LOCK_BITS | SLOT_KEPT), obj->flags);
 	switch (slot_kind(obj->flags)) {
 	case SLOT_KIND_SAME:
 		counter_add(&s->same_pages, 1);
@@ -559,13 +559,20 @@ void slot_install(struct zram *z, struct zram_slot *slot,
 	counter_add(&s->pages_stored, 1);
 }
 
+/*
+ * A running save may keep the old content (snap_cow_keep(): copy-on-write
+ * of the slots it has not reached): then its object is the save's to copy
+ * and free, and only the counters change here.
+ */
 void slot_free(struct zram *z, struct zram_slot *slot)
 {
 	uint32_t f = LOAD(slot->flags);
 	uint32_t size = f & SLOT_SIZE_MASK;
 	struct zram_counters *s = &z->stats;
+	bool kept;
 
 	assert(f & SLOT_LOCK);
+	kept = snap_cow_keep(z, slot);
 	switch (slot_kind(f)) {
 	case SLOT_KIND_EMPTY:
 		return;
@@ -575,26 +582,32 @@ void slot_free(struct zram *z, struct zram_slot *slot)
 	case SLOT_KIND_SHARED:
 		counter_add(&s->dedup_slots, -1);
 		counter_add(&s->dedup_slot_bytes, -(int64_t)size);
-		slot_dedup_put(z, (uint32_t)LOAD(slot->handle));
+		if (!kept)
+			slot_dedup_put(z, (uint32_t)LOAD(slot->handle));
 		break;
 	case SLOT_KIND_GROUPED:
 		counter_add(&s->grouped_pages, -1);
-		slot_group_put(z, (uint32_t)LOAD(slot->handle));
+		if (!kept)
+			slot_group_put(z, (uint32_t)LOAD(slot->handle));
 		break;
 	case SLOT_KIND_HUGE:
-		pool_obj_free(z, LOAD(slot->handle));
+		if (!kept)
+			pool_obj_free(z, LOAD(slot->handle));
 		obj_account(z, f, -1);
 		break;
 	case SLOT_KIND_COMPRESSED:
-		pool_obj_free(z, LOAD(slot->handle));
+		if (!kept)
+			pool_obj_free(z, LOAD(slot->handle));
 		obj_account(z, f, -1);
 		atomic_fetch_sub_explicit(slot_dict_pages(z, f), 1,
 					  memory_order_seq_cst);
 		break;
 	case SLOT_KIND_WB:
-		backing_release(
-			atomic_load_explicit(&z->backing, memory_order_acquire),
-			LOAD(slot->handle), size);
+		if (!kept)
+			backing_release(
+				atomic_load_explicit(&z->backing,
+						     memory_order_acquire),
+				LOAD(slot->handle), size);
 		counter_add(&s->wb_pages, -1);
 		counter_add(&s->backing_bytes, -(int64_t)size);
 		if (!(f & SLOT_HUGE))
@@ -606,7 +619,30 @@ void slot_free(struct zram *z, struct zram_slot *slot)
 		counter_add(&s->idle_pages, -1);
 	counter_add(&s->pages_stored, -1);
 	atomic_store_explicit(&slot->handle, 0, memory_order_relaxed);
-	slot_flags_update(slot, ~SLOT_LOCK_BITS, 0);
+	slot_flags_update(slot, ~(SLOT_LOCK_BITS | SLOT_KEPT), 0);
+}
+
+void slot_content_drop(struct zram *z, uint32_t flags, uint64_t handle)
+{
+	switch (slot_kind(flags)) {
+	case SLOT_KIND_SHARED:
+		slot_dedup_put(z, (uint32_t)handle);
+		break;
+	case SLOT_KIND_GROUPED:
+		slot_group_put(z, (uint32_t)handle);
+		break;
+	case SLOT_KIND_HUGE:
+	case SLOT_KIND_COMPRESSED:
+		pool_obj_free(z, handle);
+		break;
+	case SLOT_KIND_WB:
+		backing_release(
+			atomic_load_explicit(&z->backing, memory_order_acquire),
+			handle, flags & SLOT_SIZE_MASK);
+		break;
+	default:
+		break;
+	}
 }
 
 static void read_delay(struct zram *z, uint64_t index)
@@ -785,19 +821,17 @@ int slot_walk(struct zram *z, uint64_t first, uint64_t end,
 	return 0;
 }
 
-int slot_copy_object(struct zram *z, struct zram_stream *st, uint64_t index,
-		     unsigned char *dst, uint32_t *flags)
+int slot_content_copy(struct zram *z, struct zram_stream *st, uint32_t f,
+		      uint64_t h, unsigned char *dst, uint32_t *flags)
 {
-	struct zram_slot *slot = &z->table[index];
-	uint32_t f = LOAD(slot->flags), len = f & SLOT_SIZE_MASK, id;
-	uint64_t h = LOAD(slot->handle);
+	uint32_t len = f & SLOT_SIZE_MASK, id;
 	struct zram_backing *b;
 	const unsigned char *src;
 	void *mem;
 
 	*flags = f;
 	switch (slot_kind(f)) {
-	case SLOT_KIND_SHARED: /* our reference keeps the entry */
+	case SLOT_KIND_SHARED: /* a reference keeps the entry */
 		id = (uint32_t)h;
 		dedup_obj_begin(z->dedup, id, &h, &f);
 		len = f & SLOT_SIZE_MASK;
@@ -826,4 +860,13 @@ int slot_copy_object(struct zram *z, struct zram_stream *st, uint64_t index,
 	default:
 		return -EINVAL;
 	}
+}
+
+int slot_copy_object(struct zram *z, struct zram_stream *st, uint64_t index,
+		     unsigned char *dst, uint32_t *flags)
+{
+	struct zram_slot *slot = &z->table[index];
+
+	return slot_content_copy(z, st, LOAD(slot->flags), LOAD(slot->handle),
+				 dst, flags);
 }

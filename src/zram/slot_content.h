@@ -317,6 +317,31 @@ struct zram_codec_params *slot_params(struct zram *z, uint32_t flags);
 int slot_copy_object(struct zram *z, struct zram_stream *st, uint64_t index,
 		     unsigned char *dst, uint32_t *flags);
 
+/*
+ * slot_content_copy - as slot_copy_object() for content given by its
+ * @flags and @handle (a slot's, or one a save kept). Locking: the caller
+ * owns the content (slot lock held, or kept by snap_cow_keep()).
+ */
+int slot_content_copy(struct zram *z, struct zram_stream *st, uint32_t flags,
+		      uint64_t handle, unsigned char *dst, uint32_t *out_flags);
+
+/*
+ * slot_content_drop - free content a save kept (snap_cow_keep()): its
+ * object, dedup or frame reference, or backing extent. Its counters went when the
+ * slot let it go. Locking: none held; takes what slot_free() would.
+ */
+void slot_content_drop(struct zram *z, uint32_t flags, uint64_t handle);
+
+/*
+ * snap_cow_keep - snapshot.c's copy-on-write hook, called by slot_free()
+ * (so by every install and free) before the content goes: while a save
+ * runs and has not reached this slot, the save takes the content as it was
+ * when the save began (once per slot: SLOT_KEPT) and true is returned when
+ * it now owns an object (the caller must not free it). Locking: slot lock
+ * held; the save's list lock inside (a leaf).
+ */
+bool snap_cow_keep(struct zram *z, struct zram_slot *slot);
+
 /* Same-filled test and fill of one page (also used by the tests). */
 bool page_same_filled(const unsigned char *p, uint64_t *word);
 void page_fill(unsigned char *p, uint64_t word);

@@ -12,25 +12,29 @@
  * is decompressed or recompressed, so a save costs about one copy of
  * compr_data_size.
  *
- * Point in time: the save closes the write gate (below) for its whole
- * length. Writes (write, discard, write_zeroes) that arrive meanwhile wait
- * at the gate; writes already inside are waited for before the walk
- * starts. Reads never pass the gate: a read waits at most for the one slot
- * lock the walk holds while it copies that slot's object. Post-processing
- * passes (writeback, recompress, the policy, auto_dict) are held off by
- * pp_lock: they change objects and free dedup entries, whose ids the walk
- * uses as the objects' identity.
+ * Point in time: the save closes the write gate (below) for a moment,
+ * waits for the writes already inside, and publishes its copy-on-write
+ * state (snapshot_cow.c); then writes (write, discard, write_zeroes) go on
+ * while it walks: a slot the walk has not reached gives its old content to
+ * the save the first time it changes. So neither reads nor writes wait for
+ * a save; a read waits at most for the one slot lock the walk holds while
+ * it copies that slot's object. Post-processing passes (writeback,
+ * recompress, the policy, auto_dict) are held off by pp_lock: they move
+ * objects and free dedup entries, whose ids the walk uses as the objects'
+ * identity.
  *
  * The write gate: one 32-bit word, SAVING | writers inside. A writer enters
  * with a CAS that increments the count while SAVING is clear, else sleeps
  * on the word (futex) until it changes; it leaves with a decrement and
  * wakes the word if it was the last one while SAVING. The saver sets
- * SAVING, sleeps until the count is 0, walks, clears SAVING and wakes all.
+ * SAVING, sleeps until the count is 0, publishes (or, at the end,
+ * withdraws) its copy-on-write state, clears SAVING and wakes all.
  *
  * Lock order: ctrl_lock (the whole save: one save or control command at a
- * time) -> pp_lock -> gate (closed; writers never hold a lock when they
- * wait on it) -> slot lock (one at a time, while its object is copied) ->
- * allocator / backing locks inside slot_content.
+ * time) -> pp_lock -> gate (closed only at the start and the end; writers
+ * never hold a lock when they wait on it) -> slot lock (one at a time,
+ * while its object is copied) -> the copy-on-write list lock, allocator /
+ * backing locks inside slot_content.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -168,6 +172,7 @@ struct snap_out {
 	struct zram_stream *st;
 	struct zram_dedup *dedup; /* NULL: no slot can be shared */
 	struct shared_map shared;
+	struct snap_cow *cow;
 };
 
 /*
@@ -244,12 +249,12 @@ static void batch_flush(struct snap_out *o)
 
 /*
  * A shared slot's data at @e: the object on its first slot, else only its
- * number. Returns the data length, or -errno. Locking: slot lock held.
+ * number. Returns the data length, or -errno. Locking: the caller owns a
+ * reference to entry @id (a slot it has locked, or a kept content).
  */
-static int shared_put(struct zram *z, struct snap_out *o, uint64_t index,
-		      uint32_t f, unsigned char *e)
+static int shared_put(struct zram *z, struct snap_out *o, uint32_t f,
+		      uint32_t id, unsigned char *e)
 {
-	uint32_t id = (uint32_t)LOAD(z->table[index].handle);
 	bool first;
 	uint32_t num = shared_map_get(&o->shared, id, &first);
 	int err;
@@ -258,7 +263,7 @@ static int shared_put(struct zram *z, struct snap_out *o, uint64_t index,
 	if (!first)
 		return SNAP_SHARED_REF;
 	put32(e + 4, dedup_key(o->dedup, id));
-	err = slot_copy_object(z, o->st, index, e + SNAP_SHARED_HDR, &f);
+	err = slot_content_copy(z, o->st, f, id, e + SNAP_SHARED_HDR, &f);
 	return err ? err : (int)(SNAP_SHARED_HDR + (f & SLOT_SIZE_MASK));
 }
 
@@ -268,16 +273,17 @@ static int shared_put(struct zram *z, struct snap_out *o, uint64_t index,
  * its current dictionary, which the snapshot saves (ctrl_lock is held, so
  * it cannot change), raw if that does not shrink it. Writes the entry's
  * data at @dst and its flags at *@flags; returns its length, or -errno.
- * Locking: slot lock held.
+ * Locking: the caller owns the member @h (its slot lock, or kept by the
+ * save): its reference keeps the frame.
  */
-static int grouped_expand(struct zram *z, struct zram_stream *st,
-			  uint64_t index, unsigned char *dst, uint32_t *flags)
+static int grouped_expand(struct zram *z, struct zram_stream *st, uint64_t h,
+			  unsigned char *dst, uint32_t *flags)
 {
 	struct slot_codec c;
 	uint64_t word;
 	int n, err;
 
-	err = slot_decode(z, st, index, st->page);
+	err = slot_group_read(z, st, h, st->page);
 	if (err)
 		return err;
 	if (page_same_filled(st->page, &word)) { /* cannot be, but is fine */
@@ -302,54 +308,122 @@ static int grouped_expand(struct zram *z, struct zram_stream *st,
 }
 
 /*
- * Copy slot @index into the batch. Locking: takes the slot lock while its
- * object is copied (the pool mapping, or the backing store for WB).
+ * Slot @index's content as the save began (@f, @h) into the batch; errors
+ * go to o->err. Locking: the caller owns the content (the slot's lock, or
+ * kept by the save).
  */
-static int save_one(struct zram *z, uint64_t index, void *arg)
+static void content_put(struct zram *z, struct snap_out *o, uint64_t index,
+			uint32_t f, uint64_t h)
 {
-	struct snap_out *o = arg;
-	struct zram_slot *slot = &z->table[index];
 	unsigned char *e = o->batch + o->batch_len;
-	uint32_t f;
-	int len = 0, err;
+	int len, err;
 
-	slot_lock(z, slot);
-	f = LOAD(slot->flags);
 	switch (slot_kind(f)) {
 	case SLOT_KIND_EMPTY:
-		break;
+		return;
 	case SLOT_KIND_SAME:
 		len = 8;
-		put64(e + SNAP_ENTRY_HDR, LOAD(slot->handle));
+		put64(e + SNAP_ENTRY_HDR, h);
 		break;
 	case SLOT_KIND_SHARED:
 		/* the object's own description: a rewrite through another
-		 * sharer may have changed it since this slot shared it */
-		f = slot_shared_sync(z, slot);
-		len = shared_put(z, o, index, f, e + SNAP_ENTRY_HDR);
+		 * sharer (before the save: pp_lock holds them off now) may
+		 * have changed it since this slot shared it */
+		f = (f & ~SLOT_CONTENT_BITS) |
+		    (dedup_meta(o->dedup, (uint32_t)h) & SLOT_CONTENT_BITS);
+		len = shared_put(z, o, f, (uint32_t)h, e + SNAP_ENTRY_HDR);
 		break;
 	case SLOT_KIND_GROUPED:
-		len = grouped_expand(z, o->st, index, e + SNAP_ENTRY_HDR, &f);
+		len = grouped_expand(z, o->st, h, e + SNAP_ENTRY_HDR, &f);
 		break;
 	default: /* HUGE, COMPRESSED, WB: the object, size bytes */
-		err = slot_copy_object(z, o->st, index, e + SNAP_ENTRY_HDR, &f);
+		err = slot_content_copy(z, o->st, f, h, e + SNAP_ENTRY_HDR, &f);
 		len = err ? err : (int)(f & SLOT_SIZE_MASK);
 		break;
 	}
-	slot_unlock(slot);
-	if (len < 0)
-		return len;
-	if (slot_kind(f) == SLOT_KIND_EMPTY)
-		return 0;
+	if (len < 0) {
+		o->err = o->err ? o->err : len;
+		return;
+	}
 	put64(e, index);
 	put32(e + 8, f & SNAP_FLAGS_KEEP);
 	put32(e + 12, (uint32_t)len);
 	o->batch_len += SNAP_ENTRY_HDR + (uint32_t)len;
 	o->batch_count++;
 	o->pages++;
+}
+
+static void batch_check(struct snap_out *o)
+{
 	if (o->batch_len >= SNAP_BATCH)
 		batch_flush(o);
-	return o->err;
+}
+
+/*
+ * Save the kept contents of slots up to @upto, in order, and free them.
+ * After a failure they are only freed. Locking: no slot lock held.
+ */
+static void kept_flush(struct zram *z, struct snap_out *o, uint64_t upto)
+{
+	struct snap_kept *v;
+	size_t n, i;
+	int err = snap_cow_take(o->cow, upto, &v, &n);
+
+	if (err && !o->err)
+		o->err = err;
+	for (i = 0; i < n; i++) {
+		if (!o->err)
+			content_put(z, o, v[i].index, v[i].flags, v[i].handle);
+		slot_content_drop(z, v[i].flags, v[i].handle);
+		batch_check(o);
+	}
+	free(v);
+}
+
+/*
+ * Slot @index: its content unless a writer kept the old one for us (then
+ * the kept entry goes in its place), and the cursor past it. Locking:
+ * takes the slot lock while its object is copied.
+ */
+static void slot_save(struct zram *z, struct snap_out *o, uint64_t index)
+{
+	struct zram_slot *slot = &z->table[index];
+	uint32_t f;
+
+	slot_lock(z, slot);
+	f = LOAD(slot->flags);
+	if (f & SLOT_KEPT)
+		slot_flags_update(slot, SLOT_KEPT, 0);
+	else if (!o->err)
+		content_put(z, o, index, f, LOAD(slot->handle));
+	snap_cow_pass(o->cow, index);
+	slot_unlock(slot);
+	batch_check(o);
+	kept_flush(z, o, index);
+}
+
+/*
+ * Every slot in order, each table page at a time. The walk goes to the end
+ * even after an error, to clear every mark and free every kept content.
+ */
+static void cow_walk(struct zram *z, struct snap_out *o)
+{
+	uint64_t nr = z->nr_slots, i = 0, end;
+
+	while (i < nr) {
+		end = (i / SLOTS_PER_TABLE_PAGE + 1) * SLOTS_PER_TABLE_PAGE;
+		if (end > nr)
+			end = nr;
+		if (!table_page_touched(z, i / SLOTS_PER_TABLE_PAGE)) {
+			snap_cow_skip(z, o->cow, i, end);
+			kept_flush(z, o, end - 1);
+			i = end;
+			continue;
+		}
+		for (; i < end; i++)
+			slot_save(z, o, i);
+	}
+	kept_flush(z, o, UINT64_MAX);
 }
 
 static void header_write(struct zram *z, struct snap_out *o)
@@ -434,31 +508,54 @@ static void save_delay(struct zram *z)
 }
 #endif
 
-static int save_walk(struct zram *z, struct snap_out *o)
+/*
+ * The point in time: with the gate closed (no writer inside), the header,
+ * the dictionaries, and the copy-on-write state published. Locking:
+ * ctrl_lock, pp_lock held.
+ */
+static int save_begin(struct zram *z, struct snap_out *o)
 {
-	unsigned char end[SNAP_END_LEN];
+	struct iovec magic = {SNAP_MAGIC, 8};
 	struct dedup_stats ds = {0};
 	int err;
 
+	gate_close(z);
+	o->err = out_writev(o, &magic, 1);
 	o->dedup = atomic_load_explicit(&z->dedup, memory_order_acquire);
 	if (o->dedup)
 		dedup_stats_get(o->dedup, &ds);
 	err = shared_map_init(&o->shared, ds.entries);
-	if (err)
-		return err;
-	header_write(z, o);
-	dicts_write(z, o);
-	save_delay(z);
-	o->batch_len = 4;
-	err = slot_walk(z, 0, z->nr_slots, save_one, o);
-	if (err)
-		return err;
+	if (!err)
+		err = snap_cow_start(z, &o->cow);
+	if (!err) {
+		header_write(z, o);
+		dicts_write(z, o);
+		atomic_store_explicit(&z->cow, o->cow, memory_order_release);
+	}
+	gate_open(z);
+	return err;
+}
+
+/* Withdraw the copy-on-write state (gate closed) and write END. */
+static void save_end(struct zram *z, struct snap_out *o)
+{
+	unsigned char end[SNAP_END_LEN];
+	size_t i;
+
+	gate_close(z);
+	atomic_store_explicit(&z->cow, NULL, memory_order_release);
+	gate_open(z);
+	if (o->cow->err && !o->err)
+		o->err = o->cow->err;
+	/* only if a take failed for memory: free what is left */
+	for (i = 0; i < o->cow->nkept; i++)
+		slot_content_drop(z, o->cow->kept[i].flags,
+				  o->cow->kept[i].handle);
 	batch_flush(o);
 	put64(end, o->pages);
 	put64(end + 8, o->records + 1);
 	put64(end + 16, o->shared.count);
 	rec_write(o, SNAP_REC_END, end, sizeof(end));
-	return o->err;
 }
 
 /* Open "PATH.XXXXXX" next to @path, so a failed save leaves no PATH. */
@@ -470,23 +567,24 @@ static int tmp_open(const char *path, char *tmp, int *fd)
 	return *fd < 0 ? -errno : 0;
 }
 
-/* The walk with every other writer of the store held off (see the top). */
+/* The save, with the other whole-store changes held off (see the top). */
 static int save_locked(struct zram *z, struct snap_out *o)
 {
 	int err;
 
 	pthread_mutex_lock(&z->ctrl_lock);
 	pthread_mutex_lock(&z->pp_lock);
-	gate_close(z);
-	{
-		struct iovec magic = {SNAP_MAGIC, 8};
-
-		o->err = out_writev(o, &magic, 1);
+	err = save_begin(z, o);
+	if (!err) {
+		o->batch_len = 4;
+		save_delay(z);
+		cow_walk(z, o);
+		save_end(z, o);
+		err = o->err;
 	}
-	err = save_walk(z, o);
-	gate_open(z);
 	pthread_mutex_unlock(&z->pp_lock);
 	pthread_mutex_unlock(&z->ctrl_lock);
+	snap_cow_free(o->cow);
 	return err;
 }
 

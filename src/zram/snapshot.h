@@ -65,6 +65,33 @@
 /* HEADER: the layout is docs/snapshot.md's table, offset by offset. */
 #define SNAP_HEADER_LEN (40u + 4u * ZRAM_PRIOS * (ZRAM_CODECS + 1u))
 
+/* Copy-on-write of a running save (snapshot_cow.c has the rules). */
+struct snap_kept {
+	uint64_t index;
+	uint64_t handle;
+	uint32_t flags;
+};
+
+struct snap_cow {
+	_Atomic uint64_t cursor; /* slots below it are saved */
+	pthread_mutex_t kept_lock;
+	/* protected by kept_lock: */
+	struct snap_kept *kept;
+	size_t nkept, cap;
+	int err; /* a writer could not keep (-ENOMEM): the save fails */
+	/* the least index in kept (UINT64_MAX: none); written under
+	 * kept_lock, read without it as a hint */
+	_Atomic uint64_t kept_min;
+};
+
+int snap_cow_start(struct zram *z, struct snap_cow **out);
+void snap_cow_free(struct snap_cow *c);
+int snap_cow_take(struct snap_cow *c, uint64_t upto, struct snap_kept **out,
+		  size_t *n);
+void snap_cow_pass(struct snap_cow *c, uint64_t index);
+void snap_cow_skip(struct zram *z, struct snap_cow *c, uint64_t first,
+		   uint64_t end);
+
 static inline void put32(unsigned char *p, uint32_t v)
 {
 	v = htole32(v);

@@ -490,10 +490,12 @@ ZRAM_API int zram_dict_train(struct zram *z, uint64_t samples, uint64_t size);
  * zram_save - write a point-in-time snapshot of the whole store to @path
  * (`save`): every stored object as it is (no recompression; written-back
  * pages are read from the backing store), same-filled pages, dictionaries,
- * codec settings, mem_limit, disk size. Writes (zram_write, zram_discard,
- * zram_write_zeroes) that arrive meanwhile wait until it is done; reads do
- * not. The file appears at @path only when complete (written next to it,
- * fsync'ed, renamed). One save or control command runs at a time.
+ * codec settings, mem_limit, disk size, as they were when it began: writes
+ * (zram_write, zram_discard, zram_write_zeroes) go on meanwhile, the old
+ * content of a page they change is kept for the save (copy-on-write);
+ * neither they nor reads wait for it. The file appears at @path only when
+ * complete (written next to it, fsync'ed, renamed). One save or control
+ * command runs at a time.
  * Returns 0, -EINVAL (empty path), -errno of creating or writing the file
  * (nothing is left behind), -EIO (a backing store read), -ENOMEM.
  */

@@ -89,7 +89,10 @@ struct zram_slot {
 #define SLOT_GROUPED (1u << 26) /* one page of a grouped frame (group.h) */
 #define SLOT_DICT_SHIFT 27	/* which of params' dictionaries wrote it */
 #define SLOT_DICT_MASK (3u << SLOT_DICT_SHIFT)
-/* bits 29..31 are free */
+/* a running save already keeps this slot's content of its start
+ * (snapshot_cow.c); kept across install and free, cleared by the save */
+#define SLOT_KEPT (1u << 29)
+/* bits 30..31 are free */
 #define SLOT_LOCK_BITS (SLOT_LOCK | SLOT_WAITERS)
 /* what describes a stored object: a dedup entry's meta word has these */
 #define SLOT_CONTENT_BITS                                                \
@@ -311,6 +314,9 @@ struct zram {
 	_Atomic int recomp_algo[ZRAM_PRIOS];
 	/* the write gate (snapshot.c): SAVING bit | writers inside */
 	_Atomic uint32_t save_gate;
+	/* the running save's copy-on-write state (snapshot_cow.c), or NULL;
+	 * set and cleared with the gate closed */
+	_Atomic(struct snap_cow *) cow;
 	/* level and dictionary per (priority, codec): a slot records both */
 	struct zram_codec_params params[ZRAM_PRIOS][ZRAM_CODECS];
 	struct zram_counters stats;
@@ -424,7 +430,9 @@ int zram_dict_restore(struct zram *z, unsigned int prio, unsigned int codec,
 /*
  * snapshot.c: the write gate. Every path that changes what the disk reads
  * (write, discard, write_zeroes) runs between enter and exit; a save closes
- * the gate, so those wait while it runs. Never called with a lock held.
+ * the gate for a moment at its start and its end (to publish and withdraw
+ * its copy-on-write state), so those wait only then. Never called with a
+ * lock held.
  */
 void zram_write_gate_enter(struct zram *z);
 void zram_write_gate_exit(struct zram *z);

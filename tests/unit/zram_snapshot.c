@@ -25,9 +25,14 @@
  *   generation number, over and over, while saves run; the walk reaches LO
  *   before HI, so only a save that holds writes back can never see LO newer
  *   than HI.
- * - A save never blocks reads: with the save held open by the test hook
- *   (debug_save_delay), reads of every page complete while it runs and a
- *   write waits until it is done.
+ * - A save blocks neither reads nor writes: with the save held open by the
+ *   test hook (debug_save_delay), reads of every page and a write complete
+ *   while it runs, and the write is not in the snapshot.
+ * - Copy-on-write: while a held save runs, pages are overwritten (shared
+ *   ones too, some twice), a whole table page is discarded and given back
+ *   and written again, pages are zeroed and empty ones written; the
+ *   snapshot restores to the store as the save began, byte for byte and
+ *   counter for counter, and a second save shows nothing of the first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -745,6 +750,7 @@ static void test_reads_during_save(void)
 	unsigned char page[PG], want[PG];
 	pthread_t s, w;
 	uint64_t i;
+	int tries;
 
 	if (!delay) {
 		fprintf(stderr, "reads during save: skipped (no test hooks)\n");
@@ -755,18 +761,19 @@ static void test_reads_during_save(void)
 	CHECK_EQ(delay->store(h.z, "3000", 4), 0);
 	REQUIRE(!pthread_create(&s, NULL, held_save, &h));
 	save_started();
-	usleep(200 * 1000); /* from the file to the closed gate: microseconds */
+	usleep(200 * 1000); /* from the file to the open walk: microseconds */
 	REQUIRE(!pthread_create(&w, NULL, held_write, &h));
-	/* every page reads while the save holds writes off */
+	/* every page reads while the save runs, and the write completes */
 	for (i = 0; i < PAGES; i++)
 		CHECK_EQ(zram_read(h.z, page, PG, i * PG), PG);
+	for (tries = 0; tries < 1000 && !atomic_load(&h.written); tries++)
+		usleep(1000);
+	CHECK(atomic_load(&h.written));
 	CHECK(!atomic_load(&h.saved));
-	CHECK(!atomic_load(&h.written));
 	pthread_join(s, NULL);
 	pthread_join(w, NULL);
 	CHECK_EQ(h.err, 0);
-	CHECK(atomic_load(&h.written));
-	/* the write came after the save: in the store, not in the file */
+	/* the write is in the store, not in the snapshot */
 	text_page(want, 4242);
 	CHECK_EQ(zram_read(h.z, page, PG, 7 * PG), PG);
 	CHECK(!memcmp(page, want, PG));
@@ -784,6 +791,117 @@ static void test_reads_during_save(void)
 	zram_destroy(h.z);
 }
 
+/* ---- copy-on-write: every kind of change during a save ---- */
+
+#define COW_PAGES 2048u
+
+static void cow_page(unsigned char *p, uint64_t i, uint64_t *rng)
+{
+	size_t k;
+
+	if (i % 7 == 0) {
+		memset(p, 0, PG);
+	} else if (i % 11 == 0) {
+		for (k = 0; k < PG; k += 8) {
+			uint64_t r = harness_rand(rng);
+
+			memcpy(p + k, &r, 8);
+		}
+	} else {
+		text_page(p, i % 300); /* shared with dedup on */
+	}
+}
+
+/* What a save held open sees while pages are overwritten (shared ones
+ * too), a whole table page is discarded and given back, pages are zeroed,
+ * empty pages are written, and some pages change twice. */
+static void cow_changes(struct zram *z, uint64_t *rng)
+{
+	unsigned char page[PG];
+	uint64_t i;
+
+	for (i = 0; i < 1024; i += 3) {
+		text_page(page, 5000 + i);
+		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
+	}
+	CHECK_EQ(zram_discard(z, 256 * PG, 256 * PG), 0); /* table page 1 */
+	CHECK_EQ(zram_write_zeroes(z, 600 * PG, 50 * PG), 0);
+	for (i = 1024; i < 1100; i++) { /* empty when the save began */
+		cow_page(page, i, rng);
+		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
+	}
+	for (i = 0; i < 100; i++) { /* a second change */
+		text_page(page, 9000 + i);
+		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
+	}
+	for (i = 256; i < 300; i++) { /* after the page was given back */
+		text_page(page, 7000 + i);
+		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
+	}
+}
+
+static void test_cow(void)
+{
+	struct zram_config cfg = {.disksize = COW_PAGES * PG,
+				  .algorithm = "lz4"};
+	static unsigned char before[COW_PAGES * PG], back[COW_PAGES * PG];
+	const struct zram_attr *delay = zram_attr_find("debug_save_delay");
+	struct zram_stats sa, sb;
+	struct held h = {0};
+	struct zram *r = NULL;
+	uint64_t i, rng = 99;
+	char err[256];
+	pthread_t s;
+
+	if (!delay) {
+		fprintf(stderr, "copy-on-write: skipped (no test hooks)\n");
+		return;
+	}
+	REQUIRE(zram_create(&cfg, &h.z) == 0);
+	CHECK_EQ(zram_dedup_set(h.z, true), 0);
+	for (i = 0; i < 1024; i++) {
+		cow_page(before + i * PG, i, &rng);
+		CHECK_EQ(zram_write(h.z, before + i * PG, PG, i * PG), PG);
+	}
+	CHECK_EQ(zram_read(h.z, before, sizeof(before), 0), sizeof(before));
+	zram_stats_get(h.z, &sa);
+	unlink(path);
+	CHECK_EQ(delay->store(h.z, "1000", 4), 0);
+	REQUIRE(!pthread_create(&s, NULL, held_save, &h));
+	save_started();
+	usleep(100 * 1000);
+	cow_changes(h.z, &rng);
+	CHECK(!atomic_load(&h.saved)); /* none of it waited for the save */
+	pthread_join(s, NULL);
+	CHECK_EQ(delay->store(h.z, "0", 1), 0);
+	CHECK_EQ(h.err, 0);
+	/* the snapshot is the store as the save began */
+	CHECK_EQ(zram_restore(path, NULL, &r, err, sizeof(err)), 0);
+	REQUIRE(r);
+	CHECK_EQ(zram_read(r, back, sizeof(back), 0), sizeof(back));
+	for (i = 0; i < COW_PAGES; i++)
+		if (memcmp(before + i * PG, back + i * PG, PG)) {
+			fprintf(stderr, "copy-on-write: page %" PRIu64 "\n", i);
+			CHECK(!"restored page differs from the start");
+			break;
+		}
+	zram_stats_get(r, &sb);
+	CHECK_EQ(sa.orig_data_size, sb.orig_data_size);
+	CHECK_EQ(sa.compr_data_size, sb.compr_data_size);
+	CHECK_EQ(sa.same_pages, sb.same_pages);
+	CHECK_EQ(sa.huge_pages, sb.huge_pages);
+	CHECK_EQ(sa.dup_pages, sb.dup_pages);
+	zram_destroy(r);
+	/* nothing of the first save is left: a second one is the store now */
+	CHECK_EQ(zram_save(h.z, path), 0);
+	r = NULL;
+	CHECK_EQ(zram_restore(path, NULL, &r, err, sizeof(err)), 0);
+	REQUIRE(r);
+	stores_compare(h.z, r);
+	zram_destroy(r);
+	zram_destroy(h.z);
+}
+
 int main(void)
 {
 	REQUIRE(mkdtemp(dir));
@@ -795,6 +913,7 @@ int main(void)
 	test_group();
 	test_version1();
 	test_reads_during_save();
+	test_cow();
 	test_dicts(); /* leaves its snapshot for the refusals */
 	test_refusals();
 	test_point_in_time();

@@ -364,9 +364,9 @@ report() {
 	local t
 	echo "# nbdkit-uzram-plugin benchmark ($(date -u +%FT%TZ), $(nproc) cores)"
 	echo
-	echo "fio --ioengine=nbd over a Unix socket, 2 jobs x iodepth 16, ${RUNTIME} s each, area $AREA of a $DISK disk, 50 % compressible buffers; nbdkit --threads 16."
-	echo
 	if [[ $STEPS == *fio* ]]; then
+		echo "fio --ioengine=nbd over a Unix socket, 2 jobs x iodepth 16, ${RUNTIME} s each, area $AREA of a $DISK disk, 50 % compressible buffers; nbdkit --threads 16."
+		echo
 		echo "| target | 1M seq write MB/s | 1M seq read MB/s | 4K randwrite IOPS | 4K randread IOPS | RSS after fill MiB |"
 		echo "|---|---|---|---|---|---|"
 		for t in $TARGETS; do
