@@ -902,6 +902,50 @@ static void test_cow(void)
 	zram_destroy(h.z);
 }
 
+/* Copy-on-write of grouped members: each kept member keeps its frame. */
+static void test_cow_group(void)
+{
+	static unsigned char before[PAGES * PG], back[PAGES * PG];
+	const struct zram_attr *delay = zram_attr_find("debug_save_delay");
+	struct held h = {.z = store_build()};
+	struct zram *r = NULL;
+	unsigned char page[PG];
+	char err[256];
+	uint64_t i;
+	pthread_t s;
+
+	if (!delay) {
+		fprintf(stderr, "copy-on-write of groups: skipped\n");
+		zram_destroy(h.z);
+		return;
+	}
+	CHECK_EQ(zram_attr_find("idle")->store(h.z, "all", 3), 0);
+	pthread_mutex_lock(&h.z->pp_lock);
+	CHECK(group_idle(h.z, GROUP_PAGES_DEFAULT) > 50);
+	pthread_mutex_unlock(&h.z->pp_lock);
+	CHECK_EQ(zram_read(h.z, before, sizeof(before), 0), sizeof(before));
+	unlink(path);
+	CHECK_EQ(delay->store(h.z, "500", 3), 0);
+	REQUIRE(!pthread_create(&s, NULL, held_save, &h));
+	save_started();
+	usleep(100 * 1000);
+	for (i = 0; i < PAGES; i += 2) { /* splits every frame */
+		text_page(page, 3000 + i);
+		CHECK_EQ(zram_write(h.z, page, PG, i * PG), PG);
+	}
+	CHECK_EQ(zram_discard(h.z, 1024 * PG, 256 * PG), 0);
+	CHECK(!atomic_load(&h.saved));
+	pthread_join(s, NULL);
+	CHECK_EQ(delay->store(h.z, "0", 1), 0);
+	CHECK_EQ(h.err, 0);
+	CHECK_EQ(zram_restore(path, NULL, &r, err, sizeof(err)), 0);
+	REQUIRE(r);
+	CHECK_EQ(zram_read(r, back, sizeof(back), 0), sizeof(back));
+	CHECK(!memcmp(before, back, sizeof(back)));
+	zram_destroy(r);
+	zram_destroy(h.z);
+}
+
 int main(void)
 {
 	REQUIRE(mkdtemp(dir));
@@ -914,6 +958,7 @@ int main(void)
 	test_version1();
 	test_reads_during_save();
 	test_cow();
+	test_cow_group();
 	test_dicts(); /* leaves its snapshot for the refusals */
 	test_refusals();
 	test_point_in_time();
