@@ -492,14 +492,17 @@ static void dicts_write(struct zram *z, struct snap_out *o)
 }
 
 #ifdef UZRAM_TEST_HOOKS
-/* The test hook: the save sleeps this long with the gate closed. */
+/* The test hook: the save sleeps this long with its walk not begun; a
+ * write of 0 to debug_save_delay ends the sleep early. */
 static void save_delay(struct zram *z)
 {
-	uint32_t ms = LOAD(z->dbg_save_delay_ms);
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	uint32_t ms = LOAD(z->dbg_save_delay_ms), slept = 0;
+	struct timespec ts = {0, 10 * 1000000};
 
-	while (ms && nanosleep(&ts, &ts) && errno == EINTR)
-		;
+	while (slept < ms && LOAD(z->dbg_save_delay_ms)) {
+		nanosleep(&ts, NULL);
+		slept += 10;
+	}
 }
 #else
 static void save_delay(struct zram *z)

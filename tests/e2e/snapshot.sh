@@ -66,11 +66,12 @@ if command -v nbdkit >/dev/null && command -v nbdcopy >/dev/null; then
 	nbdkit_stop "$work/nbd"
 	rm -f "$work/from-nbd.img"
 fi
-# a save blocks neither reads nor writes: held open 3 s, a write (a page
+# a save blocks neither reads nor writes: held open (up to 60 s, ended by
+# the test), a write (a page
 # far from the file system's data) and then 64 MiB of reads finish inside
 # it; the write is not in the held snapshot
 if [[ -e "$work/z2/debug_save_delay" ]]; then
-	echo 3000 >"$work/z2/debug_save_delay"
+	echo 60000 >"$work/z2/debug_save_delay"
 	e2e_cleanup_add "echo 0 >'$work/z2/debug_save_delay'"
 	echo "$work/held sync=0" >"$work/z2/save" &
 	savepid=$!
@@ -82,9 +83,9 @@ if [[ -e "$work/z2/debug_save_delay" ]]; then
 		dd if="$work/z2/disk.img" of=/dev/null bs=1M count=64 \
 		iflag=direct status=none
 	check "the save was still running when they ended" kill -0 "$savepid"
-	wait "$savepid" || e2e_fail "the held save failed"
-	echo 0 >"$work/z2/debug_save_delay"
+	echo 0 >"$work/z2/debug_save_delay" # the save goes on
 	e2e_cleanup_drop "echo 0 >'$work/z2/debug_save_delay'"
+	wait "$savepid" || e2e_fail "the held save failed"
 	check "the held snapshot is there" test -s "$work/held"
 	dd if="$work/z2/disk.img" of="$work/late.page" bs=4k count=1 \
 		skip=60000 iflag=direct status=none

@@ -758,18 +758,19 @@ static void test_reads_during_save(void)
 		return;
 	}
 	unlink(path);
-	CHECK_EQ(delay->store(h.z, "3000", 4), 0);
+	CHECK_EQ(delay->store(h.z, "60000", 5), 0);
 	REQUIRE(!pthread_create(&s, NULL, held_save, &h));
 	save_started();
-	usleep(200 * 1000); /* from the file to the open walk: microseconds */
+	usleep(200 * 1000); /* from the file to the open gate: microseconds */
 	REQUIRE(!pthread_create(&w, NULL, held_write, &h));
 	/* every page reads while the save runs, and the write completes */
 	for (i = 0; i < PAGES; i++)
 		CHECK_EQ(zram_read(h.z, page, PG, i * PG), PG);
-	for (tries = 0; tries < 1000 && !atomic_load(&h.written); tries++)
+	for (tries = 0; tries < 20000 && !atomic_load(&h.written); tries++)
 		usleep(1000);
 	CHECK(atomic_load(&h.written));
 	CHECK(!atomic_load(&h.saved));
+	CHECK_EQ(delay->store(h.z, "0", 1), 0); /* let the save go on */
 	pthread_join(s, NULL);
 	pthread_join(w, NULL);
 	CHECK_EQ(h.err, 0);
@@ -787,7 +788,6 @@ static void test_reads_during_save(void)
 		CHECK(memcmp(page, want, PG) != 0);
 		zram_destroy(r);
 	}
-	CHECK_EQ(delay->store(h.z, "0", 1), 0);
 	zram_destroy(h.z);
 }
 
@@ -866,14 +866,14 @@ static void test_cow(void)
 	CHECK_EQ(zram_read(h.z, before, sizeof(before), 0), sizeof(before));
 	zram_stats_get(h.z, &sa);
 	unlink(path);
-	CHECK_EQ(delay->store(h.z, "1000", 4), 0);
+	CHECK_EQ(delay->store(h.z, "60000", 5), 0);
 	REQUIRE(!pthread_create(&s, NULL, held_save, &h));
 	save_started();
 	usleep(100 * 1000);
 	cow_changes(h.z, &rng);
 	CHECK(!atomic_load(&h.saved)); /* none of it waited for the save */
-	pthread_join(s, NULL);
 	CHECK_EQ(delay->store(h.z, "0", 1), 0);
+	pthread_join(s, NULL);
 	CHECK_EQ(h.err, 0);
 	/* the snapshot is the store as the save began */
 	CHECK_EQ(zram_restore(path, NULL, &r, err, sizeof(err)), 0);
@@ -925,7 +925,7 @@ static void test_cow_group(void)
 	pthread_mutex_unlock(&h.z->pp_lock);
 	CHECK_EQ(zram_read(h.z, before, sizeof(before), 0), sizeof(before));
 	unlink(path);
-	CHECK_EQ(delay->store(h.z, "500", 3), 0);
+	CHECK_EQ(delay->store(h.z, "60000", 5), 0);
 	REQUIRE(!pthread_create(&s, NULL, held_save, &h));
 	save_started();
 	usleep(100 * 1000);
@@ -935,8 +935,8 @@ static void test_cow_group(void)
 	}
 	CHECK_EQ(zram_discard(h.z, 1024 * PG, 256 * PG), 0);
 	CHECK(!atomic_load(&h.saved));
-	pthread_join(s, NULL);
 	CHECK_EQ(delay->store(h.z, "0", 1), 0);
+	pthread_join(s, NULL);
 	CHECK_EQ(h.err, 0);
 	CHECK_EQ(zram_restore(path, NULL, &r, err, sizeof(err)), 0);
 	REQUIRE(r);
