@@ -39,6 +39,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "uzram.h"
 #include "zram.h"
@@ -54,6 +55,7 @@ static struct {
 	const char *policy;
 	const char *restore;
 	unsigned int threads;
+	bool dedup;
 } param = {.size = -1, .threads = 2};
 
 static struct zram *store;
@@ -104,6 +106,25 @@ static int size_parse(const char *key, const char *value, int64_t *out)
 	return 0;
 }
 
+/*
+ * A boolean as nbdkit spells them (nbdkit_parse_bool() accepts the same
+ * words, but its error line does not name the parameter).
+ */
+static int bool_parse(const char *value, bool *out)
+{
+	static const char *const yes[] = {"1", "true", "yes", "on"};
+	static const char *const no[] = {"0", "false", "no", "off"};
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
+			*out = !strcasecmp(value, yes[i]);
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static int uzram_config(const char *key, const char *value)
 {
 	if (!strcmp(key, "size")) {
@@ -150,6 +171,13 @@ static int uzram_config(const char *key, const char *value)
 			return -1;
 		}
 		param.restore = value;
+	} else if (!strcmp(key, "dedup")) {
+		if (bool_parse(value, &param.dedup)) {
+			nbdkit_error("dedup=%s: not a boolean (on, off, true, "
+				     "false, yes, no, 1, 0)",
+				     value);
+			return -1;
+		}
 	} else if (!strcmp(key, "threads")) {
 		if (nbdkit_parse_unsigned("threads", value, &param.threads) ==
 		    -1)
@@ -175,6 +203,7 @@ static int uzram_config_complete(void)
 		.threads = param.threads,
 		.backing_dev = param.backing_dev,
 		.policy = param.policy,
+		.dedup = param.dedup,
 	};
 	char msg[512];
 	int err;
@@ -426,6 +455,8 @@ static int uzram_extents(void *handle, uint32_t count, uint64_t offset,
 	"policy='k=v,...'            Tiering policy (idle_after, recompress,\n" \
 	"                            writeback, mem_target, interval,\n"        \
 	"                            auto_dict, group).\n"                      \
+	"dedup=true|false            Store identical pages once (default\n"     \
+	"                            false; the dedup control file).\n"         \
 	"controls=<DIR>              Mount the control and stat files on\n"     \
 	"                            the empty directory DIR.\n"                \
 	"threads=<N>                 FUSE threads serving controls=DIR\n"       \

@@ -37,6 +37,9 @@ good=(
 	"size=64G|68719476736"
 	"size=1M threads=1|1048576"
 	"size=1M threads=8|1048576"
+	"size=1M dedup=on|1048576"
+	"size=1M dedup=false|1048576"
+	"size=1M dedup=YES|1048576"
 	"size=1M backing-dev=$tmp/backing|1048576"
 	"size=1M backing-dev=$tmp/backing policy=mem_target=1M,writeback=on|1048576"
 )
@@ -62,6 +65,28 @@ check "good: restore= and controls=DIR: the snapshot's codec (got '$got')" \
 check "controls unmounted after nbdkit exits" \
 	test -z "$(ls -A "$tmp/ctl")"
 
+# dedup= reaches the store: its dedup file says so, and a 128 KiB write
+# whose second half repeats the first stores those 16 pages once
+head -c 65536 /dev/urandom >"$tmp/blk"
+cat "$tmp/blk" "$tmp/blk" >"$tmp/blk2"
+for d in on off; do
+	mkdir "$tmp/srv-$d" "$tmp/ctl-$d"
+	nbdkit_start "$tmp/srv-$d" size=1M dedup=$d controls="$tmp/ctl-$d"
+	for ((i = 0; i < 50; i++)); do
+		[[ -e $tmp/ctl-$d/dedup ]] && break
+		sleep 0.1
+	done
+	nbdcopy "$tmp/blk2" "$NBD_URI" || e2e_fail "dedup=$d: nbdcopy in"
+	got="$(cat "$tmp/ctl-$d/dedup") $(sed -n 's/^ *"dup_pages": *\([0-9]*\).*/\1/p' "$tmp/ctl-$d/stats.json")"
+	want="1 16"
+	[[ $d == off ]] && want="0 0"
+	check "dedup=$d: the dedup file and dup_pages (got '$got', want '$want')" \
+		test "$got" = "$want"
+	nbdcopy "$NBD_URI" "$tmp/back" || e2e_fail "dedup=$d: nbdcopy out"
+	check "dedup=$d: the data reads back" cmp -n 131072 "$tmp/blk2" "$tmp/back"
+	nbdkit_kill "$tmp/srv-$d"
+done
+
 # params | text the one error line must contain
 bad=(
 	"|size= is required"
@@ -81,6 +106,8 @@ bad=(
 	"size=1M threads=0|threads=0"
 	"size=1M threads=abc|threads"
 	"size=1M threads=100000|threads=100000"
+	"size=1M dedup=maybe|dedup=maybe"
+	"size=1M dedup=|dedup="
 	"size=1M controls=|controls="
 	"size=1M controls=$tmp/none|controls=$tmp/none"
 	"size=1M controls=$tmp/full|controls=$tmp/full"
