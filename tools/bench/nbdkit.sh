@@ -9,6 +9,10 @@
 #   memory-sparse  nbdkit memory (allocator=sparse, uncompressed)
 #   uzram-zstd-lN  nbdkit uzram algo=zstd algo-params=level=N (N may be
 #                  negative), against memory-zstd
+#   uzram-zstd-full  nbdkit uzram algo=zstd dedup=on policy=idle_after=1,
+#                  interval=1,auto_dict=on,group=on (issue 9's memory
+#                  levers), against memory-zstd; in the trees step its RSS
+#                  is read once the policy has settled (see settle_rss)
 #
 # Every target is a fresh nbdkit on a Unix socket (--threads 16). Steps:
 #  1. fio --ioengine=nbd (libnbd, straight to the socket): the area is
@@ -120,11 +124,30 @@ target_args() {
 	local size=${2:-$DISK}
 	case $1 in
 	uzram-zstd) echo "$PLUGIN size=$size algo=zstd" ;;
+	uzram-zstd-full) echo "$PLUGIN size=$size algo=zstd dedup=on policy=idle_after=1,interval=1,auto_dict=on,group=on" ;;
 	uzram-zstd-l*) echo "$PLUGIN size=$size algo=zstd algo-params=level=${1#uzram-zstd-l}" ;;
 	uzram-lz4) echo "$PLUGIN size=$size algo=lz4" ;;
 	memory-zstd) echo "memory size=$size allocator=zstd" ;;
 	memory-sparse) echo "memory size=$size" ;;
 	esac
+}
+
+# settle_rss PID: wait until a policy has done its work: at least 10 s, then
+# until three samples 2 s apart are within 0.5 % of each other (at most
+# 120 s; the RSS is then read as it is, and the log says so).
+settle_rss() {
+	local a b c i
+	sleep 10
+	a=$(rss_kib "$1") b=0 c=0
+	for ((i = 0; i < 55; i++)); do
+		sleep 2
+		c=$b b=$a a=$(rss_kib "$1")
+		if ((c > 0)) && python3 -c "import sys; v = list(map(int, sys.argv[1:])); sys.exit(0 if max(v) - min(v) <= max(v) * 0.005 else 1)" "$a" "$b" "$c"; then
+			log "  settled after $((10 + 2 * i + 2)) s: RSS $a KiB"
+			return 0
+		fi
+	done
+	log "  not settled after 120 s: RSS $a KiB"
 }
 
 # The server's CPU time (user + system, all threads) in ms.
@@ -206,6 +229,7 @@ step_trees() {
 		t0=$(now)
 		nbdcopy $COPY_OPTS "$img" "$URI" || die "nbdcopy in $t"
 		R[$t.copy_in]=$(since "$t0")
+		[[ $t == *-full ]] && settle_rss "$PID"
 		R[$t.rss_trees]=$(rss_kib "$PID")
 		t0=$(now)
 		nbdcopy $COPY_OPTS "$URI" "$work/out.img" || die "nbdcopy out $t"
