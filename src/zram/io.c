@@ -299,6 +299,7 @@ ssize_t zram_read(struct zram *z, void *buf, size_t len, uint64_t off)
 		len = (size_t)(size - off);
 	if (len > SSIZE_MAX)
 		len = SSIZE_MAX & ~(size_t)(ZRAM_PAGE_SIZE - 1);
+	policy_start_pending(z);
 	st = zram_stream_get(z);
 	if (!st)
 		return -ENOMEM;

@@ -238,8 +238,8 @@ static bool policy_wants_thread(const struct zram_policy *p)
 /*
  * The thread is not started by zram_create(): a daemon creates its store
  * and then forks into the background, and threads do not survive fork(). A
- * policy given at creation starts with the first write or discard
- * (policy_throttle()), or with the next zram_policy_set().
+ * policy given at creation starts with the first read, write or discard
+ * (policy_start_pending()), or with the next zram_policy_set().
  */
 void policy_start_deferred(struct zram *z, const struct zram_policy *p)
 {
@@ -286,6 +286,25 @@ void zram_policy_get(struct zram *z, struct zram_policy *p)
 }
 
 /*
+ * policy_start_pending - start a policy given at creation, now that I/O
+ * shows this is the process that serves (after the daemon's fork). Called
+ * after every write or discard (policy_throttle) and before every read, so
+ * a restored disk that is only read gets its policy too. One relaxed load
+ * once started.
+ */
+void policy_start_pending(struct zram *z)
+{
+	struct zram_policy_ctl *ctl = z->policy;
+
+	if (!atomic_load_explicit(&ctl->start_pending, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&ctl->lock);
+	if (atomic_load(&ctl->start_pending))
+		thread_start(z); /* on failure: tried again next time */
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+/*
  * policy_throttle - called by writers after a write: over mem_target, wake
  * the thread and, well over it, wait a little for it. Never fails.
  */
@@ -297,12 +316,7 @@ void policy_throttle(struct zram *z)
 	struct timespec ts;
 	int waits = 0;
 
-	if (atomic_load_explicit(&ctl->start_pending, memory_order_relaxed)) {
-		pthread_mutex_lock(&ctl->lock);
-		if (atomic_load(&ctl->start_pending))
-			thread_start(z); /* on failure: tried again next time */
-		pthread_mutex_unlock(&ctl->lock);
-	}
+	policy_start_pending(z);
 	if (!target || mem_used(z) <= target ||
 	    !atomic_load_explicit(&z->backing, memory_order_relaxed))
 		return;

@@ -459,6 +459,7 @@ int policy_init(struct zram *z);
 void policy_destroy(struct zram *z);
 void policy_throttle(struct zram *z);
 void policy_start_deferred(struct zram *z, const struct zram_policy *p);
+void policy_start_pending(struct zram *z);
 
 /* compactor.c */
 int compactor_init(struct zram *z);

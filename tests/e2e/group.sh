@@ -68,7 +68,7 @@ e2e_tmpdir work
 mnt=$work/uzram
 fs=$work/fs
 mkdir "$mnt" "$fs"
-# a pass runs at the first write, then not for an hour: the copy is
+# a pass runs at the first I/O, then not for an hour: the copy is
 # measured ungrouped, then `interval=1` starts the passes
 e2e_start "$mnt" --size 512M --algo zstd \
 	--policy idle_after=1,interval=3600,group=on

@@ -15,7 +15,7 @@
 #    fail with EIO and count in failed_reads, the pages in memory still
 #    read, a new writeback gets EIO and loses nothing.
 # 6. --policy mem_target in a daemon that forked into the background: the
-#    policy thread runs (it starts with the first write, after the fork) and
+#    policy thread runs (it starts with the first I/O, after the fork) and
 #    brings mem_used_total under the target by itself.
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR

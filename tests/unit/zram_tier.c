@@ -382,6 +382,36 @@ static void test_policy(void)
 	zram_destroy(z);
 }
 
+/*
+ * A policy given at creation starts with the first read too, not only
+ * with a write: a restored disk that is only read gets its passes.
+ */
+static void test_policy_starts_on_read(void)
+{
+	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
+				  .policy = "idle_after=0,interval=1,group=on"};
+	unsigned char page[ZRAM_PAGE_SIZE];
+	struct zram_stats s;
+	struct zram *z;
+	int i;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	usleep(100000);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.policy_passes, 0); /* not started before any I/O */
+	CHECK_EQ(zram_read(z, page, sizeof(page), 0), (ssize_t)sizeof(page));
+	for (i = 0; i < 3000; i++) { /* 30 s for a loaded machine */
+		zram_stats_get(z, &s);
+		if (s.policy_passes)
+			break;
+		usleep(10000);
+	}
+	fprintf(stderr, "policy after a read: %" PRIu64 " passes in %d ms\n",
+		s.policy_passes, i * 10);
+	CHECK(s.policy_passes > 0);
+	zram_destroy(z);
+}
+
 int main(void)
 {
 	uint64_t rs = harness_seed();
@@ -396,6 +426,7 @@ int main(void)
 	test_recompress();
 	test_recompress_at_limit();
 	test_policy();
+	test_policy_starts_on_read();
 	unlink(bpath);
 	rmdir(dir);
 	return harness_finish("zram_tier");
