@@ -18,6 +18,7 @@
  * process pays one madvise per release as before.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <sys/mman.h>
 
 #include "zs_internal.h"
@@ -98,4 +99,19 @@ int zs_os_release(void *addr, size_t bytes)
 	if (mlock2(addr, bytes, MLOCK_ONFAULT) && !err)
 		err = -errno;
 	return err;
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ZS_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define ZS_SANITIZED 1
+#endif
+#endif
+
+void zs_os_heap_trim(void)
+{
+#if defined(__GLIBC__) && !defined(ZS_SANITIZED)
+	malloc_trim(0);
+#endif
 }

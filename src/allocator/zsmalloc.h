@@ -200,4 +200,13 @@ int zs_class_stats_get(struct zs_pool *pool, unsigned int index,
  */
 int zs_os_release(void *addr, size_t bytes);
 
+/*
+ * zs_os_heap_trim - give the free memory of malloc's arenas back to the OS
+ * (glibc's malloc_trim(0)), for threads that go idle and passes that freed
+ * large buffers. A no-op in sanitizer builds: there ASan/TSan own malloc,
+ * glibc's arenas are never used, and two first malloc_trim() calls at once
+ * race glibc's lazy arena set-up (a SEGV seen in the ASan e2e run).
+ */
+void zs_os_heap_trim(void);
+
 #endif

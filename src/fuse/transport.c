@@ -160,7 +160,7 @@ static void worker_idle(struct uzram_daemon *d, void *buf, size_t len)
 	zram_thread_idle(d->zram);
 	if (hi > lo)
 		zs_os_release((void *)lo, hi - lo); /* works under --mlock */
-	malloc_trim(0);
+	zs_os_heap_trim();
 	worker_holds_memory = false;
 }
 

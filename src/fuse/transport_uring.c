@@ -328,7 +328,7 @@ static void ent_idle(struct ring_ent *e)
 {
 	zs_os_release(e->map, e->ring->map_size); /* works under --mlock */
 	zram_thread_idle(e->ring->d->zram);
-	malloc_trim(0); /* what the codec contexts left in malloc's arenas */
+	zs_os_heap_trim(); /* what the codec contexts left in malloc's arenas */
 	e->idle_dropped = true;
 }
 

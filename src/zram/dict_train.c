@@ -162,9 +162,7 @@ static ssize_t dict_sample(struct zram *z, unsigned char *buf, size_t want)
 /* Give freed heap memory back to the OS (every arena). */
 void zram_heap_trim(void)
 {
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
+	zs_os_heap_trim();
 }
 
 int zram_dict_train(struct zram *z, uint64_t samples, uint64_t size)
