@@ -7,6 +7,7 @@
  * harness_scale() reads UZRAM_STRESS_SCALE (default 1.0) so the stress tests
  * can run shorter under ThreadSanitizer; harness_seed() reads UZRAM_SEED
  * (default: a fixed seed) and prints it, so a failing run can be replayed.
+ * harness_text_fill() makes compressible text pages from a seed.
  */
 #ifndef UZRAM_TESTS_HARNESS_H
 #define UZRAM_TESTS_HARNESS_H
@@ -101,6 +102,44 @@ static inline uint64_t harness_rand(uint64_t *state)
 	x ^= x >> 27;
 	*state = x;
 	return x * 0x2545f4914f6cdd1dull;
+}
+
+/*
+ * Fill @len bytes at @p with text from @seed: fragments of C source drawn
+ * from one shared vocabulary, with about one token in seven a single
+ * letter of the seed's own. It compresses well, as real text does, and
+ * pages of different seeds share what a trained dictionary can learn. The
+ * same seed gives the same bytes; different seeds give different pages
+ * (each starts the generator at its own state), so a test that needs
+ * distinct or identical pages picks distinct or equal seeds.
+ */
+static inline void harness_text_fill(unsigned char *p, size_t len,
+				     uint64_t seed)
+{
+	static const char *const vocab[] = {
+		"static int ",		"struct zram_slot *slot",
+		"return -EINVAL;\n",	"#include <stdio.h>\n",
+		"unsigned long flags;", "if (err)\n\t\tgoto out;",
+		"spin_lock(&lock);",	"memcpy(dst, src, len);",
+		"/* the page */\n",	"for (i = 0; i < n; i++)",
+	};
+	uint64_t rs = seed * 0x9e3779b97f4a7c15ull + 1;
+	size_t i = 0, n;
+
+	while (i < len) {
+		uint64_t r = harness_rand(&rs);
+		const char *w = vocab[r % 10];
+
+		if (r % 7 == 0) {
+			p[i++] = (unsigned char)('a' + (r >> 8) % 26);
+			continue;
+		}
+		n = strlen(w);
+		if (n > len - i)
+			n = len - i;
+		memcpy(p + i, w, n);
+		i += n;
+	}
 }
 
 #endif

@@ -31,35 +31,6 @@ static unsigned char pages[PAGES][ZRAM_PAGE_SIZE];
 static _Atomic uint32_t seed[PAGES];
 static _Atomic uint32_t seq[PAGES];
 
-static const char *const vocab[] = {
-	"static int ",		"struct zram_slot *slot",
-	"return -EINVAL;\n",	"#include <stdio.h>\n",
-	"unsigned long flags;", "if (err)\n\t\tgoto out;",
-	"spin_lock(&lock);",	"memcpy(dst, src, len);",
-	"/* the page */\n",	"for (i = 0; i < n; i++)",
-};
-
-/* Page content from a seed: shared words, some noise of its own. */
-static void page_make(unsigned char *p, uint32_t s)
-{
-	uint64_t rs = s * 0x9e3779b97f4a7c15ull + 1;
-	size_t i = 0, n;
-
-	while (i < ZRAM_PAGE_SIZE) {
-		uint64_t r = harness_rand(&rs);
-		const char *w = vocab[r % 10];
-
-		if (r % 7 == 0) {
-			p[i++] = (unsigned char)('a' + (r >> 8) % 26);
-			continue;
-		}
-		n = strlen(w) < ZRAM_PAGE_SIZE - i ? strlen(w)
-						   : ZRAM_PAGE_SIZE - i;
-		memcpy(p + i, w, n);
-		i += n;
-	}
-}
-
 struct reader {
 	struct zram *z;
 	_Atomic int *stop;
@@ -85,7 +56,7 @@ static void *reader(void *arg)
 		}
 		if (atomic_load(&seq[i]) != s0)
 			continue; /* rewritten meanwhile */
-		page_make(want, sd);
+		harness_text_fill(want, ZRAM_PAGE_SIZE, sd);
 		r->bad += memcmp(buf, want, sizeof(buf)) != 0;
 		r->reads++;
 	}
@@ -98,7 +69,7 @@ static void rewrite(struct zram *z, uint32_t first, uint32_t n, uint32_t ver)
 	uint32_t i;
 
 	for (i = first; i < first + n; i++) {
-		page_make(pages[i], ver * PAGES + i);
+		harness_text_fill(pages[i], ZRAM_PAGE_SIZE, ver * PAGES + i);
 		atomic_fetch_add(&seq[i], 1); /* odd: being rewritten */
 		atomic_store(&seed[i], ver * PAGES + i);
 		REQUIRE(zram_write(z, pages[i], ZRAM_PAGE_SIZE,

@@ -24,34 +24,6 @@
 
 static unsigned char page[ZRAM_PAGE_SIZE], back[ZRAM_PAGE_SIZE];
 
-static const char *const vocab[] = {
-	"static int ",		"struct zram_slot *slot",
-	"return -EINVAL;\n",	"#include <stdio.h>\n",
-	"unsigned long flags;", "if (err)\n\t\tgoto out;",
-	"spin_lock(&lock);",	"memcpy(dst, src, len);",
-	"/* the page */\n",	"for (i = 0; i < n; i++)",
-};
-
-static void page_make(unsigned char *p, uint64_t s)
-{
-	uint64_t rs = s * 0x9e3779b97f4a7c15ull + 1;
-	size_t i = 0, n;
-
-	while (i < ZRAM_PAGE_SIZE) {
-		uint64_t r = harness_rand(&rs);
-		const char *w = vocab[r % 10];
-
-		if (r % 7 == 0) {
-			p[i++] = (unsigned char)('a' + (r >> 8) % 26);
-			continue;
-		}
-		n = strlen(w) < ZRAM_PAGE_SIZE - i ? strlen(w)
-						   : ZRAM_PAGE_SIZE - i;
-		memcpy(p + i, w, n);
-		i += n;
-	}
-}
-
 /* content seed of page @i: with dedup, pages i and i + PAGES / 2 match */
 static bool twins;
 
@@ -65,7 +37,7 @@ static void write_range(struct zram *z, uint32_t first, uint32_t end)
 	uint32_t i;
 
 	for (i = first; i < end; i++) {
-		page_make(page, seed_of(i));
+		harness_text_fill(page, ZRAM_PAGE_SIZE, seed_of(i));
 		REQUIRE(zram_write(z, page, ZRAM_PAGE_SIZE,
 				   (uint64_t)i * ZRAM_PAGE_SIZE) ==
 			ZRAM_PAGE_SIZE);
@@ -144,7 +116,7 @@ static int run(bool dedup)
 	if (dedup)
 		CHECK_EQ(s1.dup_pages, PAGES / 2);
 	for (i = 0; i < PAGES; i++) {
-		page_make(page, seed_of(i));
+		harness_text_fill(page, ZRAM_PAGE_SIZE, seed_of(i));
 		REQUIRE(zram_read(z, back, ZRAM_PAGE_SIZE,
 				  (uint64_t)i * ZRAM_PAGE_SIZE) ==
 			ZRAM_PAGE_SIZE);

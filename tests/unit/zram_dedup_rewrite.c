@@ -33,33 +33,10 @@
 
 static unsigned char page[ZRAM_PAGE_SIZE], back[ZRAM_PAGE_SIZE];
 
-static const char *const vocab[] = {
-	"static int ",		"struct zram_slot *slot",
-	"return -EINVAL;\n",	"#include <stdio.h>\n",
-	"unsigned long flags;", "if (err)\n\t\tgoto out;",
-	"spin_lock(&lock);",	"memcpy(dst, src, len);",
-	"/* the page */\n",	"for (i = 0; i < n; i++)",
-};
-
 /* Page @i's content: text of a shared vocabulary, one of UNIQ kinds. */
 static void page_make(unsigned char *p, uint32_t i)
 {
-	uint64_t rs = (i % UNIQ) * 0x9e3779b97f4a7c15ull + 1;
-	size_t k = 0, n;
-
-	while (k < ZRAM_PAGE_SIZE) {
-		uint64_t r = harness_rand(&rs);
-		const char *w = vocab[r % 10];
-
-		if (r % 7 == 0) {
-			p[k++] = (unsigned char)('a' + (r >> 8) % 26);
-			continue;
-		}
-		n = strlen(w) < ZRAM_PAGE_SIZE - k ? strlen(w)
-						   : ZRAM_PAGE_SIZE - k;
-		memcpy(p + k, w, n);
-		k += n;
-	}
+	harness_text_fill(p, ZRAM_PAGE_SIZE, i % UNIQ);
 }
 
 /* A dedup store of @algo (with the backing file @backing, or NULL) that

@@ -24,36 +24,12 @@ static unsigned char pages[NPAGES][ZRAM_PAGE_SIZE];
 static unsigned char cbuf[2 * ZRAM_PAGE_SIZE];
 static unsigned char back[ZRAM_PAGE_SIZE];
 
-static const char *const vocab[] = {
-	"static int ",		"struct zram_slot *slot",
-	"return -EINVAL;\n",	"#include <stdio.h>\n",
-	"unsigned long flags;", "if (err)\n\t\tgoto out;",
-	"spin_lock(&lock);",	"memcpy(dst, src, len);",
-	"/* the page */\n",	"for (i = 0; i < n; i++)",
-};
-
 static void pages_make(uint64_t *rs)
 {
 	unsigned int p;
-	size_t i, n;
 
-	for (p = 0; p < NPAGES; p++) {
-		for (i = 0; i < ZRAM_PAGE_SIZE;) {
-			uint64_t r = harness_rand(rs);
-			const char *w = vocab[r % 10];
-
-			if (r % 7 == 0) { /* a page's own noise */
-				pages[p][i++] =
-					(unsigned char)('a' + (r >> 8) % 26);
-				continue;
-			}
-			n = strlen(w);
-			if (n > ZRAM_PAGE_SIZE - i)
-				n = ZRAM_PAGE_SIZE - i;
-			memcpy(&pages[p][i], w, n);
-			i += n;
-		}
-	}
+	for (p = 0; p < NPAGES; p++)
+		harness_text_fill(pages[p], ZRAM_PAGE_SIZE, harness_rand(rs));
 }
 
 /* Total compressed bytes of every page with @dict (NULL: none). */

@@ -33,25 +33,6 @@
 
 #define PG ZRAM_PAGE_SIZE
 
-static void text_page(unsigned char *p, uint64_t seed)
-{
-	static const char *words[] = {"frame ", "cold ", "page ", "group ",
-				      "zstd ",	"slot ", "idle ", "the "};
-	uint64_t w = seed * 2654435761u + 1;
-	size_t i = 0;
-
-	while (i < PG) {
-		const char *s =
-			words[(w = w * 6364136223846793005ull + 1) >> 61];
-		size_t n = strlen(s);
-
-		if (n > PG - i)
-			n = PG - i;
-		memcpy(p + i, s, n);
-		i += n;
-	}
-}
-
 static void random_page(unsigned char *p, uint64_t seed, size_t n)
 {
 	size_t i;
@@ -95,10 +76,10 @@ static void test_kinds(void)
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	for (i = 0; i < 12; i++)
-		text_page(pg[i], i);
+		harness_text_fill(pg[i], PG, i);
 	memset(pg[2], 0x5a, PG);
 	random_page(pg[4], 4, PG);
-	text_page(pg[7], 100); /* the same as page 20: shared */
+	harness_text_fill(pg[7], PG, 100); /* the same as page 20: shared */
 	for (i = 0; i < 12; i++)
 		CHECK_EQ(zram_write(z, pg[i], PG, i * PG), PG);
 	CHECK_EQ(zram_dedup_set(z, true), 0);
@@ -143,15 +124,15 @@ static void test_stale_buffer(void)
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	for (round = 0; round < 20; round++) {
 		for (i = 0; i < 4; i++) {
-			text_page(a, i + 1000 * (uint64_t)round);
+			harness_text_fill(a, PG, i + 1000 * (uint64_t)round);
 			CHECK_EQ(zram_write(z, a, PG, i * PG), PG);
 		}
 		CHECK_EQ(group_now(z, 4), 4);
 		id0 = (uint32_t)atomic_load(&z->table[0].handle);
 		CHECK_EQ(id0, 0); /* the one id, reused every round */
-		text_page(b, 1 + 1000 * (uint64_t)round);
+		harness_text_fill(b, PG, 1 + 1000 * (uint64_t)round);
 		page_check(z, 1, b); /* the frame is in the buffer now */
-		text_page(b, 2 + 1000 * (uint64_t)round);
+		harness_text_fill(b, PG, 2 + 1000 * (uint64_t)round);
 		page_check(z, 2, b); /* a neighbour, from the buffer */
 	}
 	CHECK_EQ(group_refs(z->groups, 0), 4);
@@ -174,7 +155,7 @@ static void test_parts_compaction(void)
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	for (i = 0; i < 1024; i++) {
-		text_page(pg[i], i);
+		harness_text_fill(pg[i], PG, i);
 		random_page(pg[i], i, 1000); /* 16 of them > 4 parts */
 		CHECK_EQ(zram_write(z, pg[i], PG, i * PG), PG);
 	}
@@ -183,7 +164,7 @@ static void test_parts_compaction(void)
 	CHECK_EQ(s.group_objects, 64);
 	CHECK(s.group_data_size > 64 * 4 * GROUP_PART_SIZE); /* in parts */
 	for (i = 0; i < 1024; i++) {
-		text_page(fill, i + 5000);
+		harness_text_fill(fill, PG, i + 5000);
 		random_page(fill, i, (i % 40) * 60);
 		CHECK_EQ(zram_write(z, fill, PG, (1024 + i) * PG), PG);
 	}
@@ -219,7 +200,7 @@ static void test_resize(void)
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	for (i = 0; i < 64; i++) {
-		text_page(pg, i);
+		harness_text_fill(pg, PG, i);
 		CHECK_EQ(zram_write(z, pg, PG, i * PG), PG);
 	}
 	CHECK_EQ(group_now(z, 8), 64);
@@ -232,7 +213,7 @@ static void test_resize(void)
 	CHECK_EQ(s.group_objects, 4); /* 0..7, 8..15, 16..23, 24..27 */
 	CHECK_EQ(zram_resize(z, 28 * PG), 0);
 	for (i = 0; i < 28; i++) {
-		text_page(pg, i);
+		harness_text_fill(pg, PG, i);
 		page_check(z, i, pg);
 	}
 	zram_destroy(z);
@@ -251,7 +232,7 @@ static void test_policy(void)
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	for (i = 0; i < 64; i++) {
-		text_page(pg, i);
+		harness_text_fill(pg, PG, i);
 		CHECK_EQ(zram_write(z, pg, PG, i * PG), PG);
 	}
 	p.group = 1;
@@ -269,7 +250,7 @@ static void test_policy(void)
 	CHECK_EQ(s.grouped_pages, 64);
 	CHECK_EQ(s.group_objects, 16);
 	for (i = 0; i < 64; i++) {
-		text_page(pg, i);
+		harness_text_fill(pg, PG, i);
 		page_check(z, i, pg);
 	}
 	zram_destroy(z);

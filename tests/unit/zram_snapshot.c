@@ -54,24 +54,6 @@
 static char dir[] = "/tmp/uzram-snap.XXXXXX";
 static char path[512], bad[512], dict_path[512];
 
-static void text_page(unsigned char *p, uint64_t seed)
-{
-	static const char *words[] = {"zram ", "page ", "slot ",     "pool ",
-				      "zstd ", "lz4 ",	"snapshot ", "the "};
-	size_t i = 0, w = seed;
-
-	while (i < PG) {
-		const char *s =
-			words[(w = w * 6364136223846793005ull + 1) >> 61];
-		size_t n = strlen(s);
-
-		if (n > PG - i)
-			n = PG - i;
-		memcpy(p + i, s, n);
-		i += n;
-	}
-}
-
 static void page_fill_kind(unsigned char *p, uint64_t i, uint64_t *rng)
 {
 	size_t k;
@@ -92,7 +74,7 @@ static void page_fill_kind(unsigned char *p, uint64_t i, uint64_t *rng)
 		}
 		break;
 	default:
-		text_page(p, i);
+		harness_text_fill(p, PG, i);
 	}
 }
 
@@ -131,7 +113,7 @@ static struct zram *store_build(void)
 	struct zram *z;
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
-	text_page(page, 99);
+	harness_text_fill(page, PG, 99);
 	file_write(dict_path, page, 2048);
 	p.dict = dict_path;
 	CHECK_EQ(zram_algorithm_params_set(z, &p), 0);
@@ -239,7 +221,9 @@ static void test_dedup(void)
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	CHECK_EQ(zram_dedup_set(z, true), 0);
 	for (i = 0; i < 200; i++) {
-		text_page(page, i % 4); /* four distinct pages, 50 times each */
+		harness_text_fill(
+			page, PG,
+			i % 4); /* four distinct pages, 50 times each */
 		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
 	}
 	zram_stats_get(z, &sa);
@@ -251,10 +235,10 @@ static void test_dedup(void)
 	stores_compare(z, r);
 	CHECK(!zram_dedup_get(r)); /* dedup itself is the caller's choice */
 	/* copy on write: the other sharers keep their content */
-	text_page(page, 1000);
+	harness_text_fill(page, PG, 1000);
 	CHECK_EQ(zram_write(r, page, PG, 4 * PG), PG);
 	for (i = 0; i < 200; i++) {
-		text_page(page, i == 4 ? 1000 : i % 4);
+		harness_text_fill(page, PG, i == 4 ? 1000 : i % 4);
 		CHECK_EQ(zram_read(r, back, PG, i * PG), PG);
 		CHECK(!memcmp(page, back, PG));
 	}
@@ -265,7 +249,7 @@ static void test_dedup(void)
 	REQUIRE(r);
 	CHECK(zram_dedup_get(r));
 	for (i = 200; i < 256; i++) {
-		text_page(page, i % 4);
+		harness_text_fill(page, PG, i % 4);
 		CHECK_EQ(zram_write(r, page, PG, i * PG), PG);
 	}
 	zram_stats_get(r, &sb);
@@ -281,7 +265,7 @@ static void dict_set(struct zram *z, uint64_t seed)
 	struct zram_algorithm_params p = {.dict = dict_path};
 	unsigned char page[PG];
 
-	text_page(page, seed);
+	harness_text_fill(page, PG, seed);
 	file_write(dict_path, page, 3000);
 	CHECK_EQ(zram_algorithm_params_set(z, &p), 0);
 }
@@ -303,12 +287,12 @@ static void test_dicts(void)
 	CHECK_EQ(zram_dedup_set(z, true), 0);
 	dict_set(z, 11);
 	for (i = 0; i < 200; i++) {
-		text_page(page, i % 50);
+		harness_text_fill(page, PG, i % 50);
 		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
 	}
 	dict_set(z, 12); /* the first stays: 200 pages need it */
 	for (i = 200; i < 400; i++) {
-		text_page(page, i % 70);
+		harness_text_fill(page, PG, i % 70);
 		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
 	}
 	CHECK_EQ(zram_save(z, path), 0);
@@ -329,13 +313,16 @@ static void test_dicts(void)
 	/* the restored store goes on: new pages, a third dictionary */
 	dict_set(r, 13);
 	for (i = 400; i < 450; i++) {
-		text_page(page, i);
+		harness_text_fill(page, PG, i);
 		CHECK_EQ(zram_write(r, page, PG, i * PG), PG);
 	}
 	for (i = 0; i < 450; i++) {
 		unsigned char back[PG];
 
-		text_page(page, i < 200 ? i % 50 : i < 400 ? i % 70 : i);
+		harness_text_fill(page, PG,
+				  i < 200   ? i % 50
+				  : i < 400 ? i % 70
+					    : i);
 		CHECK_EQ(zram_read(r, back, PG, i * PG), PG);
 		CHECK(!memcmp(page, back, PG));
 	}
@@ -397,7 +384,7 @@ static void test_version1(void)
 	}
 	pos += rec_put(file + pos, 1, hdr, sizeof(hdr));
 	/* v1 DICT: prio, codec, bytes (lz4's dictionary is raw content) */
-	text_page(text, 5);
+	harness_text_fill(text, PG, 5);
 	put32le(dict, 0);
 	put32le(dict + 4, 0);
 	memcpy(dict + 8, text, 2048);
@@ -418,7 +405,7 @@ static void test_version1(void)
 	put32le(pages + pl + 12, PG);
 	memcpy(pages + pl + 16, raw, PG);
 	pl += 16 + PG;
-	text_page(text, 6);
+	harness_text_fill(text, PG, 6);
 	n = LZ4_compress_default((const char *)text, (char *)pages + pl + 16,
 				 PG, PG);
 	REQUIRE(n > 0 && n < 3000);
@@ -715,7 +702,7 @@ static void *held_write(void *arg)
 	struct held *h = arg;
 	unsigned char page[PG];
 
-	text_page(page, 4242);
+	harness_text_fill(page, PG, 4242);
 	if (zram_write(h->z, page, PG, 7 * PG) != PG)
 		abort();
 	atomic_store(&h->written, true);
@@ -775,7 +762,7 @@ static void test_reads_during_save(void)
 	pthread_join(w, NULL);
 	CHECK_EQ(h.err, 0);
 	/* the write is in the store, not in the snapshot */
-	text_page(want, 4242);
+	harness_text_fill(want, PG, 4242);
 	CHECK_EQ(zram_read(h.z, page, PG, 7 * PG), PG);
 	CHECK(!memcmp(page, want, PG));
 	{
@@ -808,7 +795,7 @@ static void cow_page(unsigned char *p, uint64_t i, uint64_t *rng)
 			memcpy(p + k, &r, 8);
 		}
 	} else {
-		text_page(p, i % 300); /* shared with dedup on */
+		harness_text_fill(p, PG, i % 300); /* shared with dedup on */
 	}
 }
 
@@ -821,7 +808,7 @@ static void cow_changes(struct zram *z, uint64_t *rng)
 	uint64_t i;
 
 	for (i = 0; i < 1024; i += 3) {
-		text_page(page, 5000 + i);
+		harness_text_fill(page, PG, 5000 + i);
 		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
 	}
 	CHECK_EQ(zram_discard(z, 256 * PG, 256 * PG), 0); /* table page 1 */
@@ -831,11 +818,11 @@ static void cow_changes(struct zram *z, uint64_t *rng)
 		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
 	}
 	for (i = 0; i < 100; i++) { /* a second change */
-		text_page(page, 9000 + i);
+		harness_text_fill(page, PG, 9000 + i);
 		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
 	}
 	for (i = 256; i < 300; i++) { /* after the page was given back */
-		text_page(page, 7000 + i);
+		harness_text_fill(page, PG, 7000 + i);
 		CHECK_EQ(zram_write(z, page, PG, i * PG), PG);
 	}
 }
@@ -930,7 +917,7 @@ static void test_cow_group(void)
 	save_started();
 	usleep(100 * 1000);
 	for (i = 0; i < PAGES; i += 2) { /* splits every frame */
-		text_page(page, 3000 + i);
+		harness_text_fill(page, PG, 3000 + i);
 		CHECK_EQ(zram_write(h.z, page, PG, i * PG), PG);
 	}
 	CHECK_EQ(zram_discard(h.z, 1024 * PG, 256 * PG), 0);
