@@ -24,6 +24,7 @@
 #include <stdbool.h>
 
 #include "harness.h"
+#include "stress.h"
 #include "zram.h"
 #include "zram_internal.h"
 
@@ -235,22 +236,6 @@ static void *lane_writer(void *arg)
 	return NULL;
 }
 
-static void run_threads(void *(*fn)(void *), struct ctx *c, pthread_t *t, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		REQUIRE(pthread_create(&t[i], NULL, fn, &c[i]) == 0);
-}
-
-static void join_threads(pthread_t *t, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		pthread_join(t[i], NULL);
-}
-
 static void table_check(struct zram *z, const struct zram_stats *s)
 {
 	uint64_t stored = 0, same = 0, huge = 0, compr = 0, i;
@@ -278,30 +263,26 @@ static void part_pages(uint64_t seed, long iters)
 {
 	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE};
 	struct ctx c[WRITERS + READERS + 3];
-	pthread_t t[WRITERS + READERS + 3];
-	_Atomic int stop = 0;
-	_Atomic long bad = 0;
+	struct stress_crew crew;
 	struct zram_stats s;
 	struct zram *z;
 	int i;
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
+	stress_crew_init(&crew);
 	for (i = 0; i < WRITERS + READERS + 3; i++)
 		c[i] = (struct ctx){z,		 seed + (uint64_t)i * 7919,
 				    (unsigned)i, iters,
-				    &stop,	 &bad,
+				    &crew.stop,	 &crew.bad,
 				    {0}};
-	run_threads(writer, c, t, WRITERS);
-	run_threads(reader, c + WRITERS, t + WRITERS, READERS);
-	run_threads(compactor, c + WRITERS + READERS, t + WRITERS + READERS, 1);
-	run_threads(discarder, c + WRITERS + READERS + 1,
-		    t + WRITERS + READERS + 1, 1);
-	run_threads(switcher, c + WRITERS + READERS + 2,
-		    t + WRITERS + READERS + 2, 1);
-	join_threads(t, WRITERS + READERS);
-	atomic_store(&stop, 1);
-	join_threads(t + WRITERS + READERS, 3);
-	CHECK_EQ(atomic_load(&bad), 0);
+	for (i = 0; i < WRITERS; i++)
+		stress_worker(&crew, writer, &c[i]);
+	for (; i < WRITERS + READERS; i++)
+		stress_worker(&crew, reader, &c[i]);
+	stress_background(&crew, compactor, &c[i++]);
+	stress_background(&crew, discarder, &c[i++]);
+	stress_background(&crew, switcher, &c[i]);
+	CHECK_EQ(stress_join(&crew), 0);
 	/* quiescent: every counter agrees with a scan of the slot table */
 	zram_stats_get(z, &s);
 	table_check(z, &s);
@@ -321,25 +302,22 @@ static void part_lanes(uint64_t seed, long iters)
 	struct zram_config cfg = {.disksize = LANE_PAGES * ZRAM_PAGE_SIZE};
 	static struct ctx c[LANE_THREADS + 1];
 	static unsigned char disk[LANE_PAGES * ZRAM_PAGE_SIZE];
-	pthread_t t[LANE_THREADS + 1];
-	_Atomic int stop = 0;
-	_Atomic long bad = 0;
+	struct stress_crew crew;
 	struct zram *z;
 	uint64_t lane;
 	int i;
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
+	stress_crew_init(&crew);
 	for (i = 0; i < LANE_THREADS + 1; i++)
 		c[i] = (struct ctx){z,		 seed + (uint64_t)i * 104729,
 				    (unsigned)i, iters,
-				    &stop,	 &bad,
+				    &crew.stop,	 &crew.bad,
 				    {0}};
-	run_threads(lane_writer, c, t, LANE_THREADS);
-	run_threads(compactor, c + LANE_THREADS, t + LANE_THREADS, 1);
-	join_threads(t, LANE_THREADS);
-	atomic_store(&stop, 1);
-	join_threads(t + LANE_THREADS, 1);
-	CHECK_EQ(atomic_load(&bad), 0);
+	for (i = 0; i < LANE_THREADS; i++)
+		stress_worker(&crew, lane_writer, &c[i]);
+	stress_background(&crew, compactor, &c[i]);
+	CHECK_EQ(stress_join(&crew), 0);
 	CHECK_EQ(zram_read(z, disk, sizeof(disk), 0), sizeof(disk));
 	for (lane = 0; lane < sizeof(disk) / LANE; lane++) {
 		unsigned int id = (unsigned int)(lane % LANE_THREADS);
@@ -359,10 +337,8 @@ static void part_lanes(uint64_t seed, long iters)
 int main(void)
 {
 	uint64_t seed = harness_seed();
-	long iters = (long)(10000 * harness_scale());
+	long iters = stress_iters(10000, 200);
 
-	if (iters < 200)
-		iters = 200;
 	part_pages(seed, iters);
 	part_lanes(seed, iters);
 	return harness_finish("zram_concurrency");

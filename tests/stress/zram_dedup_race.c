@@ -20,6 +20,7 @@
 #include <stdbool.h>
 
 #include "harness.h"
+#include "stress.h"
 #include "zram_attr.h"
 #include "zram.h"
 #include "zram_internal.h"
@@ -154,9 +155,7 @@ int main(void)
 	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
 				  .dedup = true};
 	struct ctx w[WRITERS], bg[4];
-	pthread_t tw[WRITERS], tb[4];
-	_Atomic int stop = 0;
-	_Atomic long bad = 0;
+	struct stress_crew crew;
 	uint64_t rs = harness_seed();
 	unsigned int i, k;
 	struct zram *z;
@@ -176,27 +175,23 @@ int main(void)
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	REQUIRE(attr_store(z, "recomp_algorithm", "algo=zstd") == 0);
 	REQUIRE(attr_store(z, "algorithm_params", "priority=1 level=9") == 0);
+	stress_crew_init(&crew);
 	for (i = 0; i < 4; i++) {
-		bg[i] = (struct ctx){.z = z, .id = i, .stop = &stop};
-		REQUIRE(!pthread_create(&tb[i], NULL, background, &bg[i]));
+		bg[i] = (struct ctx){.z = z, .id = i, .stop = &crew.stop};
+		stress_background(&crew, background, &bg[i]);
 	}
 	for (i = 0; i < WRITERS; i++) {
 		w[i] = (struct ctx){.z = z,
 				    .seed = harness_rand(&rs),
 				    .id = i,
-				    .iters = (long)(20000 * harness_scale()),
-				    .stop = &stop,
-				    .bad = &bad};
+				    .iters = stress_iters(20000, 1),
+				    .stop = &crew.stop,
+				    .bad = &crew.bad};
 		for (j = 0; j < PAGES; j++)
 			w[i].last[j] = -1;
-		REQUIRE(!pthread_create(&tw[i], NULL, writer, &w[i]));
+		stress_worker(&crew, writer, &w[i]);
 	}
-	for (i = 0; i < WRITERS; i++)
-		pthread_join(tw[i], NULL);
-	atomic_store(&stop, 1);
-	for (i = 0; i < 4; i++)
-		pthread_join(tb[i], NULL);
-	CHECK_EQ(atomic_load(&bad), 0);
+	CHECK_EQ(stress_join(&crew), 0);
 	attr_store(z, "dedup", "1");
 	final_check(z, w);
 	zram_destroy(z);

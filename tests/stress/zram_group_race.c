@@ -26,6 +26,7 @@
 #include <stdbool.h>
 
 #include "harness.h"
+#include "stress.h"
 #include "zram_attr.h"
 #include "zram.h"
 #include "zram_internal.h"
@@ -231,9 +232,8 @@ int main(void)
 	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
 				  .algorithm = "lz4"};
 	struct ctx w[WRITERS], r[READERS], bg[3];
-	pthread_t tw[WRITERS], tr[READERS], tb[3];
-	_Atomic int stop = 0;
-	_Atomic long bad = 0, groups = 0;
+	struct stress_crew crew;
+	_Atomic long groups = 0;
 	uint64_t rs = harness_seed();
 	unsigned char buf[ZRAM_PAGE_SIZE];
 	unsigned int i;
@@ -250,37 +250,31 @@ int main(void)
 				   j * ZRAM_PAGE_SIZE) ==
 			(ssize_t)ZRAM_PAGE_SIZE);
 	}
+	stress_crew_init(&crew);
 	for (i = 0; i < 3; i++) {
 		bg[i] = (struct ctx){
-			.z = z, .id = i, .stop = &stop, .groups = &groups};
-		REQUIRE(!pthread_create(&tb[i], NULL, background, &bg[i]));
+			.z = z, .id = i, .stop = &crew.stop, .groups = &groups};
+		stress_background(&crew, background, &bg[i]);
 	}
 	for (i = 0; i < READERS; i++) {
 		r[i] = (struct ctx){.z = z,
 				    .seed = harness_rand(&rs),
-				    .stop = &stop,
-				    .bad = &bad};
-		REQUIRE(!pthread_create(&tr[i], NULL, reader, &r[i]));
+				    .stop = &crew.stop,
+				    .bad = &crew.bad};
+		stress_background(&crew, reader, &r[i]);
 	}
 	for (i = 0; i < WRITERS; i++) {
 		w[i] = (struct ctx){.z = z,
 				    .seed = harness_rand(&rs),
 				    .id = i,
-				    .iters = (long)(20000 * harness_scale()),
-				    .stop = &stop,
-				    .bad = &bad};
+				    .iters = stress_iters(20000, 1),
+				    .stop = &crew.stop,
+				    .bad = &crew.bad};
 		for (j = 0; j < PAGES; j++)
 			w[i].last[j] = 0;
-		REQUIRE(!pthread_create(&tw[i], NULL, writer, &w[i]));
+		stress_worker(&crew, writer, &w[i]);
 	}
-	for (i = 0; i < WRITERS; i++)
-		pthread_join(tw[i], NULL);
-	atomic_store(&stop, 1);
-	for (i = 0; i < READERS; i++)
-		pthread_join(tr[i], NULL);
-	for (i = 0; i < 3; i++)
-		pthread_join(tb[i], NULL);
-	CHECK_EQ(atomic_load(&bad), 0);
+	CHECK_EQ(stress_join(&crew), 0);
 	fprintf(stderr, "zram_group_race: %ld pages grouped\n",
 		atomic_load(&groups));
 	CHECK(atomic_load(&groups) > 0);

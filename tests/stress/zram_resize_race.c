@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 
 #include "harness.h"
+#include "stress.h"
 #include "zram.h"
 
 #define MiB (1ull << 20)
@@ -120,37 +121,32 @@ int main(void)
 	struct zram_config cfg = {.disksize = BIG};
 	unsigned char p[ZRAM_PAGE_SIZE], q[ZRAM_PAGE_SIZE];
 	static const unsigned char zero[ZRAM_PAGE_SIZE];
-	pthread_t tw[WRITERS], tr, tz;
-	_Atomic int stop = 0;
-	_Atomic long bad = 0;
+	struct stress_crew crew;
 	uint64_t seed = harness_seed(), i, data = 0;
-	long iters = (long)(20000 * harness_scale());
 	struct zram_stats s;
 	struct zram *z;
 	unsigned int t;
 
 	REQUIRE(zram_create(&cfg, &z) == 0);
-	r = (struct ctx){
-		.z = z, .seed = seed ^ 0xabc, .stop = &stop, .bad = &bad};
+	stress_crew_init(&crew);
+	r = (struct ctx){.z = z,
+			 .seed = seed ^ 0xabc,
+			 .stop = &crew.stop,
+			 .bad = &crew.bad};
 	rz = r;
-	REQUIRE(pthread_create(&tr, NULL, racer, &r) == 0);
-	REQUIRE(pthread_create(&tz, NULL, resizer, &rz) == 0);
+	stress_background(&crew, racer, &r);
+	stress_background(&crew, resizer, &rz);
 	for (t = 0; t < WRITERS; t++) {
 		w[t] = (struct ctx){.z = z,
 				    .id = t,
 				    .seed = seed + t,
-				    .iters = iters < 100 ? 100 : iters,
-				    .stop = &stop,
-				    .bad = &bad};
-		REQUIRE(pthread_create(&tw[t], NULL, writer, &w[t]) == 0);
+				    .iters = stress_iters(20000, 100),
+				    .stop = &crew.stop,
+				    .bad = &crew.bad};
+		stress_worker(&crew, writer, &w[t]);
 	}
-	for (t = 0; t < WRITERS; t++)
-		pthread_join(tw[t], NULL);
-	atomic_store(&stop, 1);
-	pthread_join(tr, NULL);
-	pthread_join(tz, NULL);
+	CHECK_EQ(stress_join(&crew), 0);
 	printf("shrinks: %ld done, %ld refused (busy)\n", rz.ok, rz.busy);
-	CHECK_EQ(atomic_load(&bad), 0);
 	CHECK(rz.ok > 0);
 
 	/* the part past 1 MiB is empty now: the shrink must be allowed */
