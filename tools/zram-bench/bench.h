@@ -9,14 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PAGE 4096u
-
-/* The data set: @count pages, page-aligned, back to back. */
-struct pages {
-	unsigned char *data;
-	size_t count;
-	size_t files;
-};
+#include "pages.h"
 
 /* One measured row. */
 struct result {

@@ -18,48 +18,19 @@
  */
 #define _DEFAULT_SOURCE
 #define _XOPEN_SOURCE 700
-#include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "pages.h"
 #include "zram.h"
 
-#define PAGE 4096u
-
-static unsigned char *data;
-static size_t count, cap;
-
-static int load_file(const char *path, const struct stat *sb, int type,
-		     struct FTW *ftw)
-{
-	ssize_t n;
-	int fd;
-
-	(void)ftw;
-	if (type != FTW_F || !S_ISREG(sb->st_mode) || !sb->st_size)
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return 0;
-	while (count < cap) {
-		unsigned char *pg = data + count * PAGE;
-
-		n = read(fd, pg, PAGE);
-		if (n <= 0)
-			break;
-		memset(pg + n, 0, PAGE - (size_t)n);
-		count++;
-	}
-	close(fd);
-	return count >= cap;
-}
+/* the data set, loaded once in main() */
+static struct pages set;
 
 static double now_us(void)
 {
@@ -78,15 +49,15 @@ static int dbl_cmp(const void *a, const void *b)
 
 static struct zram *store_fill(void)
 {
-	struct zram_config cfg = {.disksize = count * PAGE,
+	struct zram_config cfg = {.disksize = set.count * PAGE,
 				  .algorithm = "zstd"};
 	struct zram *z;
 	size_t i;
 
 	if (zram_create(&cfg, &z))
 		return NULL;
-	for (i = 0; i < count; i++)
-		if (zram_write(z, data + i * PAGE, PAGE, i * PAGE) != PAGE)
+	for (i = 0; i < set.count; i++)
+		if (zram_write(z, set.data + i * PAGE, PAGE, i * PAGE) != PAGE)
 			return NULL;
 	return z;
 }
@@ -125,7 +96,7 @@ static void lat_random(struct zram *z, size_t reads, double *out)
 		rs ^= rs << 13;
 		rs ^= rs >> 7;
 		rs ^= rs << 17;
-		p = (size_t)(rs % count);
+		p = (size_t)(rs % set.count);
 		t0 = now_us();
 		if (zram_read(z, buf, PAGE, p * PAGE) != PAGE)
 			fprintf(stderr, "read of page %zu failed\n", p);
@@ -145,11 +116,11 @@ static double lat_seq(struct zram *z)
 	double t0 = now_us();
 	size_t i;
 
-	for (i = 0; i < count; i++)
+	for (i = 0; i < set.count; i++)
 		if (zram_read(z, buf, PAGE, i * PAGE) != PAGE ||
-		    memcmp(buf, data + i * PAGE, PAGE))
+		    memcmp(buf, set.data + i * PAGE, PAGE))
 			fprintf(stderr, "page %zu reads back wrong\n", i);
-	return (now_us() - t0) / (double)count;
+	return (now_us() - t0) / (double)set.count;
 }
 
 int main(int argc, char **argv)
@@ -159,8 +130,11 @@ int main(int argc, char **argv)
 	struct zram *plain, *grouped;
 	struct zram_stats sp, sg;
 	double lp[3], lg[3], seq_p, seq_g, load[3];
+	static const char *const usr_include[] = {"/usr/include"};
+	const char *const *dirs = usr_include;
+	size_t ndirs = 1;
 	unsigned int gsize;
-	int c, i;
+	int c;
 
 	while ((c = getopt(argc, argv, "m:g:r:")) != -1) {
 		if (c == 'm')
@@ -172,15 +146,11 @@ int main(int argc, char **argv)
 		else
 			return 2;
 	}
-	cap = max_mb * (1u << 20) / PAGE;
-	data = malloc(cap * PAGE);
-	if (!data || !reads)
-		return 1;
-	for (i = optind; i < argc || i == optind; i++)
-		if (nftw(i < argc ? argv[i] : "/usr/include", load_file, 64,
-			 FTW_PHYS) < 0)
-			return 1;
-	if (!count)
+	if (optind < argc) {
+		dirs = (const char *const *)argv + optind;
+		ndirs = (size_t)(argc - optind);
+	}
+	if (!reads || pages_load(&set, dirs, ndirs, max_mb))
 		return 1;
 	plain = store_fill();
 	grouped = store_fill();
@@ -204,8 +174,9 @@ int main(int argc, char **argv)
 	seq_p = lat_seq(plain);
 	seq_g = lat_seq(grouped);
 	getloadavg(load, 3);
-	printf("pages %zu (%.1f MB), group=%u, load %.2f %.2f %.2f\n", count,
-	       count * PAGE / 1e6, gsize, load[0], load[1], load[2]);
+	printf("pages %zu (%.1f MB), group=%u, load %.2f %.2f %.2f\n",
+	       set.count, set.count * PAGE / 1e6, gsize, load[0], load[1],
+	       load[2]);
 	printf("%-10s %12s %12s %9s %8s %8s %8s %8s\n", "store", "mem_used MB",
 	       "compr MB", "grouped", "rnd p50", "rnd p90", "rnd p99",
 	       "seq us");
@@ -223,6 +194,6 @@ int main(int argc, char **argv)
 	       lg[0] / lp[0], seq_g / seq_p);
 	zram_destroy(plain);
 	zram_destroy(grouped);
-	free(data);
+	free(set.data);
 	return 0;
 }

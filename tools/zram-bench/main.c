@@ -22,58 +22,13 @@
  * A benchmark, not a test: it prints numbers.
  */
 #define _XOPEN_SOURCE 700
-#include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench.h"
-
-static struct pages *load_target;
-static size_t load_cap;
-
-static int load_file(const char *path, const struct stat *sb, int type,
-		     struct FTW *ftw)
-{
-	struct pages *p = load_target;
-	ssize_t n;
-	int fd;
-
-	(void)ftw;
-	if (type != FTW_F || !S_ISREG(sb->st_mode) || !sb->st_size)
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return 0;
-	while (p->count < load_cap) {
-		unsigned char *pg = p->data + p->count * PAGE;
-
-		n = read(fd, pg, PAGE);
-		if (n <= 0)
-			break;
-		memset(pg + n, 0, PAGE - (size_t)n);
-		p->count++;
-	}
-	p->files++;
-	close(fd);
-	return p->count >= load_cap;
-}
-
-static int pages_load(struct pages *p, const char *dir, size_t max_mb)
-{
-	load_cap = max_mb * (1u << 20) / PAGE;
-	p->data = aligned_alloc(PAGE, load_cap * PAGE);
-	if (!p->data)
-		return -1;
-	load_target = p;
-	if (nftw(dir, load_file, 64, FTW_PHYS) < 0 || !p->count)
-		return -1;
-	return 0;
-}
 
 static void row_print(const struct result *r, const struct result *raw)
 {
@@ -193,7 +148,7 @@ int main(int argc, char **argv)
 	static const char *const codecs[] = {"lz4", "lz4hc", "zstd"};
 	const char *dir = "/usr", *json = NULL, *only = NULL;
 	struct result res[64], raw;
-	int c, kz = 0, maxthreads = 2, t, status = 0, repeat = 2;
+	int c, kz = 0, maxthreads = 2, t, status = 0, repeat = 2, load_err;
 	size_t n = 0, max_mb = 256, i;
 	struct pages p = {0};
 
@@ -236,8 +191,10 @@ int main(int argc, char **argv)
 		usage(argv[0]);
 		return 2;
 	}
-	if (pages_load(&p, dir, max_mb)) {
-		fprintf(stderr, "%s: no data under %s\n", argv[0], dir);
+	load_err = pages_load(&p, &dir, 1, max_mb);
+	if (load_err) {
+		fprintf(stderr, "%s: no data under %s: %s\n", argv[0], dir,
+			strerror(-load_err));
 		return 1;
 	}
 	printf("data: %zu pages (%.1f MiB) from %zu files under %s\n", p.count,
