@@ -102,6 +102,18 @@ static unsigned char *file_read(const char *name, size_t *len)
 	return buf;
 }
 
+/* Whether the files @a and @b hold the same bytes. */
+static bool files_same(const char *a, const char *b)
+{
+	size_t la, lb;
+	unsigned char *da = file_read(a, &la), *db = file_read(b, &lb);
+	bool same = la == lb && !memcmp(da, db, la);
+
+	free(da);
+	free(db);
+	return same;
+}
+
 static struct zram *store_build(void)
 {
 	struct zram_config cfg = {.disksize = PAGES * PG,
@@ -170,15 +182,7 @@ static void test_round_trip(void)
 	stores_compare(z, r);
 	/* the restored store is a normal one: it saves the same bytes */
 	CHECK_EQ(zram_save(r, bad), 0);
-	{
-		size_t la, lb;
-		unsigned char *a = file_read(path, &la),
-			      *b = file_read(bad, &lb);
-
-		CHECK(la == lb && !memcmp(a, b, la));
-		free(a);
-		free(b);
-	}
+	CHECK(files_same(path, bad));
 	/* through the control file too */
 	CHECK_EQ(zram_attr_find("save")->store(z, "relative", 8), -EINVAL);
 	CHECK_EQ(zram_attr_find("save")->store(z, "", 0), -EINVAL);
@@ -190,18 +194,12 @@ static void test_round_trip(void)
 	CHECK_EQ(zram_attr_find("save")->store(z, path, strlen(path)), 0);
 	{
 		char text[600];
-		size_t la, lb;
-		unsigned char *a, *b;
 
 		/* sync=0 writes the same file, without the fsync */
 		snprintf(text, sizeof(text), "%s sync=0\n", bad);
 		CHECK_EQ(zram_attr_find("save")->store(z, text, strlen(text)),
 			 0);
-		a = file_read(path, &la);
-		b = file_read(bad, &lb);
-		CHECK(la == lb && !memcmp(a, b, la));
-		free(a);
-		free(b);
+		CHECK(files_same(path, bad));
 	}
 	zram_destroy(r);
 	zram_destroy(z);
@@ -301,15 +299,7 @@ static void test_dicts(void)
 	stores_compare(z, r);
 	/* the same store saves the same bytes */
 	CHECK_EQ(zram_save(r, bad), 0);
-	{
-		size_t la, lb;
-		unsigned char *a = file_read(path, &la),
-			      *b = file_read(bad, &lb);
-
-		CHECK(la == lb && !memcmp(a, b, la));
-		free(a);
-		free(b);
-	}
+	CHECK(files_same(path, bad));
 	/* the restored store goes on: new pages, a third dictionary */
 	dict_set(r, 13);
 	for (i = 400; i < 450; i++) {
