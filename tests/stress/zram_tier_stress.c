@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "stress.h"
 #include "zram_attr.h"
 #include "slot_content.h"
 #include "zram.h"
@@ -41,7 +42,8 @@ struct worker {
 	unsigned char model[PER_WORKER][ZRAM_PAGE_SIZE];
 };
 
-static _Atomic int stop;
+/* stop: the tier thread's; bad: every thread's failures */
+static struct stress_crew crew;
 
 static void fill(unsigned char *p, size_t n, unsigned int kind, uint64_t *rs)
 {
@@ -97,6 +99,7 @@ static void *worker_main(void *arg)
 
 	for (i = 0; i < w->iters; i++)
 		worker_step(w, &rs);
+	atomic_fetch_add(&crew.bad, w->bad);
 	return NULL;
 }
 
@@ -107,7 +110,7 @@ static void *tier_main(void *arg)
 	char cmd[64];
 	long bad = 0;
 
-	while (!atomic_load(&stop)) {
+	while (!atomic_load(&crew.stop)) {
 		unsigned int lo = (unsigned int)(harness_rand(&rs) % PAGES);
 		unsigned int hi = lo + (unsigned int)(harness_rand(&rs) % 64);
 		int err;
@@ -122,7 +125,8 @@ static void *tier_main(void *arg)
 		bad += attr_store(z, "recompress", "") != 0;
 		bad += attr_store(z, "compact", "1") != 0;
 	}
-	return (void *)bad;
+	atomic_fetch_add(&crew.bad, bad);
+	return NULL;
 }
 
 /* Counters against the table. Locking: no other thread runs. */
@@ -185,11 +189,8 @@ int main(void)
 		.policy = "idle_after=0,interval=1,recompress=on,writeback=on,"
 			  "mem_target=256K,group=4"};
 	uint64_t seed = harness_seed();
-	pthread_t t[WORKERS], tier;
 	struct zram_stats s;
 	struct zram *z;
-	void *tier_bad;
-	long bad = 0;
 	unsigned int i;
 	int fd;
 
@@ -200,22 +201,16 @@ int main(void)
 	close(fd);
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	CHECK_EQ(attr_store(z, "recomp_algorithm", "algo=zstd"), 0);
+	stress_crew_init(&crew);
 	for (i = 0; i < WORKERS; i++) {
 		w[i].z = z;
 		w[i].id = i;
 		w[i].seed = seed + i * 7919;
-		w[i].iters = (long)(20000 * harness_scale());
-		REQUIRE(pthread_create(&t[i], NULL, worker_main, &w[i]) == 0);
+		w[i].iters = stress_iters(20000, 1);
+		stress_worker(&crew, worker_main, &w[i]);
 	}
-	REQUIRE(pthread_create(&tier, NULL, tier_main, z) == 0);
-	for (i = 0; i < WORKERS; i++) {
-		pthread_join(t[i], NULL);
-		bad += w[i].bad;
-	}
-	atomic_store(&stop, 1);
-	pthread_join(tier, &tier_bad);
-	CHECK_EQ(bad, 0);
-	CHECK_EQ((long)tier_bad, 0);
+	stress_background(&crew, tier_main, z);
+	CHECK_EQ(stress_join(&crew), 0);
 	/* stop the policy before looking at the table */
 	CHECK_EQ(attr_store(z, "policy",
 			    "recompress=off writeback=off "

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "stress.h"
 #include "zram_attr.h"
 #include "slot_content.h"
 #include "zram.h"
@@ -37,7 +38,8 @@ struct writer {
 	unsigned char model[PER_WRITER][ZRAM_PAGE_SIZE];
 };
 
-static _Atomic int stop;
+/* stop: the writeback thread's; bad: every thread's failures */
+static struct stress_crew crew;
 
 static void *writer_main(void *arg)
 {
@@ -67,6 +69,7 @@ static void *writer_main(void *arg)
 			w->bad++;
 		memcpy(w->model[pg], buf, ZRAM_PAGE_SIZE);
 	}
+	atomic_fetch_add(&crew.bad, w->bad);
 	return NULL;
 }
 
@@ -77,9 +80,10 @@ static void *wb_main(void *arg)
 	char cmd[64];
 
 	snprintf(cmd, sizeof(cmd), "page_indexes=0-%u", PAGES - 1);
-	while (!atomic_load(&stop))
+	while (!atomic_load(&crew.stop))
 		bad += attr_store(z, "writeback", cmd) != 0;
-	return (void *)bad;
+	atomic_fetch_add(&crew.bad, bad);
+	return NULL;
 }
 
 int main(void)
@@ -91,11 +95,8 @@ int main(void)
 	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
 				  .backing_dev = path};
 	uint64_t seed = harness_seed(), used;
-	pthread_t t[WRITERS], wb;
 	struct zram_stats s;
 	struct zram *z;
-	void *wb_bad;
-	long bad = 0;
 	unsigned int i, pg;
 	int fd;
 
@@ -108,22 +109,16 @@ int main(void)
 	CHECK_EQ(attr_store(z, "writeback_limit_enable", "1"), 0);
 	snprintf(lim, sizeof(lim), "%llu", BUDGET);
 	CHECK_EQ(attr_store(z, "writeback_limit", lim), 0);
+	stress_crew_init(&crew);
 	for (i = 0; i < WRITERS; i++) {
 		w[i].z = z;
 		w[i].id = i;
 		w[i].seed = seed + i * 104729;
-		w[i].iters = (long)(60000 * harness_scale());
-		REQUIRE(pthread_create(&t[i], NULL, writer_main, &w[i]) == 0);
+		w[i].iters = stress_iters(60000, 1);
+		stress_worker(&crew, writer_main, &w[i]);
 	}
-	REQUIRE(pthread_create(&wb, NULL, wb_main, z) == 0);
-	for (i = 0; i < WRITERS; i++) {
-		pthread_join(t[i], NULL);
-		bad += w[i].bad;
-	}
-	atomic_store(&stop, 1);
-	pthread_join(wb, &wb_bad);
-	CHECK_EQ(bad, 0);
-	CHECK_EQ((long)wb_bad, 0);
+	stress_background(&crew, wb_main, z);
+	CHECK_EQ(stress_join(&crew), 0);
 
 	zram_stats_get(z, &s);
 	used = BUDGET - atomic_load(&z->wb_limit);
