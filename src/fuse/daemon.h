@@ -117,6 +117,22 @@ int uzram_mountpoint_check(const char *path, char *resolved);
 /* The lowlevel ops table (ops.c). */
 extern const struct fuse_lowlevel_ops uzram_ll_ops;
 
+/* uzram_ino_is_disk - @ino is disk.img (not a controls-only mount). */
+bool uzram_ino_is_disk(const struct uzram_daemon *d, uint64_t ino);
+
+/*
+ * uzram_disk_read, uzram_disk_write - a FUSE READ or WRITE of disk.img
+ * without libfuse (ops.c): read up to @size bytes at @off into @buf
+ * (at most d->buf_size), or write @size bytes from @buf. @flags as
+ * zram_read_flags(): ZRAM_IO_NOWAIT returns -EAGAIN where the request would
+ * wait (the ring's inline path; see transport_uring.c). Return the bytes
+ * for the reply or -errno.
+ */
+ssize_t uzram_disk_read(struct uzram_daemon *d, char *buf, size_t size,
+			int64_t off, unsigned int flags);
+ssize_t uzram_disk_write(struct uzram_daemon *d, const char *buf, size_t size,
+			 int64_t off, unsigned int flags);
+
 /*
  * uzram_worker_buf - the calling worker's reply buffer (d->buf_size bytes),
  * allocated on its first use (ops.c). Returns NULL if out of memory.

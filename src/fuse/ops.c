@@ -53,6 +53,11 @@ static bool ino_is_disk(const struct uzram_daemon *d, fuse_ino_t ino)
 	return ino == UZRAM_INO_DISK && !d->controls_only;
 }
 
+bool uzram_ino_is_disk(const struct uzram_daemon *d, uint64_t ino)
+{
+	return ino_is_disk(d, (fuse_ino_t)ino);
+}
+
 /* The disk's size now: a resize may change it between two requests. */
 static uint64_t disk_size(const struct uzram_daemon *d)
 {
@@ -351,6 +356,16 @@ char *uzram_worker_buf(struct uzram_daemon *d)
 	return buf;
 }
 
+ssize_t uzram_disk_read(struct uzram_daemon *d, char *buf, size_t size,
+			int64_t off, unsigned int flags)
+{
+	if (off < 0 || (uint64_t)off >= disk_size(d))
+		return 0;
+	if (size > d->buf_size) /* not with max_read = max_pages = 1 MiB */
+		size = d->buf_size;
+	return zram_read_flags(d->zram, buf, size, (uint64_t)off, flags);
+}
+
 static void disk_read(fuse_req_t req, struct uzram_daemon *d, size_t size,
 		      off_t off)
 {
@@ -361,13 +376,7 @@ static void disk_read(fuse_req_t req, struct uzram_daemon *d, size_t size,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (off < 0 || (uint64_t)off >= disk_size(d)) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (size > d->buf_size) /* not with max_read = max_pages = 1 MiB */
-		size = d->buf_size;
-	n = zram_read(d->zram, buf, size, (uint64_t)off);
+	n = uzram_disk_read(d, buf, size, off, 0);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -385,24 +394,26 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		uzram_ctl_read(req, d, size, off, fi);
 }
 
-static void disk_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
-		       size_t size, off_t off)
+ssize_t uzram_disk_write(struct uzram_daemon *d, const char *buf, size_t size,
+			 int64_t off, unsigned int flags)
 {
 	uint64_t end = disk_size(d);
-	ssize_t n;
 
-	if (off < 0) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	if (!size) {
-		fuse_reply_write(req, 0);
-		return;
-	}
+	if (off < 0)
+		return -EINVAL;
+	if (!size)
+		return 0;
 	/* at or past the end: the store refuses it and counts invalid_io */
 	if ((uint64_t)off < end && size > end - (uint64_t)off)
 		size = (size_t)(end - (uint64_t)off);
-	n = zram_write(d->zram, buf, size, (uint64_t)off);
+	return zram_write_flags(d->zram, buf, size, (uint64_t)off, flags);
+}
+
+static void disk_write(fuse_req_t req, struct uzram_daemon *d, const char *buf,
+		       size_t size, off_t off)
+{
+	ssize_t n = uzram_disk_write(d, buf, size, off, 0);
+
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -45,13 +45,13 @@
 #define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
 
 /*
- * Ring entries per queue, at least: one may sleep in a pool mapping while
- * the others serve, and a queue gets every request of its CPU (the loop
- * device's worker often sits on one): with 2, 4 KiB random reads and 1 MiB
- * requests queued behind each other (measured: 4 gave 1.1-1.3 x the
- * random-read IOPS of 2 on this 2-core machine).
+ * The ring's helper threads, at least: the requests that may wait (a
+ * reader parked in a pool mapping, a page on the backing device, a
+ * compaction or save through a control file) each hold one while they
+ * wait, and the others must still be served. The ring's entries per
+ * queue are transport_uring.c's business.
  */
-#define RING_MIN_ENTRIES 4
+#define RING_MIN_HELPERS 4
 
 /* A /dev/fuse worker idle this long gives its memory back */
 #define DEV_IDLE_MS 2000
@@ -102,7 +102,7 @@ int uzram_transport_probe(struct uzram_transport *t,
 {
 	memset(t, 0, sizeof(*t));
 	t->mode = mode;
-	t->per_queue = threads < RING_MIN_ENTRIES ? RING_MIN_ENTRIES : threads;
+	t->per_queue = threads < RING_MIN_HELPERS ? RING_MIN_HELPERS : threads;
 	if (mode == UZRAM_TRANSPORT_DEV) {
 		snprintf(t->why, sizeof(t->why), "--transport dev");
 		return 0;

@@ -5,8 +5,10 @@
  * - dev: libfuse's multi-threaded /dev/fuse loop (read a request, write
  *   the reply: two system calls per request);
  * - uring: FUSE over io_uring (Linux 6.14+): per-CPU queues of ring
- *   entries, each entry one worker thread whose single io_uring_enter()
- *   commits a reply and waits for the next request (transport_uring.c).
+ *   entries, each queue one worker thread that serves the disk's reads and
+ *   writes in batches, one io_uring_enter() committing a batch of replies
+ *   and waiting for the next, and hands whatever may wait to helper
+ *   threads (transport_uring.c).
  *
  * libfuse 3.14 stays the mounter and the request decoder. It cannot ask
  * for the ring, so the FUSE_INIT exchange passes through a custom I/O
@@ -45,7 +47,7 @@ struct uzram_transport {
 	enum uzram_transport_mode mode; /* --transport */
 	/* the probe found the ring usable and the mode allows it */
 	bool want_uring;
-	unsigned int per_queue; /* ring entries (workers) per queue */
+	unsigned int per_queue; /* the ring's helper threads (--threads) */
 	char why[160];		/* the reason the probe gave */
 	/* FUSE_INIT: the unique the read hook saw, and what it offered */
 	_Atomic uint64_t init_unique;
@@ -82,8 +84,9 @@ void uzram_transport_free(struct uzram_daemon *d);
 /*
  * The ring (transport_uring.c).
  * uzram_ring_start - called by the thread that wrote the FUSE_INIT reply,
- * once the kernel took it: set up nr_queues x per_queue entries, each with
- * its worker, and wait until each has registered. Returns 0 with *@out
+ * once the kernel took it: set up a worker per queue with its entries (at
+ * least @per_queue) and @per_queue helpers, and wait until every entry has
+ * registered. Returns 0 with *@out
  * running, or -errno with the reason in @why (@why_size bytes) and
  * nothing left running.
  */

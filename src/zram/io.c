@@ -16,6 +16,12 @@
  * What a slot holds is slot_content.c's business: this file cuts requests
  * into pages and calls slot_encode/slot_install/slot_decode/slot_free.
  *
+ * ZRAM_IO_NOWAIT: a thread-local state, set for the length of one
+ * zram_read_flags()/zram_write_flags() call, that every place able to wait
+ * for another thread or for I/O asks (io_would_wait()) before it waits; the
+ * request then unwinds with -EAGAIN and its caller does it again without
+ * the flag. A slot lock is tried (slot_trylock), never waited for.
+ *
  * Dictionary rule: a page compressed with (priority p, codec c)'s dictionary
  * D may only be installed while D is still their dictionary and no change is
  * pending; the installer counts the page in params[p][c].pages before it
@@ -32,6 +38,31 @@
 #include "slot_content.h"
 
 static const unsigned char zero_page[ZRAM_PAGE_SIZE];
+
+/* This thread's ZRAM_IO_NOWAIT state (see the top) */
+enum { IO_MAY_WAIT, IO_NOWAIT, IO_NOWAIT_REFUSED };
+static __thread int io_nowait;
+
+bool io_would_wait(void)
+{
+	if (io_nowait == IO_MAY_WAIT)
+		return false;
+	io_nowait = IO_NOWAIT_REFUSED;
+	return true;
+}
+
+/* slot_lock(), or false with nothing taken if a NOWAIT request would wait */
+static bool io_slot_lock(struct zram *z, struct zram_slot *slot)
+{
+	if (io_nowait == IO_MAY_WAIT) {
+		slot_lock(z, slot);
+		return true;
+	}
+	if (slot_trylock(z, slot))
+		return true;
+	io_nowait = IO_NOWAIT_REFUSED;
+	return false;
+}
 
 void zram_mem_used_update(struct zram *z, uint64_t used)
 {
@@ -69,7 +100,10 @@ static int slot_store(struct zram *z, struct zram_stream *st,
 		if (err)
 			break;
 		if (!locked) {
-			slot_lock(z, slot);
+			if (!io_slot_lock(z, slot)) {
+				slot_obj_drop(z, &obj);
+				return -EAGAIN;
+			}
 			/* a shrink may cut the disk since the range check */
 			err = slot_install_check(z, slot);
 		}
@@ -84,7 +118,7 @@ static int slot_store(struct zram *z, struct zram_stream *st,
 		if (!err)
 			break;
 		slot_obj_drop(z, &obj);
-		if (err == -ENOSPC)
+		if (err == -ENOSPC || io_would_wait())
 			break;
 		if (err == -EAGAIN && !locked)
 			slot_cut_wait(z, slot);
@@ -112,13 +146,16 @@ static int page_read(struct zram *z, struct zram_stream *st, uint64_t index,
 		memset(dst, 0, n);
 		return 0;
 	}
-	slot_lock(z, slot);
+	if (!io_slot_lock(z, slot))
+		return -EAGAIN;
 	err = slot_decode(z, st, index, whole ? dst : st->page);
 	/* emptied meanwhile: its table page may have gone, leave it so */
 	if (!err && slot_holds_data(atomic_load_explicit(&slot->flags,
 							 memory_order_relaxed)))
 		slot_touch(z, slot);
 	slot_unlock(slot);
+	if (err && io_nowait == IO_NOWAIT_REFUSED)
+		return -EAGAIN;
 	if (err) {
 		atomic_fetch_add_explicit(&z->stats.failed_reads, 1,
 					  memory_order_relaxed);
@@ -158,7 +195,10 @@ static int page_write_empty(struct zram *z, struct zram_stream *st,
 			continue; /* a new dictionary: snapshot it */
 		if (err)
 			return err;
-		slot_lock(z, slot);
+		if (!io_slot_lock(z, slot)) {
+			slot_obj_drop(z, &obj);
+			return -EAGAIN;
+		}
 		if (slot_holds_data(atomic_load_explicit(
 			    &slot->flags, memory_order_relaxed))) {
 			slot_unlock(slot);
@@ -172,6 +212,8 @@ static int page_write_empty(struct zram *z, struct zram_stream *st,
 			slot_obj_drop(z, &obj);
 			if (err == -ENOSPC)
 				return err;
+			if (io_would_wait())
+				return -EAGAIN;
 			slot_cut_wait(z, slot);
 			continue;
 		}
@@ -211,13 +253,16 @@ static int page_write_part(struct zram *z, struct zram_stream *st,
 			return err;
 	}
 again:
-	slot_lock(z, slot);
+	if (!io_slot_lock(z, slot))
+		return -EAGAIN;
 	if (!src && !slot_holds_data(atomic_load_explicit(
 			    &slot->flags, memory_order_relaxed)))
 		goto out_unlock;
 	err = slot_install_check(z, slot);
 	if (err == -EAGAIN) {
 		slot_unlock(slot);
+		if (io_would_wait())
+			return -EAGAIN;
 		slot_cut_wait(z, slot);
 		goto again;
 	}
@@ -244,7 +289,7 @@ static int page_write(struct zram *z, struct zram_stream *st, uint64_t index,
 		err = slot_store(z, st, &z->table[index], src, false);
 	else
 		err = page_write_part(z, st, index, src, pofs, n);
-	if (err)
+	if (err && io_nowait != IO_NOWAIT_REFUSED)
 		atomic_fetch_add_explicit(&z->stats.failed_writes, 1,
 					  memory_order_relaxed);
 	return err;
@@ -288,11 +333,29 @@ static ssize_t range_rw(struct zram *z, struct zram_stream *st,
 	return (ssize_t)done;
 }
 
-ssize_t zram_read(struct zram *z, void *buf, size_t len, uint64_t off)
+/* Enter ZRAM_IO_NOWAIT for one call if @flags ask for it. */
+static void io_flags_begin(unsigned int flags)
+{
+	io_nowait = (flags & ZRAM_IO_NOWAIT) ? IO_NOWAIT : IO_MAY_WAIT;
+}
+
+/* Leave it: -EAGAIN if the call backed out, else @ret. */
+static ssize_t io_flags_end(ssize_t ret)
+{
+	bool refused = io_nowait == IO_NOWAIT_REFUSED;
+
+	io_nowait = IO_MAY_WAIT;
+	return refused ? -EAGAIN : ret;
+}
+
+ssize_t zram_read_flags(struct zram *z, void *buf, size_t len, uint64_t off,
+			unsigned int flags)
 {
 	uint64_t size = zram_disksize(z);
 	struct zram_stream *st;
 
+	if (flags & ~ZRAM_IO_NOWAIT)
+		return -EINVAL;
 	if (off >= size)
 		return 0;
 	if (len > size - off)
@@ -303,7 +366,13 @@ ssize_t zram_read(struct zram *z, void *buf, size_t len, uint64_t off)
 	st = zram_stream_get(z);
 	if (!st)
 		return -ENOMEM;
-	return range_rw(z, st, buf, NULL, len, off);
+	io_flags_begin(flags);
+	return io_flags_end(range_rw(z, st, buf, NULL, len, off));
+}
+
+ssize_t zram_read(struct zram *z, void *buf, size_t len, uint64_t off)
+{
+	return zram_read_flags(z, buf, len, off, 0);
 }
 
 /*
@@ -317,12 +386,15 @@ static void tier_after_io(struct zram *z)
 	policy_throttle(z);
 }
 
-ssize_t zram_write(struct zram *z, const void *buf, size_t len, uint64_t off)
+ssize_t zram_write_flags(struct zram *z, const void *buf, size_t len,
+			 uint64_t off, unsigned int flags)
 {
 	uint64_t size = zram_disksize(z);
 	struct zram_stream *st;
 	ssize_t n;
 
+	if (flags & ~ZRAM_IO_NOWAIT)
+		return -EINVAL;
 	if (!len)
 		return 0;
 	if (off > size || len > size - off || len > SSIZE_MAX) {
@@ -333,11 +405,21 @@ ssize_t zram_write(struct zram *z, const void *buf, size_t len, uint64_t off)
 	st = zram_stream_get(z);
 	if (!st)
 		return -ENOMEM;
-	zram_write_gate_enter(z);
+	io_flags_begin(flags);
+	/* over mem_target, a writer is slowed after its write: not this one */
+	if (policy_throttle_due(z) && io_would_wait())
+		return io_flags_end(0);
+	if (!zram_write_gate_enter(z))
+		return io_flags_end(0);
 	n = range_rw(z, st, NULL, buf, len, off);
 	zram_write_gate_exit(z);
 	tier_after_io(z);
-	return n;
+	return io_flags_end(n);
+}
+
+ssize_t zram_write(struct zram *z, const void *buf, size_t len, uint64_t off)
+{
+	return zram_write_flags(z, buf, len, off, 0);
 }
 
 static int range_check(struct zram *z, uint64_t off, uint64_t len)

@@ -308,6 +308,16 @@ void policy_start_pending(struct zram *z)
  * policy_throttle - called by writers after a write: over mem_target, wake
  * the thread and, well over it, wait a little for it. Never fails.
  */
+bool policy_throttle_due(struct zram *z)
+{
+	struct zram_policy_ctl *ctl = z->policy;
+	uint64_t target =
+		atomic_load_explicit(&ctl->target, memory_order_relaxed);
+
+	return target && mem_used(z) > target + target / 4 &&
+	       atomic_load_explicit(&z->backing, memory_order_relaxed);
+}
+
 void policy_throttle(struct zram *z)
 {
 	struct zram_policy_ctl *ctl = z->policy;
@@ -325,8 +335,10 @@ void policy_throttle(struct zram *z)
 		ctl->kick = true;
 		pthread_cond_signal(&ctl->wake);
 	}
+	/* a ZRAM_IO_NOWAIT writer is done again by one that may wait */
 	while (ctl->running && !ctl->stop && waits++ < 200 &&
-	       !atomic_load(&ctl->stuck) && mem_used(z) > target + target / 4) {
+	       !atomic_load(&ctl->stuck) && mem_used(z) > target + target / 4 &&
+	       !io_would_wait()) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += 10 * 1000 * 1000;
 		if (ts.tv_nsec >= 1000000000) {

@@ -241,6 +241,21 @@ void slot_lock(struct zram *z, struct zram_slot *slot)
 	}
 }
 
+bool slot_trylock(struct zram *z, struct zram_slot *slot)
+{
+	uint32_t old = atomic_load_explicit(&slot->flags, memory_order_relaxed);
+
+	while (!(old & SLOT_LOCK)) {
+		if (atomic_compare_exchange_weak_explicit(
+			    &slot->flags, &old, old | SLOT_LOCK,
+			    memory_order_acquire, memory_order_relaxed)) {
+			table_page_touch(z, (uint64_t)(slot - z->table));
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * slot_wake - wake every thread sleeping on @slot's lock word, after the
  * word was zeroed behind the lock's back (MADV_DONTNEED): they read 0 and

@@ -645,6 +645,18 @@ void slot_content_drop(struct zram *z, uint32_t flags, uint64_t handle)
 	}
 }
 
+/* The debug_read_delay hook is set for @index (a test build's reads only). */
+static bool read_delay_due(const struct zram *z, uint64_t index)
+{
+#ifdef UZRAM_TEST_HOOKS
+	return LOAD(z->dbg_delay_index) == index && LOAD(z->dbg_delay_ms);
+#else
+	(void)z;
+	(void)index;
+	return false;
+#endif
+}
+
 static void read_delay(struct zram *z, uint64_t index)
 {
 #ifdef UZRAM_TEST_HOOKS
@@ -734,6 +746,10 @@ int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 	void *src;
 	int err;
 
+	/* a ZRAM_IO_NOWAIT request backs out before a disk read or a delay */
+	if ((slot_kind(f) == SLOT_KIND_WB || read_delay_due(z, index)) &&
+	    io_would_wait())
+		return -EAGAIN;
 	switch (slot_kind(f)) {
 	case SLOT_KIND_EMPTY:
 		memset(dst, 0, ZRAM_PAGE_SIZE);

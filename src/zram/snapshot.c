@@ -69,12 +69,14 @@ static void gate_wake(_Atomic uint32_t *w)
 	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-void zram_write_gate_enter(struct zram *z)
+bool zram_write_gate_enter(struct zram *z)
 {
 	uint32_t v = atomic_load_explicit(&z->save_gate, memory_order_acquire);
 
 	for (;;) {
 		if (v & GATE_SAVING) {
+			if (io_would_wait())
+				return false;
 			gate_wait(&z->save_gate, v);
 			v = atomic_load_explicit(&z->save_gate,
 						 memory_order_acquire);
@@ -83,7 +85,7 @@ void zram_write_gate_enter(struct zram *z)
 		if (atomic_compare_exchange_weak_explicit(
 			    &z->save_gate, &v, v + 1, memory_order_acquire,
 			    memory_order_acquire))
-			return;
+			return true;
 	}
 }
 

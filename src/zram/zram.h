@@ -105,6 +105,27 @@ ZRAM_API ssize_t zram_read(struct zram *z, void *buf, size_t len, uint64_t off);
 ZRAM_API ssize_t zram_write(struct zram *z, const void *buf, size_t len,
 			    uint64_t off);
 
+/* zram_read_flags()/zram_write_flags(): never wait, as RWF_NOWAIT */
+#define ZRAM_IO_NOWAIT 1u
+
+/*
+ * zram_read_flags, zram_write_flags - zram_read() and zram_write() with
+ * @flags: 0 or ZRAM_IO_NOWAIT. With ZRAM_IO_NOWAIT the call returns -EAGAIN
+ * instead of waiting for anything but the CPU: a page whose lock another
+ * thread holds, a page on the backing device, a shrink deciding about a
+ * page, a save holding writes back, the policy slowing writers over
+ * mem_target (and the debug_read_delay hook). It is then to be done again
+ * without the flag, from the start: pages before the one that would have
+ * waited may have been read or written already (the same bytes again), and
+ * num_reads/num_writes count them twice. For callers that serve many
+ * requests on one thread (the FUSE ring's workers) and hand the few that
+ * would wait to threads that may.
+ */
+ZRAM_API ssize_t zram_read_flags(struct zram *z, void *buf, size_t len,
+				 uint64_t off, unsigned int flags);
+ZRAM_API ssize_t zram_write_flags(struct zram *z, const void *buf, size_t len,
+				  uint64_t off, unsigned int flags);
+
 /*
  * zram_discard - free every whole page in [@off, @off + @len) and zero the
  * partial pages at its ends. Returns 0, or -EINVAL if the range runs past the

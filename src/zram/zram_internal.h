@@ -373,6 +373,15 @@ int slot_table_create(struct zram *z, uint64_t nr_slots);
 int slot_table_grow(struct zram *z, uint64_t nr_slots);
 void slot_table_destroy(struct zram *z);
 void slot_lock(struct zram *z, struct zram_slot *slot);
+/* slot_trylock - slot_lock() if the lock is free; false (nothing taken) if
+ * another thread holds it. */
+bool slot_trylock(struct zram *z, struct zram_slot *slot);
+/*
+ * io.c: io_would_wait - true if the calling thread is serving a
+ * ZRAM_IO_NOWAIT request, which then ends with -EAGAIN: call it where the
+ * request is about to wait and back out if it says so. False otherwise.
+ */
+bool io_would_wait(void);
 void slot_unlock(struct zram_slot *slot);
 uint64_t table_page_next(const struct zram *z, uint64_t page, uint64_t end);
 bool table_page_touched(const struct zram *z, uint64_t page);
@@ -434,7 +443,8 @@ int zram_dict_restore(struct zram *z, unsigned int prio, unsigned int codec,
  * its copy-on-write state), so those wait only then. Never called with a
  * lock held.
  */
-void zram_write_gate_enter(struct zram *z);
+/* Returns true; false only if io_would_wait() (nothing taken then). */
+bool zram_write_gate_enter(struct zram *z);
 void zram_write_gate_exit(struct zram *z);
 #ifdef UZRAM_TEST_HOOKS
 void zram_read_delay_set(struct zram *z, uint64_t index, uint32_t ms);
@@ -458,6 +468,8 @@ void tier_punch(struct zram *z);
 int policy_init(struct zram *z);
 void policy_destroy(struct zram *z);
 void policy_throttle(struct zram *z);
+/* policy_throttle_due - true if policy_throttle() would wait now */
+bool policy_throttle_due(struct zram *z);
 void policy_start_deferred(struct zram *z, const struct zram_policy *p);
 void policy_start_pending(struct zram *z);
 

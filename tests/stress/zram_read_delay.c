@@ -6,7 +6,9 @@
  * its zspage's read lock). Meanwhile, reads and writes of every other page
  * and a compaction must finish quickly, while a write to page 3 must wait
  * for the stuck reader (it holds the slot lock). The stuck read still
- * returns the right bytes.
+ * returns the right bytes. ZRAM_IO_NOWAIT requests (the FUSE ring's inline
+ * path) never wait: on page 3 they return -EAGAIN at once and change
+ * nothing; on the other pages they succeed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -58,7 +60,7 @@ static void *stuck_reader(void *arg)
 int main(void)
 {
 	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE};
-	static unsigned char buf[ZRAM_PAGE_SIZE];
+	static unsigned char buf[ZRAM_PAGE_SIZE], three[3 * ZRAM_PAGE_SIZE];
 	struct stuck s = {0};
 	uint64_t rs = harness_seed();
 	double t0, others, w3;
@@ -100,6 +102,27 @@ int main(void)
 	}
 	CHECK_EQ(zram_discard(s.z, 40 * ZRAM_PAGE_SIZE, 8 * ZRAM_PAGE_SIZE), 0);
 	CHECK_EQ(attr_store(s.z, "compact", "1"), 0);
+	/* NOWAIT: page 3's lock is held, so back out at once, nothing done */
+	CHECK_EQ(zram_read_flags(s.z, buf, sizeof(buf), 3 * ZRAM_PAGE_SIZE,
+				 ZRAM_IO_NOWAIT),
+		 -EAGAIN);
+	memset(buf, 'x', sizeof(buf));
+	CHECK_EQ(zram_write_flags(s.z, buf, sizeof(buf), 3 * ZRAM_PAGE_SIZE,
+				  ZRAM_IO_NOWAIT),
+		 -EAGAIN);
+	CHECK_EQ(zram_write_flags(s.z, buf, 100, 3 * ZRAM_PAGE_SIZE + 7,
+				  ZRAM_IO_NOWAIT),
+		 -EAGAIN);
+	/* pages 1 and 2 done before page 3 backs out: the caller redoes all */
+	CHECK_EQ(zram_read_flags(s.z, buf, sizeof(buf), 1 * ZRAM_PAGE_SIZE,
+				 ZRAM_IO_NOWAIT),
+		 ZRAM_PAGE_SIZE);
+	CHECK(!memcmp(buf, pages[1], sizeof(buf)));
+	CHECK_EQ(zram_write_flags(s.z, pages[5], ZRAM_PAGE_SIZE,
+				  5 * ZRAM_PAGE_SIZE, ZRAM_IO_NOWAIT),
+		 ZRAM_PAGE_SIZE);
+	CHECK_EQ(zram_read_flags(s.z, buf, sizeof(buf), 0, 2), -EINVAL);
+	CHECK_EQ(zram_write_flags(s.z, buf, sizeof(buf), 0, 2), -EINVAL);
 	others = now_ms() - t0;
 	fprintf(stderr, "other pages + compaction: %.1f ms\n", others);
 	CHECK(others < DELAY_MS / 3);
@@ -122,6 +145,15 @@ int main(void)
 	CHECK(w3 >= s.t_start + DELAY_MS - t0 - 50);
 	CHECK(w3 < DELAY_MS);
 
+	/* the hook set, no lock held: NOWAIT backs out before sleeping */
+	t0 = now_ms();
+	CHECK_EQ(zram_read_flags(s.z, buf, sizeof(buf), 2 * ZRAM_PAGE_SIZE,
+				 ZRAM_IO_NOWAIT),
+		 ZRAM_PAGE_SIZE);
+	CHECK_EQ(zram_read_flags(s.z, three, sizeof(three), 2 * ZRAM_PAGE_SIZE,
+				 ZRAM_IO_NOWAIT),
+		 -EAGAIN);
+	CHECK(now_ms() - t0 < DELAY_MS / 3);
 	CHECK_EQ(attr_store(s.z, "debug_read_delay", "off"), 0);
 	t0 = now_ms();
 	CHECK_EQ(zram_read(s.z, buf, sizeof(buf), 3 * ZRAM_PAGE_SIZE),

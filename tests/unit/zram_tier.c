@@ -156,6 +156,25 @@ static void test_writeback(void)
 	CHECK(alloc <= s0.compr_data_size + 2 * 4096);
 	CHECK(alloc >= s0.compr_data_size);
 	CHECK(strstr(attr_show(z, "bd_stat"), "") != NULL);
+	/* a page on the backing device needs I/O: NOWAIT backs out, counts
+	 * nothing; a same-filled one (16) needs none */
+	CHECK_EQ(zram_read_flags(z, buf, sizeof(buf), 1 * ZRAM_PAGE_SIZE,
+				 ZRAM_IO_NOWAIT),
+		 -EAGAIN);
+	CHECK_EQ(zram_read_flags(z, buf, 100, 1 * ZRAM_PAGE_SIZE + 9,
+				 ZRAM_IO_NOWAIT),
+		 -EAGAIN);
+	CHECK_EQ(zram_write_flags(z, buf, 100, 1 * ZRAM_PAGE_SIZE + 9,
+				  ZRAM_IO_NOWAIT),
+		 -EAGAIN);
+	CHECK_EQ(zram_read_flags(z, buf, sizeof(buf), 16 * ZRAM_PAGE_SIZE,
+				 ZRAM_IO_NOWAIT),
+		 ZRAM_PAGE_SIZE);
+	CHECK(!memcmp(buf, data[16], sizeof(buf)));
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_reads, 0);
+	CHECK_EQ(s.failed_reads, 0);
+	CHECK_EQ(s.failed_writes, 0);
 	check_all(z);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.bd_reads, s0.pages_stored - s0.same_pages);
