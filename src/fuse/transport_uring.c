@@ -25,7 +25,8 @@
  * libfuse as the /dev/fuse workers do, stage the reply in the entry and
  * hand the entry back through the worker's done list and eventfd; the
  * worker commits it with its next batch. A helper asleep holds up only its
- * own request.
+ * own request. READs and WRITEs over RING_INLINE_MAX go to the helpers
+ * too, so that the large requests of one queue use every core.
  *
  * An entry's memory is one mapping: the kernel's request header at its
  * start, the payload from the next page on. The payload is also the reply
@@ -88,6 +89,15 @@
  * payload until the worker idles, so more cost memory.
  */
 #define RING_MIN_ENTRIES 4
+
+/*
+ * The largest READ or WRITE a worker serves itself. A queue gets every
+ * request of its CPU (a loop device's worker often sits on one), so a
+ * worker decoding 1 MiB requests one after another would leave the other
+ * cores idle: larger requests go to the helpers, which run in parallel;
+ * for them a hand-off costs little beside the work.
+ */
+#define RING_INLINE_MAX (64u << 10)
 
 /*
  * The entry the calling thread is serving, NULL outside ring threads and
@@ -348,6 +358,8 @@ static bool ent_serve_inline(struct ring_ent *e,
 	    !payload) {
 		const struct fuse_read_in *rd = (const void *)e->hdr->op_in;
 
+		if (rd->size > RING_INLINE_MAX)
+			return false;
 		n = uzram_disk_read(r->d, e->payload, rd->size,
 				    (int64_t)rd->offset, ZRAM_IO_NOWAIT);
 		if (n == -EAGAIN)
@@ -361,8 +373,8 @@ static bool ent_serve_inline(struct ring_ent *e,
 		const struct fuse_write_in *wr = (const void *)e->hdr->op_in;
 		struct fuse_write_out wo = {0};
 
-		if (wr->size != payload)
-			return false; /* libfuse's checks, then */
+		if (wr->size != payload || payload > RING_INLINE_MAX)
+			return false; /* libfuse's checks, or a helper's work */
 		n = uzram_disk_write(r->d, e->payload, payload,
 				     (int64_t)wr->offset, ZRAM_IO_NOWAIT);
 		if (n == -EAGAIN)
