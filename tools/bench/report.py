@@ -11,8 +11,8 @@ are missing (target not run, or it failed) is reported as n/a, never PASS.
 import json
 import sys
 
-ORDER = ["uzram-lz4", "uzram-uring", "uzram-zstd", "zram-lz4", "tmpfs-loop", "fuse-null",
-         "nbdkit-zstd"]
+ORDER = ["uzram-lz4", "uzram-uring", "uzram-zstd", "uzram-zstd-uring",
+         "zram-lz4", "tmpfs-loop", "fuse-null", "nbdkit-zstd"]
 FIO = [("seqwrite_mbs", "1M seq write MB/s"),
        ("seqread_mbs", "1M seq read MB/s"),
        ("randread_iops", "4K randread IOPS"),
@@ -89,7 +89,7 @@ def checks(res):
             "seqwrite_mbs", 0.8)
     c.ratio("1M seq read MB/s uzram-lz4 / zram-lz4", u, "seqread_mbs", z,
             "seqread_mbs", 0.5)
-    for t in ("uzram-lz4", "uzram-zstd"):
+    for t in ("uzram-lz4", "uzram-zstd", "uzram-zstd-uring"):
         for key, label in FIO + [("compact_iops", "4K randread+compact IOPS")]:
             c.ratio(f"{label} {t} / nbdkit-zstd", t, key, k, key, 3.0)
     c.ratio_max("real trees mem_used_total uzram-lz4 / zram-lz4",
@@ -122,6 +122,14 @@ def checks(res):
         c.add(f"{t} (info) RSS left after blkdiscard, less start RSS and "
               f"table_bytes / RSS growth from data", r, "<= 0.02",
               r is not None and r <= 0.02, "x")
+    for t in ORDER:
+        s, idle, secs = (c.get(t, "rss_start"), c.get(t, "rss_idle"),
+                         c.get(t, "rss_idle_s"))
+        if idle is None:
+            continue
+        c.add(f"{t} RSS idle after blkdiscard (took {secs:.0f} s, at most "
+              f"30) - RSS at start (MiB)", mib(idle - s), "<= 2",
+              idle - s <= 2 * MIB and secs <= 30, "MiB")
     c.ratio_max("4K randread p99 while compacting / without, uzram-lz4",
                 c.get(u, "compact_p99_us"), c.get(u, "randread_p99_us"), 1.5)
     for t in ORDER:
