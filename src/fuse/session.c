@@ -259,6 +259,7 @@ int uzram_run(const struct uzram_options *opts)
 	/* --transport uring that cannot be had: one line, nothing mounted */
 	if (uzram_transport_probe(&d.transport, opts->transport, opts->threads))
 		goto err_free_args;
+	d.transport.trace = opts->debug;
 	if (fuse_args_build(opts, &args)) {
 		fprintf(stderr, "uzram: %s\n", strerror(ENOMEM));
 		goto err_free_args;

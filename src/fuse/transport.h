@@ -48,7 +48,9 @@ struct uzram_transport {
 	/* the probe found the ring usable and the mode allows it */
 	bool want_uring;
 	unsigned int per_queue; /* the ring's helper threads (--threads) */
-	char why[160];		/* the reason the probe gave */
+	/* -d: every ring request through libfuse, which prints it */
+	bool trace;
+	char why[160]; /* the reason the probe gave */
 	/* FUSE_INIT: the unique the read hook saw, and what it offered */
 	_Atomic uint64_t init_unique;
 	atomic_bool init_offered;

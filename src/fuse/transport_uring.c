@@ -352,7 +352,7 @@ static bool ent_serve_inline(struct ring_ent *e,
 	struct fuse_out_header out = {.error = 0, .unique = in->unique};
 	ssize_t n;
 
-	if (!uzram_ino_is_disk(r->d, in->nodeid))
+	if (!uzram_ino_is_disk(r->d, in->nodeid) || r->d->transport.trace)
 		return false;
 	if (in->opcode == FUSE_READ && arg0 >= sizeof(struct fuse_read_in) &&
 	    !payload) {
