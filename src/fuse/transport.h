@@ -86,7 +86,7 @@ void uzram_transport_free(struct uzram_daemon *d);
 /*
  * The ring (transport_uring.c).
  * uzram_ring_start - called by the thread that wrote the FUSE_INIT reply,
- * once the kernel took it: set up a worker per queue with its entries (at
+ * once the kernel took it: set up two workers per queue with its entries (at
  * least @per_queue) and @per_queue helpers, and wait until every entry has
  * registered. Returns 0 with *@out
  * running, or -errno with the reason in @why (@why_size bytes) and
