@@ -63,11 +63,13 @@ struct zstd_cdict {
 
 /*
  * The dictionary's CDict for @level: made and published on first use (a
- * thread that loses the race frees its own); NULL if the published one is
- * at another level or none can be made. The caller is inside an active
- * section (slot_compress), so the dictionary is not freed meanwhile.
+ * thread that loses the race frees its own) if @make; NULL if the
+ * published one is at another level or none can be made. The caller is
+ * inside an active section (slot_compress), so the dictionary is not freed
+ * meanwhile.
  */
-static ZSTD_CDict *zstd_cdict_get(const struct zram_dict *dict, int level)
+static ZSTD_CDict *zstd_cdict_get(const struct zram_dict *dict, int level,
+				  bool make)
 {
 	/* the one lazily made part of an otherwise immutable dictionary */
 	_Atomic(void *) *slot = (_Atomic(void *) *)&dict->cprepared;
@@ -75,6 +77,8 @@ static ZSTD_CDict *zstd_cdict_get(const struct zram_dict *dict, int level)
 		atomic_load_explicit(slot, memory_order_acquire);
 	void *none = NULL;
 
+	if (!cd && !make)
+		return NULL;
 	if (!cd) {
 		cd = malloc(sizeof(*cd));
 		if (!cd)
@@ -97,10 +101,11 @@ static ZSTD_CDict *zstd_cdict_get(const struct zram_dict *dict, int level)
 	return cd->level == level ? cd->cdict : NULL;
 }
 
+/* @share: may publish the dictionary's CDict at @level (see above). */
 static int zstd_cctx_setup(struct zstd_ctx *c, int level,
-			   const struct zram_dict *dict)
+			   const struct zram_dict *dict, bool share)
 {
-	ZSTD_CDict *cdict = dict ? zstd_cdict_get(dict, level) : NULL;
+	ZSTD_CDict *cdict = dict ? zstd_cdict_get(dict, level, share) : NULL;
 
 	ZSTD_CCtx_reset(c->cctx, ZSTD_reset_session_and_parameters);
 	c->ready = false;
@@ -131,7 +136,7 @@ static int zstd_compress(void *ctx, int level, const struct zram_dict *dict,
 	/* by generation: a freed dictionary's address may come back */
 	if (!c->ready || c->level != level ||
 	    c->dict_gen != (dict ? dict->gen : 0)) {
-		err = zstd_cctx_setup(c, level, dict);
+		err = zstd_cctx_setup(c, level, dict, true);
 		if (err)
 			return err;
 	}
@@ -159,19 +164,25 @@ static int zstd_decompress(void *ctx, const struct zram_dict *dict,
 }
 
 /*
- * Grouped frames: several pages in one frame, no dictionary (the CCtx is
- * set up again for the next page if that one takes a dictionary: the
- * generation check in zstd_compress() sees dict_gen 0).
+ * Grouped frames: several pages in one frame, at the policy's group_level,
+ * with the dictionary of new writes if there is one. A frame never
+ * publishes the dictionary's shared CDict: that is made at the first
+ * level that asks, and writes (level 3 by default) must find theirs; at
+ * another level the dictionary is loaded into this thread's CCtx (the
+ * policy thread's: zstd builds its tables once and keeps them while level
+ * and dictionary stay). The CCtx is set up again when the next page or
+ * frame differs in level or dictionary (by generation).
  */
-int zram_zstd_frame_compress(void *ctx, int level, const void *src, size_t len,
-			     void *dst, size_t cap)
+int zram_zstd_frame_compress(void *ctx, int level, const struct zram_dict *dict,
+			     const void *src, size_t len, void *dst, size_t cap)
 {
 	struct zstd_ctx *c = ctx;
 	size_t n;
 	int err;
 
-	if (!c->ready || c->level != level || c->dict_gen) {
-		err = zstd_cctx_setup(c, level, NULL);
+	if (!c->ready || c->level != level ||
+	    c->dict_gen != (dict ? dict->gen : 0)) {
+		err = zstd_cctx_setup(c, level, dict, false);
 		if (err)
 			return err;
 	}
@@ -185,12 +196,18 @@ int zram_zstd_frame_compress(void *ctx, int level, const void *src, size_t len,
 	return (int)n;
 }
 
-int zram_zstd_frame_decompress(void *ctx, const void *src, size_t len,
-			       void *dst, size_t cap)
+int zram_zstd_frame_decompress(void *ctx, const struct zram_dict *dict,
+			       const void *src, size_t len, void *dst,
+			       size_t cap)
 {
 	struct zstd_ctx *c = ctx;
-	size_t n = ZSTD_decompressDCtx(c->dctx, dst, cap, src, len);
+	size_t n;
 
+	if (dict)
+		n = ZSTD_decompress_usingDDict(c->dctx, dst, cap, src, len,
+					       dict->prepared);
+	else
+		n = ZSTD_decompressDCtx(c->dctx, dst, cap, src, len);
 	return ZSTD_isError(n) ? -EIO : (int)n;
 }
 

@@ -150,10 +150,10 @@ ssize_t zram_policy_show(struct zram *z, char *buf, size_t size)
 	n = snprintf(buf, size,
 		     "idle_after=%" PRIu32 "\nrecompress=%s\nwriteback=%s\n"
 		     "mem_target=%" PRIu64 "\ninterval=%" PRIu32
-		     "\nauto_dict=%s\ngroup=%s\n",
+		     "\nauto_dict=%s\ngroup=%s\ngroup_level=%" PRIu32 "\n",
 		     p.idle_after, p.recompress ? "on" : "off",
 		     p.writeback ? "on" : "off", p.mem_target, p.interval,
-		     p.auto_dict ? "on" : "off", group);
+		     p.auto_dict ? "on" : "off", group, p.group_level);
 	return n < 0 || (size_t)n >= size ? -EFBIG : n;
 }
 

@@ -7,7 +7,7 @@
  * space, untouched pages cost nothing). An entry is 40 bytes: the frame's
  * first pool object, the others (a malloc'ed array, only for a frame longer
  * than one part), the generation, the frame's size, its page and part
- * counts, the reference count and a free-list link. At 4 pages a frame that
+ * counts, its dictionary, the reference count and a free-list link. At 4 pages a frame that
  * is 10 bytes of table per grouped page (plus 8 per extra part).
  *
  * Lock order: the table lock is a leaf (taken under a slot lock, never
@@ -44,6 +44,7 @@ struct group_entry {
 	uint32_t size;	 /* frame bytes; immutable while refs > 0 */
 	_Atomic uint32_t refs;
 	uint8_t npages, nparts; /* immutable while refs > 0 */
+	uint8_t dict;		/* index + 1 or 0; immutable while refs > 0 */
 	uint32_t next;		/* free list (lock), id + 1 */
 };
 
@@ -141,7 +142,7 @@ int group_insert(struct zram_group *g, const struct group_frame *f,
 	int err;
 
 	if (!f->nparts || f->nparts > GROUP_PARTS_MAX ||
-	    f->npages > GROUP_PAGES_MAX)
+	    f->npages > GROUP_PAGES_MAX || f->dict > UINT8_MAX)
 		return -EINVAL;
 	if (f->nparts > 1) {
 		more_bytes = (f->nparts - 1) * sizeof(*more);
@@ -165,6 +166,7 @@ int group_insert(struct zram_group *g, const struct group_frame *f,
 	e->size = f->size;
 	e->npages = (uint8_t)f->npages;
 	e->nparts = (uint8_t)f->nparts;
+	e->dict = (uint8_t)f->dict;
 	atomic_store_explicit(&e->refs, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&g->entries, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&g->more_bytes, more_bytes,
@@ -190,6 +192,7 @@ void group_frame_get(const struct zram_group *g, uint32_t id,
 	f->size = e->size;
 	f->nparts = e->nparts;
 	f->npages = e->npages;
+	f->dict = e->dict;
 	f->gen = e->gen;
 }
 

@@ -13,11 +13,11 @@
  * stored in parts: whole 4096-byte pieces (each one huge-class object, a
  * page with no waste) and a tail in an ordinary size class.
  *
- * An entry is immutable while it lives (parts, size, pages, generation): a
- * holder of a reference reads them without a lock. Its generation is unique
- * in the table's life (a 64-bit counter, never 0) and keys the readers'
- * per-thread frame cache, so an id that is freed and reused never serves
- * the old frame's bytes.
+ * An entry is immutable while it lives (parts, size, pages, dictionary,
+ * generation): a holder of a reference reads them without a lock. Its
+ * generation is unique in the table's life (a 64-bit counter, never 0) and
+ * keys the readers' per-thread frame cache, so an id that is freed and
+ * reused never serves the old frame's bytes.
  *
  * Ids are 32-bit, stable for the entry's life, reused after its last put.
  * Functions return 0 or -errno as the rest of the store.
@@ -34,8 +34,13 @@ struct zram_group;
 #define GROUP_PAGES_MIN 2u
 #define GROUP_PAGES_MAX 16u
 #define GROUP_PAGES_DEFAULT 4u
-/* zstd level of the frames (docs/benchmarks.md: why 4 pages at level 3) */
-#define GROUP_LEVEL 3
+/* zstd level of the frames: the policy's group_level=1..19, 0 meaning
+ * the default (docs/benchmarks.md: why 4 pages at level 3, and what
+ * higher levels give); 19 is zstd's highest level that needs no
+ * --ultra window: a frame's window is its own 64 KiB anyway */
+#define GROUP_LEVEL_MIN 1u
+#define GROUP_LEVEL_MAX 19u
+#define GROUP_LEVEL_DEFAULT 3u
 /* a frame is kept only if smaller than its members' objects, each below a
  * page, so it never needs more parts than pages */
 #define GROUP_PARTS_MAX GROUP_PAGES_MAX
@@ -47,6 +52,9 @@ struct group_frame {
 	uint32_t size;			   /* frame bytes, over all parts */
 	unsigned int nparts;
 	unsigned int npages;
+	/* the zstd dictionary it was compressed with: index into
+	 * params[0][ZRAM_CODEC_ZSTD].dicts, + 1; 0: none */
+	unsigned int dict;
 	uint64_t gen; /* unique in the table's life, never 0 */
 };
 
@@ -64,7 +72,7 @@ void group_table_destroy(struct zram_group *g);
 
 /*
  * group_insert - a new entry for the frame @f (handles, nparts, size,
- * npages; gen is given here) with one reference. Returns 0 and *@id,
+ * npages, dict; gen is given here) with one reference. Returns 0 and *@id,
  * -ENOSPC (2^32 - 1 entries live), -ENOMEM.
  * Locking: takes the table lock (a leaf).
  */

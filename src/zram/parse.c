@@ -458,6 +458,18 @@ static int group_parse(const char *v, size_t n, uint32_t *out)
 	return 0;
 }
 
+/* group_level=1..19: the zstd level of new frames. */
+static int group_level_parse(const char *v, size_t n, uint32_t *out)
+{
+	uint64_t level;
+
+	if (digits_parse(v, n, &level) || level < GROUP_LEVEL_MIN ||
+	    level > GROUP_LEVEL_MAX)
+		return -EINVAL;
+	*out = (uint32_t)level;
+	return 0;
+}
+
 struct policy_parse {
 	struct zram_policy p;
 	unsigned int seen; /* bit per key */
@@ -467,7 +479,7 @@ static int policy_pair(const char *s, size_t len, void *arg)
 {
 	static const char *const keys[] = {
 		"idle_after", "recompress", "writeback", "mem_target",
-		"interval",   "auto_dict",  "group"};
+		"interval",   "auto_dict",  "group",	 "group_level"};
 	const unsigned int nkeys = sizeof(keys) / sizeof(keys[0]);
 	struct policy_parse *pp = arg;
 	const char *v;
@@ -493,6 +505,8 @@ static int policy_pair(const char *s, size_t len, void *arg)
 		return onoff_parse(v, vlen, &pp->p.auto_dict);
 	case 6:
 		return group_parse(v, vlen, &pp->p.group);
+	case 7:
+		return group_level_parse(v, vlen, &pp->p.group_level);
 	}
 	if (digits_parse(v, vlen, &n) || n > UINT32_MAX / 10 || (k == 4 && !n))
 		return -EINVAL;

@@ -9,7 +9,7 @@
  *      the others), as `idle N`;
  *   2. recompress=on: recompress type=idle with the secondary codecs;
  *      group=on|PAGES: compress runs of idle neighbours together, PAGES
- *      to a zstd frame (group_pass.c), before writeback: a grouped page
+ *      to a zstd frame at group_level (group_pass.c), before writeback: a grouped page
  *      stays in memory (writeback skips it), and grouping first may bring
  *      memory under mem_target without any backing I/O;
  *   3. mem_target and a backing store: while mem_used_total is above the
@@ -114,7 +114,7 @@ static bool policy_pass(struct zram *z, const struct zram_policy *cfg)
 	if (cfg->recompress && !recompress_run(z, &rc, &n))
 		moved += n;
 	if (cfg->group)
-		moved += group_idle(z, cfg->group);
+		moved += group_idle(z, cfg->group, cfg->group_level);
 	if (cfg->mem_target && backing && mem_used(z) > cfg->mem_target) {
 		n = 0;
 		writeback_run(z, &wb, PP_COLDEST, cfg->mem_target, &n);
@@ -130,9 +130,14 @@ static bool policy_pass(struct zram *z, const struct zram_policy *cfg)
 		zs_compact(z->pool);
 	pthread_mutex_unlock(&z->pp_lock);
 	/* the pass's candidate lists and batches were freed: give them back
-	 * (the heap keeps large freed blocks otherwise) */
-	if (moved)
+	 * (the heap keeps large freed blocks otherwise), with this thread's
+	 * codec contexts, sized for 64 KiB frames (1-3 MiB at a high
+	 * group_level, with a dictionary's tables): the next pass that needs
+	 * them makes them again */
+	if (moved) {
+		zram_thread_idle(z);
 		zram_heap_trim();
+	}
 	atomic_fetch_add_explicit(&z->stats.policy_passes, 1,
 				  memory_order_relaxed);
 	return moved;
@@ -188,6 +193,7 @@ int policy_init(struct zram *z)
 	pthread_condattr_destroy(&ca);
 	ctl->cfg.idle_after = POLICY_DEFAULT_IDLE_AFTER;
 	ctl->cfg.interval = POLICY_DEFAULT_INTERVAL;
+	ctl->cfg.group_level = GROUP_LEVEL_DEFAULT;
 	z->policy = ctl;
 	return 0;
 }
@@ -228,6 +234,19 @@ static int thread_start(struct zram *z)
 	return 0;
 }
 
+/* Is @p valid? Its group_level 0 becomes the default. */
+static int policy_check(struct zram_policy *p)
+{
+	if (!p->interval || (p->group && (p->group < GROUP_PAGES_MIN ||
+					  p->group > GROUP_PAGES_MAX)))
+		return -EINVAL;
+	if (p->group_level > GROUP_LEVEL_MAX)
+		return -EINVAL;
+	if (!p->group_level)
+		p->group_level = GROUP_LEVEL_DEFAULT;
+	return 0;
+}
+
 /* Does @p ask for any work (so for the thread)? */
 static bool policy_wants_thread(const struct zram_policy *p)
 {
@@ -252,23 +271,23 @@ void policy_start_deferred(struct zram *z, const struct zram_policy *p)
 	pthread_mutex_unlock(&ctl->lock);
 }
 
-int zram_policy_set(struct zram *z, const struct zram_policy *p)
+int zram_policy_set(struct zram *z, const struct zram_policy *given)
 {
 	struct zram_policy_ctl *ctl = z->policy;
-	int err = 0;
+	struct zram_policy p = *given;
+	int err = policy_check(&p);
 
-	if (!p->interval || (p->group && (p->group < GROUP_PAGES_MIN ||
-					  p->group > GROUP_PAGES_MAX)))
-		return -EINVAL;
+	if (err)
+		return err;
 	pthread_mutex_lock(&ctl->lock);
-	if (policy_wants_thread(p)) {
+	if (policy_wants_thread(&p)) {
 		err = thread_start(z);
 		if (err)
 			goto out_unlock;
 	}
-	ctl->cfg = *p;
+	ctl->cfg = p;
 	ctl->kick = true;
-	atomic_store(&ctl->target, p->mem_target);
+	atomic_store(&ctl->target, p.mem_target);
 	atomic_store(&ctl->stuck, false);
 	pthread_cond_broadcast(&ctl->wake);
 out_unlock:

@@ -84,12 +84,19 @@ static _Atomic uint64_t *slot_dict_pages(struct zram *z, uint32_t flags)
 int slot_codec_get(struct zram *z, unsigned int prio, struct slot_codec *out)
 {
 	int id = prio ? LOAD(z->recomp_algo[prio]) : LOAD(z->algo);
-	struct zram_codec_params *p;
 
 	if (prio >= ZRAM_PRIOS || id < 0)
 		return -ENOENT;
-	p = &z->params[prio][id];
-	out->codec = (unsigned int)id;
+	slot_codec_of(z, prio, (unsigned int)id, out);
+	return 0;
+}
+
+void slot_codec_of(struct zram *z, unsigned int prio, unsigned int id,
+		   struct slot_codec *out)
+{
+	struct zram_codec_params *p = &z->params[prio][id];
+
+	out->codec = id;
 	out->prio = prio;
 	out->level = LOAD(p->level);
 	/* (cur, dicts[cur % 4]) as one snapshot: a replacement writes the
@@ -103,7 +110,6 @@ int slot_codec_get(struct zram *z, unsigned int prio, struct slot_codec *out)
 	} while (atomic_load_explicit(&p->cur, memory_order_seq_cst) !=
 		 out->dict_cur);
 	out->dedup = !prio && LOAD(z->dedup_on);
-	return 0;
 }
 
 bool page_same_filled(const unsigned char *p, uint64_t *word)

@@ -24,9 +24,11 @@
  *               the frame (>= 1), codec zstd   (group.h) | position << 32
  *
  * A GROUPED slot holds one reference to its frame's entry (group.c), as a
- * SHARED slot does to its dedup entry; the frame (zstd, GROUP_LEVEL, no
- * dictionary, GROUP_PAGES_MIN..MAX pages of consecutive slots) is one or
- * more pool objects the entry names (slot_group.c). Writing or discarding a
+ * SHARED slot does to its dedup entry; the frame (zstd at the policy's
+ * group_level, with the zstd dictionary new writes use if any,
+ * GROUP_PAGES_MIN..MAX pages of consecutive slots) is one or more pool
+ * objects the entry names (slot_group.c); a frame with a dictionary counts
+ * once in params[0][zstd].pages, as a page would, until its last put. Writing or discarding a
  * member drops its reference only: the other members keep reading the same
  * bytes, and the last one to leave frees the frame. Decoding a member
  * decompresses the whole frame into the thread's frame buffer, which stays
@@ -131,6 +133,10 @@ uint32_t slot_codec_flags(const struct slot_codec *c);
  * Returns 0, or -ENOENT if no codec is set at that priority.
  */
 int slot_codec_get(struct zram *z, unsigned int prio, struct slot_codec *out);
+
+/* slot_codec_of - as slot_codec_get() for codec @id at @prio, set or not. */
+void slot_codec_of(struct zram *z, unsigned int prio, unsigned int id,
+		   struct slot_codec *out);
 
 /*
  * slot_compress - compress one page with @c into @st->cbuf.
@@ -266,16 +272,31 @@ void pool_obj_free(struct zram *z, uint64_t handle);
 void slot_dedup_put(struct zram *z, uint32_t id);
 
 /*
+ * slot_group_compress - @npages pages at @src as one zstd frame at @level
+ * into @dst (@cap bytes), with the zstd dictionary new writes use, if
+ * any, counted for the frame as slot_obj_commit() counts a page's: *@dict
+ * is its index + 1 (0: none), a count slot_group_new() takes over.
+ * Returns the frame's length, -E2BIG (not under @cap), -EINVAL, -ENOMEM,
+ * -EAGAIN (the dictionary kept changing; nothing counted).
+ * Locking: none taken; the dictionary is used inside an active section.
+ */
+int slot_group_compress(struct zram *z, struct zram_stream *st, int level,
+			const void *src, unsigned int npages, void *dst,
+			size_t cap, unsigned int *dict);
+
+/*
  * Grouped frames (slot_group.c). slot_group_new stores the @len bytes of
- * @frame (@npages pages) as pool objects (not held to mem_limit: it
- * replaces larger objects, as recompression) and makes an entry with one
- * reference. Returns 0 and *@id, -ENOMEM, -ENOSPC (no id left).
+ * @frame (@npages pages, compressed with dictionary @dict as
+ * slot_group_compress() gave it, whose count it takes over: dropped on
+ * failure) as pool objects (not held to mem_limit: it replaces larger
+ * objects, as recompression) and makes an entry with one reference.
+ * Returns 0 and *@id, -ENOMEM, -ENOSPC (no id left).
  * slot_group_get takes one more reference (the caller holds one);
  * slot_group_put drops one, the last frees the frame and its counters.
  * Locking: any; the table lock and allocator locks inside.
  */
 int slot_group_new(struct zram *z, const void *frame, size_t len,
-		   unsigned int npages, uint32_t *id);
+		   unsigned int npages, unsigned int dict, uint32_t *id);
 void slot_group_get(struct zram *z, uint32_t id);
 void slot_group_put(struct zram *z, uint32_t id);
 

@@ -12,6 +12,18 @@
  * group_bytes) from slot_group_new() to its last slot_group_put(); member
  * slots count in grouped_pages and pages_stored (slot_install/slot_free).
  *
+ * Dictionary: a frame is compressed with the zstd dictionary new writes
+ * use (params[0][ZRAM_CODEC_ZSTD], whatever the primary codec), if there
+ * is one, under io.c's dictionary rule as a page is: used only inside the
+ * stream's active section while it is current, then counted in that
+ * params' pages[index] and checked still current (else uncounted and
+ * compressed again). The count is the frame's, from slot_group_compress()
+ * to its last put, so dicts[index] outlives every read of the frame; the
+ * entry records the index. Pinning: a frame keeps an older dictionary
+ * until its last member goes (auto_dict's rewrite of idle pages does not
+ * regroup frames); a store whose four dictionary indexes are all needed
+ * refuses a new one (-EBUSY, as with pages) and keeps working.
+ *
  * The frame buffer: a reader decompresses the whole frame into its
  * thread's struct group_buf (made on its first grouped read, freed with
  * the thread's stream) and copies its page out. The buffer remembers the
@@ -58,6 +70,73 @@ uint32_t slot_group_flags(uint32_t share)
 	       ((uint32_t)ZRAM_CODEC_ZSTD << SLOT_CODEC_SHIFT);
 }
 
+/* The count a frame with dictionary @dict (index + 1, 0: none) holds. */
+static _Atomic uint64_t *dict_count(struct zram *z, unsigned int dict)
+{
+	return &z->params[0][ZRAM_CODEC_ZSTD].pages[dict - 1];
+}
+
+static void dict_count_put(struct zram *z, unsigned int dict)
+{
+	if (dict)
+		atomic_fetch_sub_explicit(dict_count(z, dict), 1,
+					  memory_order_seq_cst);
+}
+
+/*
+ * One try: compress with the dictionary of @c (a snapshot) inside the
+ * active section if it is still current (-EAGAIN if not), then count the
+ * frame against it and check it still is (-EAGAIN, uncounted, if not).
+ */
+static int frame_compress_try(struct zram *z, struct zram_stream *st,
+			      const struct slot_codec *c, const void *src,
+			      size_t len, void *dst, size_t cap)
+{
+	struct zram_codec_params *p = &z->params[0][ZRAM_CODEC_ZSTD];
+	void *ctx = zram_stream_ctx(st, ZRAM_CODEC_ZSTD);
+	uint64_t v = atomic_load_explicit(&st->active, memory_order_relaxed);
+	_Atomic uint64_t *count;
+	int n = -EAGAIN;
+
+	if (!ctx)
+		return -ENOMEM;
+	atomic_store_explicit(&st->active, v + 1, memory_order_seq_cst);
+	if (!c->dict ||
+	    atomic_load_explicit(&p->dict, memory_order_seq_cst) == c->dict)
+		n = zram_zstd_frame_compress(ctx, c->level, c->dict, src, len,
+					     dst, cap);
+	atomic_store_explicit(&st->active, v + 2, memory_order_release);
+	if (n <= 0 || !c->dict)
+		return n ? n : -EINVAL;
+	count = &p->pages[c->dict_cur % ZRAM_DICT_SLOTS];
+	atomic_fetch_add_explicit(count, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&p->cur, memory_order_seq_cst) == c->dict_cur)
+		return n;
+	atomic_fetch_sub_explicit(count, 1, memory_order_seq_cst);
+	return -EAGAIN;
+}
+
+int slot_group_compress(struct zram *z, struct zram_stream *st, int level,
+			const void *src, unsigned int npages, void *dst,
+			size_t cap, unsigned int *dict)
+{
+	struct slot_codec c;
+	int n = -EAGAIN, tries;
+
+	/* a dictionary replaced twice during two frames: leave the run */
+	for (tries = 0; tries < 2 && n == -EAGAIN; tries++) {
+		slot_codec_of(z, 0, ZRAM_CODEC_ZSTD, &c);
+		c.level = level;
+		n = frame_compress_try(z, st, &c, src,
+				       (size_t)npages * ZRAM_PAGE_SIZE, dst,
+				       cap);
+	}
+	*dict = n > 0 && c.dict
+			? (unsigned int)(c.dict_cur % ZRAM_DICT_SLOTS) + 1
+			: 0;
+	return n;
+}
+
 static void frame_account(struct zram *z, uint32_t size, int sign)
 {
 	counter_add(&z->stats.compr_data_size, sign * (int64_t)size);
@@ -66,18 +145,19 @@ static void frame_account(struct zram *z, uint32_t size, int sign)
 }
 
 int slot_group_new(struct zram *z, const void *frame, size_t len,
-		   unsigned int npages, uint32_t *id)
+		   unsigned int npages, unsigned int dict, uint32_t *id)
 {
-	struct group_frame f = {.size = (uint32_t)len, .npages = npages};
+	struct group_frame f = {
+		.size = (uint32_t)len, .npages = npages, .dict = dict};
 	const unsigned char *p = frame;
 	struct slot_obj obj;
-	unsigned int i;
+	unsigned int i = 0;
 	int err = -EINVAL;
 
 	f.nparts =
 		(unsigned int)((len + GROUP_PART_SIZE - 1) / GROUP_PART_SIZE);
 	if (!len || f.nparts > GROUP_PARTS_MAX)
-		return err;
+		goto err_free;
 	for (i = 0; i < f.nparts; i++) {
 		size_t off = (size_t)i * GROUP_PART_SIZE;
 		size_t n = len - off < GROUP_PART_SIZE ? len - off
@@ -97,6 +177,7 @@ int slot_group_new(struct zram *z, const void *frame, size_t len,
 err_free:
 	while (i--)
 		pool_obj_free(z, f.handles[i]);
+	dict_count_put(z, dict);
 	return err;
 }
 
@@ -115,6 +196,7 @@ void slot_group_put(struct zram *z, uint32_t id)
 	for (i = 0; i < f.nparts; i++)
 		pool_obj_free(z, f.handles[i]);
 	frame_account(z, f.size, -1);
+	dict_count_put(z, f.dict); /* last: the frame needs it no more */
 }
 
 /* Decompress @f into gb->pages. Locking: a reference to @f held. */
@@ -123,6 +205,7 @@ static int frame_load(struct zram *z, struct zram_stream *st,
 {
 	void *ctx = zram_stream_ctx(st, ZRAM_CODEC_ZSTD);
 	size_t want = (size_t)f->npages * ZRAM_PAGE_SIZE, off = 0;
+	const struct zram_dict *dict = NULL;
 	const void *src = gb->frame;
 	unsigned int i;
 	void *mem;
@@ -130,11 +213,18 @@ static int frame_load(struct zram *z, struct zram_stream *st,
 
 	if (!ctx)
 		return -ENOMEM;
+	/* counted in pages[index] by the frame, so dicts[index] stays */
+	if (f->dict)
+		dict = atomic_load_explicit(
+			&z->params[0][ZRAM_CODEC_ZSTD].dicts[f->dict - 1],
+			memory_order_acquire);
+	if (f->dict && !dict)
+		return -EIO;
 	gb->gen = 0;
 	if (f->nparts == 1) { /* decompressed in place, no copy */
 		mem = zs_obj_read_begin(z->pool, f->handles[0], st->local_copy);
-		n = zram_zstd_frame_decompress(ctx, mem, f->size, gb->pages,
-					       want);
+		n = zram_zstd_frame_decompress(ctx, dict, mem, f->size,
+					       gb->pages, want);
 		zs_obj_read_end(z->pool, f->handles[0], mem);
 		goto out;
 	}
@@ -146,7 +236,8 @@ static int frame_load(struct zram *z, struct zram_stream *st,
 		memcpy(gb->frame + off, mem, len);
 		zs_obj_read_end(z->pool, f->handles[i], mem);
 	}
-	n = zram_zstd_frame_decompress(ctx, src, f->size, gb->pages, want);
+	n = zram_zstd_frame_decompress(ctx, dict, src, f->size, gb->pages,
+				       want);
 out:
 	if (n < 0 || (size_t)n != want)
 		return -EIO;

@@ -255,13 +255,17 @@ struct zram_policy {
 	/* group idle neighbours, this many pages per zstd frame
 	 * (2..16; "on" is 4), 0: make no new groups (existing ones stay) */
 	uint32_t group;
+	/* zstd level of new grouped frames (1..19); 0 is the default, 3.
+	 * A frame also uses the zstd dictionary new writes use, if any */
+	uint32_t group_level;
 };
 
 /*
  * zram_policy_set - apply @p; the thread starts on the first setting that
- * asks for work. Returns 0, -EINVAL (interval 0, or group neither 0 nor
- * 2..16; writeback or mem_target without a backing store is accepted and
- * waits for one), -errno of thread creation.
+ * asks for work. A group_level of 0 is stored as the default (3).
+ * Returns 0, -EINVAL (interval 0, group neither 0 nor 2..16, or
+ * group_level above 19; writeback or mem_target without a backing store
+ * is accepted and waits for one), -errno of thread creation.
  */
 ZRAM_API int zram_policy_set(struct zram *z, const struct zram_policy *p);
 ZRAM_API void zram_policy_get(struct zram *z, struct zram_policy *p);

@@ -178,15 +178,20 @@ int zram_lz4_decompress(void *ctx, const struct zram_dict *dict,
 			const void *src, size_t src_len, void *dst);
 extern const struct zram_codec_ops zram_codec_zstd;
 /*
- * Grouped frames (slot_group.c): zstd over @len bytes (several pages), no
- * dictionary. compress returns the frame's length, or -E2BIG if it does
- * not fit @cap, -EINVAL; decompress returns the bytes made, or -EIO.
- * @ctx is a thread's zstd context (zram_stream_ctx(st, ZRAM_CODEC_ZSTD)).
+ * Grouped frames (slot_group.c): zstd over @len bytes (several pages) at
+ * @level, with zstd dictionary @dict or none (NULL). compress returns the
+ * frame's length, or -E2BIG if it does not fit @cap, -EINVAL, -ENOMEM;
+ * decompress returns the bytes made, or -EIO. @ctx is a thread's zstd
+ * context (zram_stream_ctx(st, ZRAM_CODEC_ZSTD)). The caller keeps @dict
+ * alive: inside an active section to compress (slot_group.c), by a frame
+ * counted in its params' pages to decompress.
  */
-int zram_zstd_frame_compress(void *ctx, int level, const void *src, size_t len,
-			     void *dst, size_t cap);
-int zram_zstd_frame_decompress(void *ctx, const void *src, size_t len,
-			       void *dst, size_t cap);
+int zram_zstd_frame_compress(void *ctx, int level, const struct zram_dict *dict,
+			     const void *src, size_t len, void *dst,
+			     size_t cap);
+int zram_zstd_frame_decompress(void *ctx, const struct zram_dict *dict,
+			       const void *src, size_t len, void *dst,
+			       size_t cap);
 
 /* Run-time parameters of one codec at one priority. */
 /* Dictionaries alive at once per (priority, codec): slots record which. */
@@ -456,10 +461,11 @@ int zram_params_text_apply(struct zram *z, const char *buf, size_t len);
 
 /*
  * group_pass.c: the policy's grouping of idle neighbours, @pages per frame
- * (2..GROUP_PAGES_MAX). Returns the pages grouped.
+ * (2..GROUP_PAGES_MAX) at zstd level @level (GROUP_LEVEL_MIN..MAX; 0: the
+ * default). Returns the pages grouped.
  * Locking: pp_lock held; one slot lock at a time.
  */
-uint64_t group_idle(struct zram *z, unsigned int pages);
+uint64_t group_idle(struct zram *z, unsigned int pages, unsigned int level);
 
 /* writeback.c: punch emptied backing blocks. Locking: no slot lock held. */
 void tier_punch(struct zram *z);

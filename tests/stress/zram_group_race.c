@@ -185,8 +185,9 @@ static void *background(void *arg)
 		} else {
 			attr_store(c->z, "idle", "all");
 			pthread_mutex_lock(&c->z->pp_lock);
-			atomic_fetch_add(c->groups,
-					 (long)group_idle(c->z, sizes[n % 5]));
+			atomic_fetch_add(
+				c->groups,
+				(long)group_idle(c->z, sizes[n % 5], 0));
 			pthread_mutex_unlock(&c->z->pp_lock);
 		}
 		n++;

@@ -21,6 +21,15 @@
  *   frame's pages before the end still read back.
  * - The policy: group= range checked by zram_policy_set(); the policy
  *   thread with idle_after=0,group=on groups by itself.
+ * - group_level: every level from 1 to 19 reads back what was written, and
+ *   a higher level makes smaller frames of these pages (19 below 1: a pass
+ *   that ignored the level would fail); levels out of range are refused by
+ *   zram_policy_set() and change nothing, 0 is the default (3).
+ * - The dictionary: with a zstd dictionary live, frames are compressed
+ *   with it (entry's dict set, its index counted once per frame in the
+ *   params' pages, frames smaller than without it); a new dictionary does
+ *   not free the old one while frames need it, the frames still read back;
+ *   the last member's discard gives the count back.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -47,7 +56,7 @@ static uint64_t group_now(struct zram *z, unsigned int pages)
 
 	CHECK_EQ(attr_store(z, "idle", "all"), 0);
 	pthread_mutex_lock(&z->pp_lock);
-	n = group_idle(z, pages);
+	n = group_idle(z, pages, 0);
 	pthread_mutex_unlock(&z->pp_lock);
 	return n;
 }
@@ -106,7 +115,7 @@ static void test_kinds(void)
 		page_check(z, i, pg[i]);
 	/* nothing idle: nothing grouped (reads made every page hot) */
 	pthread_mutex_lock(&z->pp_lock);
-	CHECK_EQ(group_idle(z, 4), 0);
+	CHECK_EQ(group_idle(z, 4, 0), 0);
 	pthread_mutex_unlock(&z->pp_lock);
 	zram_destroy(z);
 }
@@ -256,6 +265,133 @@ static void test_policy(void)
 	zram_destroy(z);
 }
 
+/* @n pages of shared-vocabulary text (what a dictionary learns) */
+static void vocab_pages(unsigned char (*pg)[PG], uint64_t n, uint64_t seed)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		harness_text_fill(pg[i], PG, seed * 1000 + i);
+}
+
+/* Frames of 16 of @n pages at @level, with a dictionary trained on the
+ * pages themselves if @dict; returns group_data_size. */
+static uint64_t group_at(unsigned char (*pg)[PG], uint64_t n,
+			 unsigned int level, bool dict)
+{
+	struct zram_config cfg = {.disksize = 256 * PG, .algorithm = "zstd"};
+	struct zram_stats s;
+	struct zram *z;
+	uint64_t i;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	for (i = 0; i < n; i++)
+		CHECK_EQ(zram_write(z, pg[i], PG, i * PG), PG);
+	if (dict)
+		CHECK_EQ(zram_dict_train(z, n, 4096), 0);
+	CHECK_EQ(attr_store(z, "idle", "all"), 0);
+	pthread_mutex_lock(&z->pp_lock);
+	CHECK_EQ(group_idle(z, 16, level), n);
+	pthread_mutex_unlock(&z->pp_lock);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.group_objects, n / 16);
+	for (i = 0; i < n; i++)
+		page_check(z, i, pg[i]);
+	zram_destroy(z);
+	return s.group_data_size;
+}
+
+static void test_levels(void)
+{
+	static unsigned char pg[64][PG];
+	uint64_t size[GROUP_LEVEL_MAX + 1];
+	unsigned int level;
+
+	vocab_pages(pg, 64, 7);
+	for (level = GROUP_LEVEL_MIN; level <= GROUP_LEVEL_MAX; level++)
+		size[level] = group_at(pg, 64, level, false);
+	CHECK(size[19] < size[1]);
+	/* 0 is the default level */
+	CHECK_EQ(group_at(pg, 64, 0, false), size[GROUP_LEVEL_DEFAULT]);
+	/* a dictionary trained on these pages makes smaller frames */
+	CHECK(group_at(pg, 64, 9, true) < size[9]);
+}
+
+/* zram_policy_set(): group_level's range; 0 stands for the default. */
+static void test_level_policy(void)
+{
+	struct zram_config cfg = {.disksize = 64 * PG, .algorithm = "zstd"};
+	struct zram_policy p = {.idle_after = 60, .interval = 5, .group = 8};
+	struct zram_policy got;
+	struct zram *z;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	zram_policy_get(z, &got);
+	CHECK_EQ(got.group_level, GROUP_LEVEL_DEFAULT);
+	p.group_level = GROUP_LEVEL_MAX + 1;
+	CHECK_EQ(zram_policy_set(z, &p), -EINVAL);
+	zram_policy_get(z, &got);
+	CHECK_EQ(got.group, 0); /* the refused setting changed nothing */
+	p.group_level = 0;
+	CHECK_EQ(zram_policy_set(z, &p), 0);
+	zram_policy_get(z, &got);
+	CHECK_EQ(got.group_level, GROUP_LEVEL_DEFAULT);
+	CHECK_EQ(got.group, 8);
+	p.group_level = GROUP_LEVEL_MAX;
+	CHECK_EQ(zram_policy_set(z, &p), 0);
+	zram_policy_get(z, &got);
+	CHECK_EQ(got.group_level, GROUP_LEVEL_MAX);
+	zram_destroy(z);
+}
+
+static uint64_t dict_pages(struct zram *z, unsigned int idx)
+{
+	return atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].pages[idx]);
+}
+
+/* Frames with the store's dictionary, across a replacement. */
+static void test_dict(void)
+{
+	struct zram_config cfg = {.disksize = 256 * PG, .algorithm = "zstd"};
+	static unsigned char pg[128][PG];
+	struct zram_codec_params *par;
+	struct group_frame f;
+	struct zram_dict *d0;
+	unsigned int idx;
+	uint64_t i, before;
+	struct zram *z;
+
+	vocab_pages(pg, 128, 11);
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	par = &z->params[0][ZRAM_CODEC_ZSTD];
+	for (i = 0; i < 128; i++) /* no dictionary yet */
+		CHECK_EQ(zram_write(z, pg[i], PG, i * PG), PG);
+	CHECK_EQ(zram_dict_train(z, 128, 4096), 0);
+	d0 = atomic_load(&par->dict);
+	REQUIRE(d0 != NULL);
+	idx = (unsigned int)(atomic_load(&par->cur) % ZRAM_DICT_SLOTS);
+	before = dict_pages(z, idx); /* no page of the new one yet: 0 */
+	CHECK_EQ(before, 0);
+	CHECK_EQ(group_now(z, 16), 128);
+	/* one count per frame */
+	CHECK_EQ(dict_pages(z, idx), 8);
+	group_frame_get(z->groups, (uint32_t)atomic_load(&z->table[5].handle),
+			&f);
+	CHECK_EQ(f.dict, idx + 1);
+	CHECK_EQ(zram_discard(z, 0, 32 * PG), 0); /* two frames go */
+	CHECK_EQ(dict_pages(z, idx), 6);
+	/* a new dictionary: the old one stays while frames need it */
+	CHECK_EQ(zram_dict_train(z, 64, 2048), 0);
+	CHECK(atomic_load(&par->dict) != d0);
+	CHECK(atomic_load(&par->dicts[idx]) == d0);
+	for (i = 32; i < 128; i++)
+		page_check(z, i, pg[i]);
+	/* the last members go: the count is back to none */
+	CHECK_EQ(zram_discard(z, 32 * PG, 96 * PG), 0);
+	CHECK_EQ(dict_pages(z, idx), 0);
+	zram_destroy(z);
+}
+
 int main(void)
 {
 	test_kinds();
@@ -263,5 +399,8 @@ int main(void)
 	test_parts_compaction();
 	test_resize();
 	test_policy();
+	test_levels();
+	test_level_policy();
+	test_dict();
 	return harness_finish("zram_group");
 }

@@ -337,7 +337,8 @@ static void model_group(struct zram *z, void *zctx, uint64_t first,
 	memcpy(pages, m.ref + first * ZRAM_PAGE_SIZE,
 	       (size_t)n * ZRAM_PAGE_SIZE);
 	len = zram_zstd_frame_compress(
-		zctx, GROUP_LEVEL, pages, (size_t)n * ZRAM_PAGE_SIZE, frame,
+		zctx, GROUP_LEVEL_DEFAULT, NULL, pages,
+		(size_t)n * ZRAM_PAGE_SIZE, frame,
 		sizes - 1 < sizeof(frame) ? sizes - 1 : sizeof(frame));
 	(void)z;
 	if (len <= 0)
@@ -370,7 +371,7 @@ static void step_group(struct zram *z, void *zctx, uint64_t *rs)
 		m.idle[p] = false;
 	}
 	pthread_mutex_lock(&z->pp_lock);
-	group_idle(z, want);
+	group_idle(z, want, 0);
 	pthread_mutex_unlock(&z->pp_lock);
 	for (p = 0; p < PAGES; p++) {
 		if (model_member(p)) {

@@ -156,6 +156,16 @@ static const struct bad bad_inputs[] = {
 	{"policy", "group=on group=8", -EINVAL},
 	{"policy", "group=99999999999999999999", -EINVAL},
 	{"policy", "group=on,bogus=1", -EINVAL},
+	{"policy", "group_level=", -EINVAL},
+	{"policy", "group_level=0", -EINVAL},
+	{"policy", "group_level=20", -EINVAL},
+	{"policy", "group_level=22", -EINVAL},
+	{"policy", "group_level=-1", -EINVAL},
+	{"policy", "group_level=9x", -EINVAL},
+	{"policy", "group_level=on", -EINVAL},
+	{"policy", "group_level=3 group_level=3", -EINVAL},
+	{"policy", "group_level=99999999999999999999", -EINVAL},
+	{"policy", "group=on,group_level=20", -EINVAL},
 	{"comp_algorithm", "", -EINVAL},
 	{"comp_algorithm", "\n", -EINVAL},
 	{"comp_algorithm", " lz4", -EINVAL},
@@ -359,11 +369,13 @@ static void test_good_tier_inputs(struct zram *z)
 		 0);
 	CHECK(!strcmp(show(z, "policy"),
 		      "idle_after=30\nrecompress=on\nwriteback=off\n"
-		      "mem_target=0\ninterval=2\nauto_dict=off\ngroup=off\n"));
+		      "mem_target=0\ninterval=2\nauto_dict=off\ngroup=off\n"
+		      "group_level=3\n"));
 	CHECK_EQ(store(z, "policy", "auto_dict=on,recompress=off"), 0);
 	CHECK(!strcmp(show(z, "policy"),
 		      "idle_after=30\nrecompress=off\nwriteback=off\n"
-		      "mem_target=0\ninterval=2\nauto_dict=on\ngroup=off\n"));
+		      "mem_target=0\ninterval=2\nauto_dict=on\ngroup=off\n"
+		      "group_level=3\n"));
 	CHECK_EQ(store(z, "policy", "auto_dict=off"), 0);
 	/* group: on is the default size, a number is the size, off is 0 */
 	CHECK_EQ(store(z, "policy", "group=on"), 0);
@@ -375,6 +387,17 @@ static void test_good_tier_inputs(struct zram *z)
 	CHECK_EQ(store(z, "policy", show(z, "policy")), 0);
 	CHECK_EQ(store(z, "policy", "group=off"), 0);
 	CHECK(strstr(show(z, "policy"), "\ngroup=off\n") != NULL);
+	/* group_level: its own key, kept when group changes, and back */
+	CHECK_EQ(store(z, "policy", "group_level=15,group=16"), 0);
+	CHECK(strstr(show(z, "policy"), "\ngroup=16\ngroup_level=15\n") !=
+	      NULL);
+	CHECK_EQ(store(z, "policy", "group=off"), 0);
+	CHECK(strstr(show(z, "policy"), "\ngroup_level=15\n") != NULL);
+	CHECK_EQ(store(z, "policy", "group_level=1"), 0);
+	CHECK(strstr(show(z, "policy"), "\ngroup_level=1\n") != NULL);
+	CHECK_EQ(store(z, "policy", "group_level=19\n"), 0);
+	CHECK(strstr(show(z, "policy"), "\ngroup_level=19\n") != NULL);
+	CHECK_EQ(store(z, "policy", "group_level=3"), 0);
 	/* what `cat policy` prints is accepted back */
 	CHECK_EQ(store(z, "policy", show(z, "policy")), 0);
 	CHECK_EQ(store(z, "policy", "recompress=off,mem_target=1M"), 0);

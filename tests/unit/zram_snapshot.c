@@ -448,7 +448,7 @@ static void test_group(void)
 
 	CHECK_EQ(zram_attr_find("idle")->store(z, "all", 3), 0);
 	pthread_mutex_lock(&z->pp_lock);
-	grouped = group_idle(z, GROUP_PAGES_DEFAULT);
+	grouped = group_idle(z, GROUP_PAGES_DEFAULT, 0);
 	pthread_mutex_unlock(&z->pp_lock);
 	zram_stats_get(z, &sa);
 	CHECK(grouped > 50); /* store_build writes runs of 2 */
@@ -898,7 +898,7 @@ static void test_cow_group(void)
 	}
 	CHECK_EQ(zram_attr_find("idle")->store(h.z, "all", 3), 0);
 	pthread_mutex_lock(&h.z->pp_lock);
-	CHECK(group_idle(h.z, GROUP_PAGES_DEFAULT) > 50);
+	CHECK(group_idle(h.z, GROUP_PAGES_DEFAULT, 0) > 50);
 	pthread_mutex_unlock(&h.z->pp_lock);
 	CHECK_EQ(zram_read(h.z, before, sizeof(before), 0), sizeof(before));
 	unlink(path);

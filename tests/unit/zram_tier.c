@@ -361,7 +361,8 @@ static void test_policy(void)
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	CHECK(!strcmp(attr_show(z, "policy"),
 		      "idle_after=0\nrecompress=off\nwriteback=off\n"
-		      "mem_target=0\ninterval=1\nauto_dict=off\ngroup=off\n"));
+		      "mem_target=0\ninterval=1\nauto_dict=off\ngroup=off\n"
+		      "group_level=3\n"));
 	write_all(z);
 	CHECK_EQ(attr_store(z, "policy", "mem_target=4K writeback=maybe"),
 		 -EINVAL);
