@@ -13,6 +13,10 @@
 #                  interval=1,auto_dict=on,group=on (issue 9's memory
 #                  levers), against memory-zstd; in the trees step its RSS
 #                  is read once the policy has settled (see settle_rss)
+#   uzram-zstd-max  as uzram-zstd-full with group=16,group_level=15 (16-page
+#                  frames at zstd-15, with the trained dictionary)
+#   uzram-zstd-gNlL  nbdkit uzram algo=zstd policy=idle_after=1,interval=1,
+#                  group=N,group_level=L (grouping alone), settled as -full
 #
 # Every target is a fresh nbdkit on a Unix socket (--threads 16). Steps:
 #  1. fio --ioengine=nbd (libnbd, straight to the socket): the area is
@@ -42,7 +46,11 @@
 # /usr/lib/gcc"), BENCH_SAVE_TREES ("/usr/include /usr/lib/gcc
 # /usr/share/doc"), BENCH_OUT (build/bench-nbdkit), BENCH_STEPS ("fio trees
 # snapshot"; add "daemon"), BENCH_SNAP_REPS (3), BENCH_TARGETS (the four
-# above; uzram-zstd-lN may be added). Ratios are printed for the pairs
+# above; uzram-zstd-lN, -full, -max, -gNlL may be added), BENCH_SETTLE_MAX
+# (seconds a policy target may take to settle, 300), BENCH_MM_STAT (1: the
+# trees step mounts controls=DIR threads=1 on uzram targets and reports
+# mem_used_total; the mount's own memory is then in their RSS, ~1 MiB).
+# Ratios are printed for the pairs
 # whose two targets both ran; uzram-zstd against memory-sparse too, since
 # the sparse plugin stores without compressing: what the NBD path itself
 # carries on this machine.
@@ -59,6 +67,8 @@ SAVE_TREES=${BENCH_SAVE_TREES:-/usr/include /usr/lib/gcc /usr/share/doc}
 OUT=${BENCH_OUT:-$SRC/build/bench-nbdkit}
 STEPS=${BENCH_STEPS:-fio trees snapshot}
 SNAP_REPS=${BENCH_SNAP_REPS:-3}
+SETTLE_MAX=${BENCH_SETTLE_MAX:-300}
+MM_STAT=${BENCH_MM_STAT:-0}
 TARGETS=${BENCH_TARGETS:-uzram-zstd memory-zstd uzram-lz4 memory-sparse}
 HALF=$(($(numfmt --from=iec "$AREA") / 2))
 # nbdkit 1.32's memory allocator=zstd segfaults when nbdcopy reads it over
@@ -125,6 +135,11 @@ target_args() {
 	case $1 in
 	uzram-zstd) echo "$PLUGIN size=$size algo=zstd" ;;
 	uzram-zstd-full) echo "$PLUGIN size=$size algo=zstd dedup=on policy=idle_after=1,interval=1,auto_dict=on,group=on" ;;
+	uzram-zstd-max) echo "$PLUGIN size=$size algo=zstd dedup=on policy=idle_after=1,interval=1,auto_dict=on,group=16,group_level=15" ;;
+	uzram-zstd-g*)
+		local g=${1#uzram-zstd-g}
+		echo "$PLUGIN size=$size algo=zstd policy=idle_after=1,interval=1,group=${g%l*},group_level=${g#*l}"
+		;;
 	uzram-zstd-l*) echo "$PLUGIN size=$size algo=zstd algo-params=level=${1#uzram-zstd-l}" ;;
 	uzram-lz4) echo "$PLUGIN size=$size algo=lz4" ;;
 	memory-zstd) echo "memory size=$size allocator=zstd" ;;
@@ -133,21 +148,28 @@ target_args() {
 }
 
 # settle_rss PID: wait until a policy has done its work: at least 10 s, then
-# until three samples 2 s apart are within 0.5 % of each other (at most
-# 120 s; the RSS is then read as it is, and the log says so).
+# until three samples 2 s apart are within 0.5 % of each other and the
+# server used under 0.2 s of CPU across them (a long grouping pass at a
+# high level frees objects but gives pages back only when it compacts at
+# its end, so a flat RSS alone can be a pass still at work); at most
+# BENCH_SETTLE_MAX s (the RSS is then read as it is, and the log says so).
+# Sets SETTLED to the seconds it took.
 settle_rss() {
-	local a b c i
+	local a b c i u0 u1 u2
 	sleep 10
-	a=$(rss_kib "$1") b=0 c=0
-	for ((i = 0; i < 55; i++)); do
+	a=$(rss_kib "$1") b=0 c=0 u0=0 u1=0 u2=$(cpu_ms "$1")
+	for ((i = 0; 10 + 2 * i < SETTLE_MAX; i++)); do
 		sleep 2
 		c=$b b=$a a=$(rss_kib "$1")
-		if ((c > 0)) && python3 -c "import sys; v = list(map(int, sys.argv[1:])); sys.exit(0 if max(v) - min(v) <= max(v) * 0.005 else 1)" "$a" "$b" "$c"; then
-			log "  settled after $((10 + 2 * i + 2)) s: RSS $a KiB"
+		u0=$u1 u1=$u2 u2=$(cpu_ms "$1")
+		if ((c > 0)) && python3 -c "import sys; v = list(map(int, sys.argv[1:4])); u = float(sys.argv[5]) - float(sys.argv[4]); sys.exit(0 if max(v) - min(v) <= max(v) * 0.005 and u < 200 else 1)" "$a" "$b" "$c" "$u0" "$u2"; then
+			SETTLED=$((10 + 2 * i + 2))
+			log "  settled after $SETTLED s: RSS $a KiB"
 			return 0
 		fi
 	done
-	log "  not settled after 120 s: RSS $a KiB"
+	SETTLED="not settled after $SETTLE_MAX"
+	log "  not settled after $SETTLE_MAX s: RSS $a KiB"
 }
 
 # The server's CPU time (user + system, all threads) in ms.
@@ -224,13 +246,28 @@ step_trees() {
 	log "trees image: ${R[$img.bytes]} bytes of files from $TREES"
 	R[trees.bytes]=${R[$img.bytes]}
 	for t in $TARGETS; do
+		local ctlopt=() mnt=$work/ctl-$t
+		if [[ $MM_STAT == 1 && $t == uzram-* ]]; then
+			mkdir -p "$mnt"
+			CLEANUPS+=("fusermount3 -u '$mnt'")
+			ctlopt=(controls="$mnt" threads=1)
+		fi
 		# shellcheck disable=SC2046
-		start "$t" $(target_args "$t" 1G) # the image's size
+		start "$t" $(target_args "$t" 1G) "${ctlopt[@]}" # the image's size
 		t0=$(now)
 		nbdcopy $COPY_OPTS "$img" "$URI" || die "nbdcopy in $t"
 		R[$t.copy_in]=$(since "$t0")
-		[[ $t == *-full ]] && settle_rss "$PID"
+		R[$t.settled]=-
+		if [[ $(target_args "$t") == *policy=* ]]; then
+			settle_rss "$PID"
+			R[$t.settled]=$SETTLED
+		fi
 		R[$t.rss_trees]=$(rss_kib "$PID")
+		R[$t.mem_used]=-
+		if ((${#ctlopt[@]})); then
+			read -r -a mm <"$mnt/mm_stat"
+			R[$t.mem_used]=$(python3 -c "import sys; print(f'{int(sys.argv[1]) / 1048576:.1f}')" "${mm[2]}")
+		fi
 		t0=$(now)
 		nbdcopy $COPY_OPTS "$URI" "$work/out.img" || die "nbdcopy out $t"
 		R[$t.copy_out]=$(since "$t0")
@@ -383,6 +420,7 @@ pairs() {
 has() { [[ " $TARGETS " == *" $1 "* ]]; }
 
 ratio() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(f'{a / b:.2f}' if b else 'n/a')" "$1" "$2"; }
+ratio3() { python3 -c "import sys; a, b = map(float, sys.argv[1:]); print(f'{a / b:.3f}' if b else 'n/a')" "$1" "$2"; }
 
 report() {
 	local t
@@ -416,15 +454,15 @@ report() {
 	if [[ $STEPS == *trees* ]]; then
 		echo "Real trees ($TREES, ${R[trees.bytes]} bytes of files) in a 1 GiB ext4 image, nbdcopy $COPY_OPTS in and out:"
 		echo
-		echo "| target | copy in s | copy out s | RSS holding it MiB | identical (cmp + qemu-img compare) |"
-		echo "|---|---|---|---|---|"
+		echo "| target | copy in s | copy out s | policy settled after s | RSS holding it MiB | mem_used_total MiB | identical (cmp + qemu-img compare) |"
+		echo "|---|---|---|---|---|---|---|"
 		for t in $TARGETS; do
-			echo "| $t | ${R[$t.copy_in]} | ${R[$t.copy_out]} | $((R[$t.rss_trees] / 1024)) | ${R[$t.identical]} |"
+			echo "| $t | ${R[$t.copy_in]} | ${R[$t.copy_out]} | ${R[$t.settled]} | $(python3 -c "import sys; print(f'{int(sys.argv[1]) / 1024:.1f}')" "${R[$t.rss_trees]}") | ${R[$t.mem_used]} | ${R[$t.identical]} |"
 		done
 		echo
 		for pair in $(pairs); do
 			set -- ${pair/:/ }
-			echo "RSS $1 / $2: $(ratio "${R[$1.rss_trees]}" "${R[$2.rss_trees]}")"
+			echo "RSS $1 / $2: $(ratio3 "${R[$1.rss_trees]}" "${R[$2.rss_trees]}")"
 			echo
 		done
 	fi
