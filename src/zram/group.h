@@ -30,9 +30,11 @@
 
 struct zram_group;
 
-/* Pages per frame: the policy's group=PAGES bounds, and its "on". */
+/* Pages per frame: the policy's group=PAGES bounds, and its "on". 32
+ * pages (128 KiB) at zstd-15 with a dictionary are ~2 % smaller than 16
+ * on the trees measured, for twice the work per cold read. */
 #define GROUP_PAGES_MIN 2u
-#define GROUP_PAGES_MAX 16u
+#define GROUP_PAGES_MAX 32u
 #define GROUP_PAGES_DEFAULT 4u
 /* zstd level of the frames: the policy's group_level=1..19, 0 meaning
  * the default (docs/benchmarks.md: why 4 pages at level 3, and what

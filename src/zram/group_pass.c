@@ -16,8 +16,9 @@
  *
  * A pass walks the slots in ascending order and collects runs of
  * consecutive slots that are idle, COMPRESSED (or SHARED by this slot
- * alone: a dedup entry with one reference) and not INCOMPRESSIBLE; so never
- * SAME, WB, HUGE, GROUPED, empty, or a page other slots share. Each collected member
+ * alone: a dedup entry with one reference) and not INCOMPRESSIBLE or
+ * NOGROUP; so never SAME, WB, HUGE, GROUPED, empty, or a page other slots
+ * share. Each collected member
  * is decoded into the pass's buffer and marked PP under its lock, then let
  * go. When a run has `pages` members, or breaks, and has at least
  * GROUP_PAGES_MIN: compress them as one zstd frame (the group level, the
@@ -32,6 +33,10 @@
  * access time stay). Finally the pass drops its own reference: a frame
  * whose members all changed meanwhile is freed right there.
  *
+ * A run whose frame was not smaller marks its members NOGROUP: later passes
+ * skip them until they are written again (a run cut elsewhere might have
+ * shrunk; the price of not compressing the same pages every pass).
+ *
  * Known limit: a member that changed between its decode and the install
  * stays out, and the frame keeps its page's bytes until the frame goes (it
  * is still smaller than what the members it kept used, unless most left).
@@ -39,6 +44,7 @@
  * Lock order: pp_lock (the caller's) -> slot lock (one at a time) -> group
  * table lock / allocator locks inside slot_content.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "slot_content.h"
@@ -79,7 +85,8 @@ static bool object_own(struct zram *z, struct zram_slot *slot, uint32_t f)
 /* May @slot (flags @f) join a group? Locking: as object_own(). */
 static bool member_ok(struct zram *z, struct zram_slot *slot, uint32_t f)
 {
-	return (f & SLOT_IDLE) && !(f & (SLOT_INCOMPRESSIBLE | SLOT_PP)) &&
+	return (f & SLOT_IDLE) &&
+	       !(f & (SLOT_INCOMPRESSIBLE | SLOT_PP | SLOT_NOGROUP)) &&
 	       object_own(z, slot, f);
 }
 
@@ -110,9 +117,14 @@ static int member_install(struct zram *z, uint64_t index, uint32_t id,
 	return done;
 }
 
-/* Clear PP on the run's members that still have it. Locking: slot locks. */
-static void run_release(struct zram *z, struct group_run *r)
+/*
+ * Clear PP on the run's members that still have it (unchanged since they
+ * were decoded), and mark them NOGROUP if @nogroup (their frame was not
+ * smaller). Locking: slot locks.
+ */
+static void run_release(struct zram *z, struct group_run *r, bool nogroup)
 {
+	uint32_t set = nogroup ? SLOT_NOGROUP : 0;
 	unsigned int i;
 
 	for (i = 0; i < r->n; i++) {
@@ -122,7 +134,7 @@ static void run_release(struct zram *z, struct group_run *r)
 			continue;
 		slot_lock(z, slot);
 		if (LOAD(slot->flags) & SLOT_PP)
-			slot_flags_update(slot, SLOT_PP, 0);
+			slot_flags_update(slot, SLOT_PP, set);
 		slot_unlock(slot);
 	}
 	r->n = 0;
@@ -141,8 +153,12 @@ static void run_flush(struct zram *z, struct group_run *r)
 		goto out;
 	len = slot_group_compress(z, r->st, r->level, r->pages, r->n, r->frame,
 				  cap, &dict);
-	/* not smaller (-E2BIG), no memory, or the dictionary kept changing:
-	 * leave them */
+	/* not smaller: leave them, and do not try them again */
+	if (len == -E2BIG) {
+		run_release(z, r, true);
+		return;
+	}
+	/* no memory, or the dictionary kept changing: leave them */
 	if (len <= 0 ||
 	    slot_group_new(z, r->frame, (size_t)len, r->n, dict, &id))
 		goto out;
@@ -152,7 +168,7 @@ static void run_flush(struct zram *z, struct group_run *r)
 			((uint32_t)len + r->n - 1) / r->n);
 	slot_group_put(z, id); /* the pass's own reference */
 out:
-	run_release(z, r);
+	run_release(z, r, false);
 }
 
 /* slot_walk() callback: extend the run with slot @index, or end it. */

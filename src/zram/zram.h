@@ -253,7 +253,7 @@ struct zram_policy {
 	 * then, and rewrite idle pages of older dictionaries with it */
 	bool auto_dict;
 	/* group idle neighbours, this many pages per zstd frame
-	 * (2..16; "on" is 4), 0: make no new groups (existing ones stay) */
+	 * (2..32; "on" is 4), 0: make no new groups (existing ones stay) */
 	uint32_t group;
 	/* zstd level of new grouped frames (1..19); 0 is the default, 3.
 	 * A frame also uses the zstd dictionary new writes use, if any */
@@ -263,7 +263,7 @@ struct zram_policy {
 /*
  * zram_policy_set - apply @p; the thread starts on the first setting that
  * asks for work. A group_level of 0 is stored as the default (3).
- * Returns 0, -EINVAL (interval 0, group neither 0 nor 2..16, or
+ * Returns 0, -EINVAL (interval 0, group neither 0 nor 2..32, or
  * group_level above 19; writeback or mem_target without a backing store
  * is accepted and waits for one), -errno of thread creation.
  */

@@ -25,7 +25,7 @@
  *   recomp_algorithm := algo=NAME [' ' priority=1..3]  (default priority 1)
  *   policy   := kv ([ ,\n] kv)*   kv: idle_after=number | recompress=on|off
  *               | writeback=on|off | mem_target=size | interval=number(>0)
- *               | auto_dict=on|off | group=on|off|2..16 (on: 4)
+ *               | auto_dict=on|off | group=on|off|2..32 (on: 4)
  *               | group_level=1..19;
  *               each at most once; keys not given keep their value
  *   bool01   := 0 | 1

@@ -53,6 +53,7 @@ struct model {
 	bool wb[PAGES];	       /* written back */
 	bool recomp[PAGES];    /* recompressed (priority 1) */
 	bool incompr[PAGES];   /* no secondary codec shrinks it */
+	bool nogroup[PAGES];   /* its run's frame did not shrink */
 	int grp[PAGES];	       /* model frame it is a member of, or -1 */
 	bool idle[PAGES];
 	uint64_t huge_since;
@@ -93,6 +94,7 @@ static void model_store(struct zram *z, void *ctx, unsigned int id,
 
 	m.stored[page] = true;
 	m.wb[page] = m.recomp[page] = m.incompr[page] = false;
+	m.nogroup[page] = false;
 	m.grp[page] = -1;
 	if (same_filled(p)) {
 		m.csize[page] = 0;
@@ -224,6 +226,7 @@ static void step_clear(struct zram *z, void *ctx, unsigned int id, uint64_t *rs,
 			m.stored[p] = true;
 			m.csize[p] = 0;
 			m.wb[p] = m.recomp[p] = m.incompr[p] = false;
+			m.nogroup[p] = false;
 			m.grp[p] = -1;
 		} else if (whole) {
 			m.notify_free += m.stored[p];
@@ -308,6 +311,7 @@ static void step_recompress(struct zram *z, void *zctx)
 			    zs_lookup_class_index(z->pool, m.csize[p])) {
 			m.csize[p] = (uint32_t)n;
 			m.recomp[p] = true;
+			m.nogroup[p] = false; /* a new object */
 		} else {
 			m.incompr[p] = true;
 		}
@@ -318,7 +322,7 @@ static void step_recompress(struct zram *z, void *zctx)
 static bool model_member(uint64_t p)
 {
 	return in_memory(p) && m.csize[p] < ZRAM_PAGE_SIZE && !m.incompr[p] &&
-	       m.idle[p];
+	       !m.nogroup[p] && m.idle[p];
 }
 
 /* The model's own grouping of pages [@first, @first + @n). */
@@ -341,6 +345,9 @@ static void model_group(struct zram *z, void *zctx, uint64_t first,
 		(size_t)n * ZRAM_PAGE_SIZE, frame,
 		sizes - 1 < sizeof(frame) ? sizes - 1 : sizeof(frame));
 	(void)z;
+	if (len == -E2BIG)
+		for (i = 0; i < n; i++)
+			m.nogroup[first + i] = true;
 	if (len <= 0)
 		return;
 	frame_size[m.frames_made] = (uint32_t)len;
@@ -404,6 +411,7 @@ static void step_reset(struct zram *z)
 	CHECK_EQ(zram_reset(z), 0);
 	for (p = 0; p < PAGES; p++) {
 		m.stored[p] = m.wb[p] = m.recomp[p] = m.incompr[p] = false;
+		m.nogroup[p] = false;
 		m.grp[p] = -1;
 	}
 	memset(m.ref, 0, sizeof(m.ref));

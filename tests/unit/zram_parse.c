@@ -148,7 +148,7 @@ static const struct bad bad_inputs[] = {
 	{"policy", "group=", -EINVAL},
 	{"policy", "group=1", -EINVAL},
 	{"policy", "group=0", -EINVAL},
-	{"policy", "group=17", -EINVAL},
+	{"policy", "group=33", -EINVAL},
 	{"policy", "group=-4", -EINVAL},
 	{"policy", "group=4x", -EINVAL},
 	{"policy", "group=ON", -EINVAL},
@@ -380,6 +380,8 @@ static void test_good_tier_inputs(struct zram *z)
 	/* group: on is the default size, a number is the size, off is 0 */
 	CHECK_EQ(store(z, "policy", "group=on"), 0);
 	CHECK(strstr(show(z, "policy"), "\ngroup=4\n") != NULL);
+	CHECK_EQ(store(z, "policy", "group=32"), 0);
+	CHECK(strstr(show(z, "policy"), "\ngroup=32\n") != NULL);
 	CHECK_EQ(store(z, "policy", "group=16\n"), 0);
 	CHECK(strstr(show(z, "policy"), "\ngroup=16\n") != NULL);
 	CHECK_EQ(store(z, "policy", "group=2,interval=2"), 0);

@@ -13,8 +13,9 @@
 #                  interval=1,auto_dict=on,group=on (issue 9's memory
 #                  levers), against memory-zstd; in the trees step its RSS
 #                  is read once the policy has settled (see settle_rss)
-#   uzram-zstd-max  as uzram-zstd-full with group=16,group_level=15 (16-page
-#                  frames at zstd-15, with the trained dictionary)
+#   uzram-zstd-max  as uzram-zstd-full with group=32,group_level=15 (32-page
+#                  frames at zstd-15, with the trained dictionary);
+#                  uzram-zstd-max-gNlL: the same with group=N,group_level=L
 #   uzram-zstd-gNlL  nbdkit uzram algo=zstd policy=idle_after=1,interval=1,
 #                  group=N,group_level=L (grouping alone), settled as -full
 #
@@ -135,7 +136,11 @@ target_args() {
 	case $1 in
 	uzram-zstd) echo "$PLUGIN size=$size algo=zstd" ;;
 	uzram-zstd-full) echo "$PLUGIN size=$size algo=zstd dedup=on policy=idle_after=1,interval=1,auto_dict=on,group=on" ;;
-	uzram-zstd-max) echo "$PLUGIN size=$size algo=zstd dedup=on policy=idle_after=1,interval=1,auto_dict=on,group=16,group_level=15" ;;
+	uzram-zstd-max) echo "$PLUGIN size=$size algo=zstd dedup=on policy=idle_after=1,interval=1,auto_dict=on,group=32,group_level=15" ;;
+	uzram-zstd-max-g*)
+		local g=${1#uzram-zstd-max-g}
+		echo "$PLUGIN size=$size algo=zstd dedup=on policy=idle_after=1,interval=1,auto_dict=on,group=${g%l*},group_level=${g#*l}"
+		;;
 	uzram-zstd-g*)
 		local g=${1#uzram-zstd-g}
 		echo "$PLUGIN size=$size algo=zstd policy=idle_after=1,interval=1,group=${g%l*},group_level=${g#*l}"
