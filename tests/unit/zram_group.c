@@ -30,6 +30,9 @@
  *   params' pages, frames smaller than without it); a new dictionary does
  *   not free the old one while frames need it, the frames still read back;
  *   the last member's discard gives the count back.
+ * - NOGROUP (set on the members of a run whose frame did not shrink):
+ *   such a page is left out of runs (it cuts them) until it is written
+ *   again, which clears the mark.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -392,6 +395,43 @@ static void test_dict(void)
 	zram_destroy(z);
 }
 
+/* A NOGROUP page cuts runs; a write of it clears the mark. */
+static void test_nogroup(void)
+{
+	struct zram_config cfg = {.disksize = 16 * PG, .algorithm = "zstd"};
+	unsigned char pg[PG];
+	struct zram_slot *slot;
+	struct zram *z;
+	uint64_t i;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	for (i = 0; i < 8; i++) {
+		harness_text_fill(pg, PG, i);
+		CHECK_EQ(zram_write(z, pg, PG, i * PG), PG);
+	}
+	slot = &z->table[3];
+	slot_lock(z, slot);
+	slot_flags_update(slot, 0, SLOT_NOGROUP);
+	slot_unlock(slot);
+	/* runs [0..2] and [4..7] */
+	CHECK_EQ(group_now(z, 16), 7);
+	CHECK(!slot_grouped(z, 3));
+	CHECK(atomic_load(&slot->flags) & SLOT_NOGROUP);
+	harness_text_fill(pg, PG, 3);
+	CHECK_EQ(zram_write(z, pg, PG, 3 * PG), PG);
+	CHECK(!(atomic_load(&slot->flags) & SLOT_NOGROUP));
+	CHECK_EQ(group_now(z, 16), 0); /* a run of one: not grouped */
+	harness_text_fill(pg, PG, 2);  /* page 2 rewritten: a run [2, 3] */
+	CHECK_EQ(zram_write(z, pg, PG, 2 * PG), PG);
+	CHECK_EQ(group_now(z, 16), 2);
+	CHECK(slot_grouped(z, 3));
+	for (i = 0; i < 8; i++) {
+		harness_text_fill(pg, PG, i);
+		page_check(z, i, pg);
+	}
+	zram_destroy(z);
+}
+
 int main(void)
 {
 	test_kinds();
@@ -402,5 +442,6 @@ int main(void)
 	test_levels();
 	test_level_policy();
 	test_dict();
+	test_nogroup();
 	return harness_finish("zram_group");
 }
