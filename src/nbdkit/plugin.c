@@ -454,7 +454,7 @@ static int uzram_extents(void *handle, uint32_t count, uint64_t offset,
 	"backing-dev=<PATH>          File or block device for writeback.\n"     \
 	"policy='k=v,...'            Tiering policy (idle_after, recompress,\n" \
 	"                            writeback, mem_target, interval,\n"        \
-	"                            auto_dict, group).\n"                      \
+	"                            auto_dict, group, group_level).\n"         \
 	"dedup=true|false            Store identical pages once (default\n"     \
 	"                            false; the dedup control file).\n"         \
 	"controls=<DIR>              Mount the control and stat files on\n"     \
