@@ -12,12 +12,15 @@
  * the version, the body follows from them), never a neighbour's bytes or a
  * freed frame's. Meanwhile one thread marks everything idle and runs
  * grouping passes of varying size in a loop (as the policy thread would),
- * one compacts (frames move under the readers), and one turns dedup on
- * and off. Run under TSan, this
+ * one compacts (frames move under the readers), one turns dedup on
+ * and off, and one replaces the zstd dictionary (two in turn) that frames
+ * are compressed with: a frame counts against its dictionary, so none is
+ * freed while a frame needs it (a reader would decode with freed tables).
+ * Run under TSan, this
  * is the race check of group.c's and slot_group.c's rules. At the end:
  * every page reads back as its owner wrote it, each frame's and each dedup
  * entry's count equals the slots naming it, and a discard of the whole disk gives back every
- * frame and pool page.
+ * frame and pool page and every dictionary count.
  *
  * Scaled by harness_scale() (UZRAM_STRESS_SCALE), seeded by harness_seed().
  */
@@ -170,7 +173,31 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-/* The policy's grouping, in a loop; and compaction. */
+/* Two zstd dictionaries, trained in main(), installed in turn. */
+static void *dicts[2];
+static size_t dict_sizes[2];
+static _Atomic long dict_swaps;
+static uint64_t dict_frames_seen; /* the dictionary thread's alone */
+
+static void dict_swap(struct zram *z, unsigned int n)
+{
+	void *copy = malloc(dict_sizes[n % 2]);
+	unsigned int j;
+
+	/* frames (the only zstd objects here) counted against a dictionary */
+	for (j = 0; j < ZRAM_DICT_SLOTS; j++)
+		dict_frames_seen +=
+			atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].pages[j]);
+	if (!copy)
+		return;
+	memcpy(copy, dicts[n % 2], dict_sizes[n % 2]);
+	/* -EBUSY: frames still need all four indexes; taken either way */
+	if (!zram_dict_set(z, 0, ZRAM_CODEC_ZSTD, copy, dict_sizes[n % 2]))
+		atomic_fetch_add(&dict_swaps, 1);
+}
+
+/* The policy's grouping, in a loop; compaction, dedup flips, dictionary
+ * replacements. */
 static void *background(void *arg)
 {
 	static const unsigned int sizes[] = {4, 2, 16, 3, 8};
@@ -182,6 +209,8 @@ static void *background(void *arg)
 			attr_store(c->z, "compact", "1");
 		} else if (c->id == 2) {
 			attr_store(c->z, "dedup", n % 4 == 3 ? "0" : "1");
+		} else if (c->id == 3) {
+			dict_swap(c->z, n);
 		} else {
 			attr_store(c->z, "idle", "all");
 			pthread_mutex_lock(&c->z->pp_lock);
@@ -226,13 +255,18 @@ static void final_check(struct zram *z, struct ctx *w)
 	CHECK_EQ(s.dedup_objects, 0);
 	CHECK_EQ(s.compr_data_size, 0);
 	CHECK_EQ(s.mem_used_total, 0);
+	/* frames gave their dictionary counts back (writes are lz4) */
+	for (p = 0; p < ZRAM_DICT_SLOTS; p++)
+		CHECK_EQ(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD].pages[p]),
+			 0);
 }
 
 int main(void)
 {
 	struct zram_config cfg = {.disksize = PAGES * ZRAM_PAGE_SIZE,
 				  .algorithm = "lz4"};
-	struct ctx w[WRITERS], r[READERS], bg[3];
+	struct ctx w[WRITERS], r[READERS], bg[4];
+	static unsigned char samples[64][ZRAM_PAGE_SIZE];
 	struct stress_crew crew;
 	_Atomic long groups = 0;
 	uint64_t rs = harness_seed();
@@ -243,6 +277,12 @@ int main(void)
 
 	page_make(common, 1u << 20, 1); /* page 2^20: no real page's */
 	memset(common, 0, 16);		/* no header either */
+	for (j = 0; j < 64; j++)
+		page_make(samples[j], j, 0);
+	REQUIRE(dict_train_pages(ZRAM_CODEC_ZSTD, samples, 64, 4096, &dicts[0],
+				 &dict_sizes[0]) == 0);
+	REQUIRE(dict_train_pages(ZRAM_CODEC_ZSTD, samples, 64, 2048, &dicts[1],
+				 &dict_sizes[1]) == 0);
 	REQUIRE(zram_create(&cfg, &z) == 0);
 	/* every page starts as version 0 of itself: the first passes group */
 	for (j = 0; j < PAGES; j++) {
@@ -252,7 +292,7 @@ int main(void)
 			(ssize_t)ZRAM_PAGE_SIZE);
 	}
 	stress_crew_init(&crew);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		bg[i] = (struct ctx){
 			.z = z, .id = i, .stop = &crew.stop, .groups = &groups};
 		stress_background(&crew, background, &bg[i]);
@@ -278,8 +318,14 @@ int main(void)
 	CHECK_EQ(stress_join(&crew), 0);
 	fprintf(stderr, "zram_group_race: %ld pages grouped\n",
 		atomic_load(&groups));
+	fprintf(stderr, "zram_group_race: %ld dictionary replacements\n",
+		atomic_load(&dict_swaps));
 	CHECK(atomic_load(&groups) > 0);
+	CHECK(atomic_load(&dict_swaps) > 1);
+	CHECK(dict_frames_seen > 0);
 	final_check(z, w);
 	zram_destroy(z);
+	free(dicts[0]);
+	free(dicts[1]);
 	return harness_finish("zram_group_race");
 }
