@@ -26,19 +26,32 @@
  *   - seq_cst on both sides: the writer's RMW of its slot word before it
  *     reads cut, the shrink's store of cut before it reads the slots, so
  *     at least one of the two sees the other.
+ *   - The writer reads cut before nr_slots; the shrink publishes nr_slots
+ *     before it clears cut. A writer that reads cut cleared by this shrink
+ *     then reads the new nr_slots and gets -ENOSPC. (Read the other way
+ *     round, nr_slots from before the shrink and cut from after it both
+ *     passed, on a slot the shrink had already looked at: the page went
+ *     in past the new end, or was dropped with its table page, still
+ *     counted in pages_stored and its object leaked.)
  *   - Table pages that are not resident were never touched, or were given
  *     back: all their slots are 0. mincore(2) finds them without faulting
  *     them in, so cutting a 16 TiB disk that holds a few pages looks at
  *     those pages, not at a 64 GiB table. A writer that takes a lock in
  *     such a page after cut is set backs off and installs nothing.
- *   - After a shrink the table pages wholly past the end go back to the OS
- *     (MADV_DONTNEED: they read as 0 again, empty and unlocked), and every
- *     sleeper on one of their slot locks is woken (slot_wake()), as
- *     slot_table_release() does. The mapping stays readable and writable:
- *     a thread still holding or taking one of those locks finds the slot
- *     past the end and lets it go.
+ *   - After a shrink the touched table pages wholly past the end go back
+ *     to the OS through slot_table_release(): under all of the page's slot
+ *     locks, so no thread holds one of them when the page is dropped and
+ *     reads as 0 (empty, unlocked); sleepers on them are woken. The page
+ *     must not be dropped under a lock holder: a writer that took its lock
+ *     before the drop and read cut and nr_slots after a grow that followed
+ *     (the mapping stays readable and writable) would install into a slot
+ *     whose lock word no longer says it is held, and the next shrink's
+ *     locked look would miss it. A page whose lock is taken while the
+ *     release walks (its touched bit not yet set) stays resident: it is
+ *     given back by a later shrink or whole-page discard.
  * A grow after a shrink finds the slots in between empty.
  */
+#include <assert.h>
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
@@ -48,6 +61,21 @@
 
 /* Table pages per mincore(2) call: 16 MiB of table, 4 GiB of disk. */
 #define MINCORE_CHUNK 4096u
+
+/*
+ * Test builds: with dbg_install_yield set, slot_install_check() gives the
+ * CPU away between its steps, so that shrinks and grows land in the gaps
+ * (the stress test's widened phase).
+ */
+static void install_check_yield(struct zram *z)
+{
+#ifdef UZRAM_TEST_HOOKS
+	if (atomic_load_explicit(&z->dbg_install_yield, memory_order_relaxed))
+		sched_yield();
+#else
+	(void)z;
+#endif
+}
 
 int slot_install_check(struct zram *z, struct zram_slot *slot)
 {
@@ -59,11 +87,23 @@ int slot_install_check(struct zram *z, struct zram_slot *slot)
 	 * of cut before it reads the slot: one of the two sees the other.
 	 * (Not a fence: ThreadSanitizer does not model fences.)
 	 */
+	install_check_yield(z);
 	atomic_fetch_or_explicit(&slot->flags, 0, memory_order_seq_cst);
-	if (i >= atomic_load_explicit(&z->nr_slots, memory_order_seq_cst))
-		return -ENOSPC;
+	install_check_yield(z);
+	/*
+	 * cut before nr_slots: a shrink publishes nr_slots and then clears
+	 * cut, so a cleared cut read here means the nr_slots read next is
+	 * the shrink's. The other order could read nr_slots from before the
+	 * shrink and cut from after it: both checks passed on a slot the
+	 * shrink had already found empty, and the page was installed past
+	 * the new end, or dropped with its table page (still counted, its
+	 * object leaked).
+	 */
 	if (i >= atomic_load_explicit(&z->cut, memory_order_seq_cst))
 		return -EAGAIN;
+	install_check_yield(z);
+	if (i >= atomic_load_explicit(&z->nr_slots, memory_order_seq_cst))
+		return -ENOSPC;
 	return 0;
 }
 
@@ -134,29 +174,25 @@ static bool tail_scan(struct zram *z, uint64_t from, uint64_t to, bool locked)
 	return false;
 }
 
-/* The table pages wholly in [@from, @to) go back to the OS. */
+/*
+ * The touched table pages wholly in [@from, @to) go back to the OS, each
+ * under all of its slot locks (slot_table_release()), so no thread holds a
+ * lock of a page while it is dropped (see the top). They hold no data: the
+ * shrink found none and no writer installs past nr_slots.
+ * Locking: ctrl_lock held; one page's slot locks at a time.
+ */
 static void tail_release(struct zram *z, uint64_t from, uint64_t to)
 {
 	uint64_t page =
 		(from + SLOTS_PER_TABLE_PAGE - 1) / SLOTS_PER_TABLE_PAGE;
 	uint64_t last = to / SLOTS_PER_TABLE_PAGE;
-	unsigned char vec[MINCORE_CHUNK];
+	uint64_t freed;
 
-	while (page < last) {
-		uint64_t n = last - page < MINCORE_CHUNK ? last - page
-							 : MINCORE_CHUNK;
-		uint64_t k, i;
-
-		table_resident(z, page, n, vec);
-		/* cannot fail on an aligned private anonymous range */
-		madvise(&z->table[page * SLOTS_PER_TABLE_PAGE],
-			(size_t)n * ZRAM_TABLE_PAGE_SIZE, MADV_DONTNEED);
-		for (k = 0; k < n; k++)
-			for (i = 0; vec[k] & 1 && i < SLOTS_PER_TABLE_PAGE; i++)
-				slot_wake(&z->table[(page +
-						     k) * SLOTS_PER_TABLE_PAGE +
-						    i]);
-		page += n;
+	for (page = table_page_next(z, page, last); page < last;
+	     page = table_page_next(z, page + 1, last)) {
+		freed = slot_table_release(z, page * SLOTS_PER_TABLE_PAGE);
+		assert(!freed);
+		(void)freed;
 	}
 }
 

@@ -38,9 +38,9 @@
  * any slot of the page changes; the release clears it while it holds every
  * lock of the page, before the page is dropped, so a thread that takes one
  * of those locks afterwards sets it again. Walks over the table (idle,
- * reset, destroy, slot_walk, discards of whole table pages) visit only pages
- * whose bit is set: an untouched 16 TiB disk is 2 MiB of zero bits, not
- * 2^32 slots.
+ * reset, destroy, slot_walk, discards of whole table pages, the release of
+ * the pages past a shrink's new end) visit only pages whose bit is set: an
+ * untouched 16 TiB disk is 2 MiB of zero bits, not 2^32 slots.
  */
 #include <assert.h>
 #include <errno.h>
@@ -123,9 +123,10 @@ int slot_table_grow(struct zram *z, uint64_t nr_slots)
 
 /*
  * table_page_next - the first touched table page in [@page, @end), or @end
- * if there is none (@end <= z->nr_table_pages). Lock-free: a page touched
- * while the walk runs may or may not be seen (callers that must see every
- * page hold the store claim, so nothing is touched meanwhile).
+ * if there is none (@end within the reservation: a shrink walks the pages
+ * past its new end). Lock-free: a page touched while the walk runs may or
+ * may not be seen (callers that must see every page hold the store claim,
+ * so nothing is touched meanwhile).
  */
 uint64_t table_page_next(const struct zram *z, uint64_t page, uint64_t end)
 {
@@ -254,16 +255,6 @@ bool slot_trylock(struct zram *z, struct zram_slot *slot)
 		}
 	}
 	return false;
-}
-
-/*
- * slot_wake - wake every thread sleeping on @slot's lock word, after the
- * word was zeroed behind the lock's back (MADV_DONTNEED): they read 0 and
- * take the lock afresh. A thread about to sleep finds 0 and does not.
- */
-void slot_wake(struct zram_slot *slot)
-{
-	futex_op(&slot->flags, FUTEX_WAKE, INT32_MAX);
 }
 
 void slot_unlock(struct zram_slot *slot)

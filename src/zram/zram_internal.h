@@ -368,6 +368,7 @@ struct zram {
 	_Atomic uint32_t dbg_delay_ms;
 	_Atomic uint32_t dbg_reset_delay_ms; /* reset sleeps, claimed */
 	_Atomic uint32_t dbg_save_delay_ms;  /* save sleeps, gate closed */
+	_Atomic bool dbg_install_yield;	     /* resize.c: yield in the check */
 #endif
 };
 
@@ -395,7 +396,6 @@ bool io_would_wait(void);
 void slot_unlock(struct zram_slot *slot);
 uint64_t table_page_next(const struct zram *z, uint64_t page, uint64_t end);
 bool table_page_touched(const struct zram *z, uint64_t page);
-void slot_wake(struct zram_slot *slot);
 bool slot_holds_data(uint32_t flags);
 void slot_flags_update(struct zram_slot *slot, uint32_t clear, uint32_t set);
 void slot_touch(struct zram *z, struct zram_slot *slot);
