@@ -1,7 +1,7 @@
 /*
  * zram_read_delay.c - a reader stuck inside a mapping stalls only its page.
  *
- * With the debug_read_delay hook, a read of page 3 sleeps 1.5 s between
+ * With the debug_read_delay hook, a read of page 3 sleeps 3 s between
  * zs_obj_read_begin() and zs_obj_read_end() (holding page 3's slot lock and
  * its zspage's read lock). Meanwhile, reads and writes of every other page
  * and a compaction must finish quickly, while a write to page 3 must wait
@@ -22,7 +22,10 @@
 #include "zram.h"
 
 #define PAGES 64u
-#define DELAY_MS 1500
+/* long enough that 126 page reads and writes and a compaction fit in a
+ * third of it under ThreadSanitizer on a loaded 2-core machine (549 ms
+ * measured once against a 500 ms bound with 1500) */
+#define DELAY_MS 3000
 
 static unsigned char pages[PAGES][ZRAM_PAGE_SIZE];
 
@@ -81,7 +84,7 @@ int main(void)
 				    (uint64_t)i * ZRAM_PAGE_SIZE),
 			 ZRAM_PAGE_SIZE);
 	}
-	CHECK_EQ(attr_store(s.z, "debug_read_delay", "3 1500\n"), 0);
+	CHECK_EQ(attr_store(s.z, "debug_read_delay", "3 3000\n"), 0);
 	REQUIRE(pthread_create(&tid, NULL, stuck_reader, &s) == 0);
 	while (!atomic_load(&s.started))
 		sched_yield();
