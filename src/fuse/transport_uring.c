@@ -365,32 +365,28 @@ static bool ent_serve_inline(struct ring_ent *e,
 
 		n = uzram_disk_read(r->d, e->payload, rd->size,
 				    (int64_t)rd->offset, ZRAM_IO_NOWAIT);
-		if (n == -EAGAIN)
-			return false;
-		if (n < 0) {
-			ent_reply_err(e, in->unique, (int)n);
-			return true;
-		}
 	} else if (in->opcode == FUSE_WRITE &&
 		   arg0 >= sizeof(struct fuse_write_in)) {
 		const struct fuse_write_in *wr = (const void *)e->hdr->op_in;
-		struct fuse_write_out wo = {0};
 
 		if (wr->size != payload)
 			return false; /* libfuse's checks, then */
 		n = uzram_disk_write(r->d, e->payload, payload,
 				     (int64_t)wr->offset, ZRAM_IO_NOWAIT);
-		if (n == -EAGAIN)
-			return false;
-		if (n < 0) {
-			ent_reply_err(e, in->unique, (int)n);
-			return true;
+		if (n >= 0) { /* the reply is a fuse_write_out */
+			struct fuse_write_out wo = {.size = (uint32_t)n};
+
+			memcpy(e->payload, &wo, sizeof(wo));
+			n = sizeof(wo);
 		}
-		wo.size = (uint32_t)n;
-		memcpy(e->payload, &wo, sizeof(wo));
-		n = sizeof(wo);
 	} else {
 		return false;
+	}
+	if (n == -EAGAIN)
+		return false;
+	if (n < 0) {
+		ent_reply_err(e, in->unique, (int)n);
+		return true;
 	}
 	out.len = (uint32_t)(sizeof(out) + (size_t)n);
 	memcpy(e->hdr->in_out, &out, sizeof(out));
