@@ -192,28 +192,38 @@ int slot_obj_store_smaller(struct zram *z, const void *data, size_t len,
 	return obj_store(z, data, len, flags, dict, obj, false);
 }
 
-/*
- * The dictionary is only dereferenced inside the active section (st->active
- * odd), and only if it is still current: zram_dict_retire() waits for
- * sections that began before a replacement, so it is not freed under us.
- */
+bool slot_dict_enter(struct zram *z, struct zram_stream *st,
+		     const struct slot_codec *c)
+{
+	const struct zram_codec_params *p = &z->params[c->prio][c->codec];
+
+	/* only this thread writes st->active */
+	atomic_store_explicit(&st->active, LOAD(st->active) + 1,
+			      memory_order_seq_cst);
+	return !c->dict ||
+	       atomic_load_explicit(&p->dict, memory_order_seq_cst) == c->dict;
+}
+
+void slot_dict_leave(struct zram_stream *st)
+{
+	atomic_store_explicit(&st->active, LOAD(st->active) + 1,
+			      memory_order_release);
+}
+
+/* The dictionary is only dereferenced inside slot_dict_enter/leave. */
 int slot_compress(struct zram *z, struct zram_stream *st,
 		  const struct slot_codec *c, const void *page)
 {
-	struct zram_codec_params *p = &z->params[c->prio][c->codec];
 	void *ctx = zram_stream_ctx(st, c->codec);
-	uint64_t v = LOAD(st->active);
 	int n = -EAGAIN;
 
 	if (!ctx)
 		return -ENOMEM;
-	atomic_store_explicit(&st->active, v + 1, memory_order_seq_cst);
-	if (!c->dict ||
-	    atomic_load_explicit(&p->dict, memory_order_seq_cst) == c->dict)
+	if (slot_dict_enter(z, st, c))
 		n = zram_codec_get(c->codec)->compress(ctx, c->level, c->dict,
 						       page, st->cbuf,
 						       sizeof(st->cbuf));
-	atomic_store_explicit(&st->active, v + 2, memory_order_release);
+	slot_dict_leave(st);
 	if (n == -EAGAIN)
 		return n; /* the dictionary changed: take the new one */
 	if (n <= 0 || (size_t)n >= z->huge_size)

@@ -139,6 +139,17 @@ void slot_codec_of(struct zram *z, unsigned int prio, unsigned int id,
 		   struct slot_codec *out);
 
 /*
+ * slot_dict_enter - enter @st's active section (st->active odd) and say
+ * whether @c's dictionary may be used there: none, or still the current
+ * one of (@c->prio, @c->codec). zram_dict_retire() waits for sections that
+ * began before a replacement, so a dictionary found current is not freed
+ * before slot_dict_leave(), which must follow in every case.
+ */
+bool slot_dict_enter(struct zram *z, struct zram_stream *st,
+		     const struct slot_codec *c);
+void slot_dict_leave(struct zram_stream *st);
+
+/*
  * slot_compress - compress one page with @c into @st->cbuf.
  * Returns the compressed length (> 0), or -E2BIG when the codec cannot
  * shrink it below @z->huge_size, -ENOMEM (no codec context), -EAGAIN if

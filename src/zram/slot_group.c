@@ -92,20 +92,17 @@ static int frame_compress_try(struct zram *z, struct zram_stream *st,
 			      const struct slot_codec *c, const void *src,
 			      size_t len, void *dst, size_t cap)
 {
-	struct zram_codec_params *p = &z->params[0][ZRAM_CODEC_ZSTD];
-	void *ctx = zram_stream_ctx(st, ZRAM_CODEC_ZSTD);
-	uint64_t v = atomic_load_explicit(&st->active, memory_order_relaxed);
+	struct zram_codec_params *p = &z->params[c->prio][c->codec];
+	void *ctx = zram_stream_ctx(st, c->codec);
 	_Atomic uint64_t *count;
 	int n = -EAGAIN;
 
 	if (!ctx)
 		return -ENOMEM;
-	atomic_store_explicit(&st->active, v + 1, memory_order_seq_cst);
-	if (!c->dict ||
-	    atomic_load_explicit(&p->dict, memory_order_seq_cst) == c->dict)
+	if (slot_dict_enter(z, st, c))
 		n = zram_zstd_frame_compress(ctx, c->level, c->dict, src, len,
 					     dst, cap);
-	atomic_store_explicit(&st->active, v + 2, memory_order_release);
+	slot_dict_leave(st);
 	if (n <= 0 || !c->dict)
 		return n ? n : -EINVAL;
 	count = &p->pages[c->dict_cur % ZRAM_DICT_SLOTS];
