@@ -343,6 +343,38 @@ static void test_bad_inputs(struct zram *z)
 	}
 }
 
+/* A policy write, and a line its read-back must then hold, in order. */
+struct policy_row {
+	const char *in, *shows;
+};
+
+/* group: on is the default size, a number is the size */
+static const struct policy_row group_size_rows[] = {
+	{"group=on", "\ngroup=4\n"},
+	{"group=32", "\ngroup=32\n"},
+	{"group=16\n", "\ngroup=16\n"},
+	{"group=2,interval=2", "\ngroup=2\n"},
+};
+
+/* off is 0; group_level is its own key, kept when group changes */
+static const struct policy_row group_level_rows[] = {
+	{"group=off", "\ngroup=off\n"},
+	{"group_level=15,group=16", "\ngroup=16\ngroup_level=15\n"},
+	{"group=off", "\ngroup_level=15\n"},
+	{"group_level=1", "\ngroup_level=1\n"},
+	{"group_level=19\n", "\ngroup_level=19\n"},
+};
+
+static void policy_rows(struct zram *z, const struct policy_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		CHECK_EQ(store(z, "policy", rows[i].in), 0);
+		CHECK(strstr(show(z, "policy"), rows[i].shows) != NULL);
+	}
+}
+
 static void test_good_tier_inputs(struct zram *z)
 {
 	CHECK_EQ(store(z, "writeback_limit_enable", "1\n"), 0);
@@ -377,28 +409,11 @@ static void test_good_tier_inputs(struct zram *z)
 		      "mem_target=0\ninterval=2\nauto_dict=on\ngroup=off\n"
 		      "group_level=3\n"));
 	CHECK_EQ(store(z, "policy", "auto_dict=off"), 0);
-	/* group: on is the default size, a number is the size, off is 0 */
-	CHECK_EQ(store(z, "policy", "group=on"), 0);
-	CHECK(strstr(show(z, "policy"), "\ngroup=4\n") != NULL);
-	CHECK_EQ(store(z, "policy", "group=32"), 0);
-	CHECK(strstr(show(z, "policy"), "\ngroup=32\n") != NULL);
-	CHECK_EQ(store(z, "policy", "group=16\n"), 0);
-	CHECK(strstr(show(z, "policy"), "\ngroup=16\n") != NULL);
-	CHECK_EQ(store(z, "policy", "group=2,interval=2"), 0);
-	CHECK(strstr(show(z, "policy"), "\ngroup=2\n") != NULL);
+	policy_rows(z, group_size_rows,
+		    sizeof(group_size_rows) / sizeof(group_size_rows[0]));
 	CHECK_EQ(store(z, "policy", show(z, "policy")), 0);
-	CHECK_EQ(store(z, "policy", "group=off"), 0);
-	CHECK(strstr(show(z, "policy"), "\ngroup=off\n") != NULL);
-	/* group_level: its own key, kept when group changes, and back */
-	CHECK_EQ(store(z, "policy", "group_level=15,group=16"), 0);
-	CHECK(strstr(show(z, "policy"), "\ngroup=16\ngroup_level=15\n") !=
-	      NULL);
-	CHECK_EQ(store(z, "policy", "group=off"), 0);
-	CHECK(strstr(show(z, "policy"), "\ngroup_level=15\n") != NULL);
-	CHECK_EQ(store(z, "policy", "group_level=1"), 0);
-	CHECK(strstr(show(z, "policy"), "\ngroup_level=1\n") != NULL);
-	CHECK_EQ(store(z, "policy", "group_level=19\n"), 0);
-	CHECK(strstr(show(z, "policy"), "\ngroup_level=19\n") != NULL);
+	policy_rows(z, group_level_rows,
+		    sizeof(group_level_rows) / sizeof(group_level_rows[0]));
 	CHECK_EQ(store(z, "policy", "group_level=3"), 0);
 	/* what `cat policy` prints is accepted back */
 	CHECK_EQ(store(z, "policy", show(z, "policy")), 0);
