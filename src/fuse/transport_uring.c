@@ -608,14 +608,13 @@ static int worker_take_request(struct ring_ent *e)
 	size_t arg0, payload;
 
 	e->replied = false;
+	e->commit_id = e->hdr->ring_ent_in_out.commit_id;
 	if (!ent_request(e, &in, &arg0, &payload))
 		ent_reply_err(e, in.unique, -EIO);
 	else if (!ent_serve_inline(e, &in, arg0, payload)) {
-		e->commit_id = e->hdr->ring_ent_in_out.commit_id;
 		ent_send_away(e);
 		return 0;
 	}
-	e->commit_id = e->hdr->ring_ent_in_out.commit_id;
 	return ent_commit_prep(e);
 }
 
