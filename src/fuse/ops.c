@@ -6,6 +6,8 @@
  * - It is opened with direct_io and never kernel_cache: the kernel keeps no
  *   page-cache copy of the uncompressed data, and every read and write
  *   reaches zram_read() / zram_write() at its own offset and length.
+ *   FOPEN_PARALLEL_DIRECT_WRITES lets writers of different pages run at
+ *   once (the store locks each page; docs/daemon.md "Why direct_io").
  * - Reads past the end are short (0 at or past it), as for any file.
  *   Writes that start at or past the end fail with ENOSPC, as on a block
  *   device; a write that crosses the end is cut short at it.
@@ -35,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <linux/fuse.h> /* FOPEN_PARALLEL_DIRECT_WRITES */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -302,7 +305,7 @@ static void disk_open(fuse_req_t req, struct uzram_daemon *d,
 	 * Any failed reply (interrupted: -ENOENT; connection gone, ...) means
 	 * the kernel has no open file, so no release will follow.
 	 */
-	if (fuse_reply_open(req, fi))
+	if (uzram_reply_open(req, fi, FOPEN_PARALLEL_DIRECT_WRITES))
 		zram_open_put(d->zram);
 }
 

@@ -285,13 +285,43 @@ static ssize_t init_reply(struct uzram_daemon *d, int fd, struct iovec *iov,
 	return n;
 }
 
+/*
+ * The FOPEN_* flags uzram_reply_open() adds to the OPEN reply this thread
+ * is sending (0: none). Only the sending thread sets and reads it, and
+ * only between the call's start and its end.
+ */
+static _Thread_local uint32_t open_flags_extra;
+
+int uzram_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
+		     uint32_t open_flags)
+{
+	int ret;
+
+	open_flags_extra = open_flags;
+	ret = fuse_reply_open(req, fi);
+	open_flags_extra = 0;
+	return ret;
+}
+
 static ssize_t hook_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct uzram_daemon *d = userdata;
 	struct uzram_transport *t = &d->transport;
 	const struct fuse_out_header *out = iov[0].iov_base;
+	struct fuse_open_out open_out;
+	struct iovec patched[2];
 	ssize_t res;
 
+	if (open_flags_extra && count == 2 && !out->error &&
+	    iov[1].iov_len == sizeof(open_out)) {
+		memcpy(&open_out, iov[1].iov_base, sizeof(open_out));
+		open_out.open_flags |= open_flags_extra;
+		open_flags_extra = 0;
+		patched[0] = iov[0];
+		patched[1].iov_base = &open_out;
+		patched[1].iov_len = sizeof(open_out);
+		iov = patched;
+	}
 	if (uzram_ring_reply(iov, count, &res))
 		return res;
 	if (!atomic_load_explicit(&t->init_done, memory_order_relaxed) &&

@@ -77,6 +77,15 @@ int uzram_transport_probe(struct uzram_transport *t,
  */
 int uzram_transport_attach(struct uzram_daemon *d, struct fuse_session *se);
 
+/*
+ * uzram_reply_open - fuse_reply_open() with @open_flags (FOPEN_*) added to
+ * the reply: flags the kernel knows and libfuse 3.14 cannot set
+ * (FOPEN_PARALLEL_DIRECT_WRITES). The hook patches the one reply this
+ * thread sends from inside the call. Returns fuse_reply_open()'s result.
+ */
+int uzram_reply_open(fuse_req_t req, const struct fuse_file_info *fi,
+		     uint32_t open_flags);
+
 /* uzram_transport_stop - stop and join the ring's workers (if any). */
 void uzram_transport_stop(struct uzram_daemon *d);
 

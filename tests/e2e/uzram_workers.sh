@@ -9,6 +9,11 @@
 # must each finish within LIMIT ms, and the stuck read must return P's
 # correct content afterwards. A daemon with a lock shared by all workers,
 # or a compaction that waited for readers, fails this.
+#
+# Then a direct write of P, which waits for the stuck read (P's slot), must
+# not hold up direct writes of other pages: disk.img is opened with
+# FOPEN_PARALLEL_DIRECT_WRITES; without it the kernel holds the file's
+# inode lock for the whole of a synchronous direct write.
 . "$(dirname "$0")/lib.sh"
 
 DELAY=4000 # ms the read of page P sleeps
@@ -68,12 +73,27 @@ e2e_timed $LIMIT "read back page $((P + 1))" read_check $((P + 1))
 reader_alive ||
 	e2e_fail "the stuck read ended before the checks did: not a proof"
 
+write_page "$P" &
+writer=$!
+e2e_cleanup_add "kill $writer 2>/dev/null"
+sleep 0.3
+kill -0 "$writer" 2>/dev/null ||
+	e2e_fail "the write of page $P did not wait for its reader: not a proof"
+e2e_timed $LIMIT "write of page 200 while a write of page $P waits" \
+	write_page 200
+e2e_timed $LIMIT "write of page $((P + 2)) while a write of page $P waits" \
+	write_page $((P + 2))
+reader_alive && kill -0 "$writer" 2>/dev/null ||
+	e2e_fail "the stuck read or write ended before the checks did: not a proof"
+
 wait "$reader" || e2e_fail "the stuck read of page $P failed"
 dt=$(($(e2e_now_ms) - t0))
 e2e_log "stuck read of page $P: ${dt} ms"
 ((dt >= DELAY - 500)) || e2e_fail "stuck read took only ${dt} ms"
 cmp -s "$work/stuck" <(page_of "$work/data" "$P") ||
 	e2e_fail "the stuck read of page $P returned wrong data"
+wait "$writer" || e2e_fail "the write of page $P failed"
+read_check "$P" || e2e_fail "page $P reads back wrong after its write"
 
 echo "$P 0" >"$mnt/debug_read_delay"
 e2e_timed $LIMIT "read of page $P, hook off" read_check "$P"
