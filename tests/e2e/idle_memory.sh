@@ -6,11 +6,16 @@
 # codec contexts, the pool its free-page cache, malloc its arenas' free
 # memory). Then the next I/O works at once: 16 MiB written and read back
 # through the loop device, the same data, at most 1 s slower than the same
-# I/O repeated warm right after.
+# I/O repeated warm right after. Last, with 4 KiB reads going on (so no
+# worker idles), the buffers that those 1 MiB requests touched go back
+# within 2 s: RSS at most start + the pool + LARGE_SLACK (on FUSE over
+# io_uring each of 16 entries a queue can hold a 1 MiB request; the pages
+# past its first 64 KiB go back 0.2 s after a worker's last large request).
 . "$(dirname "$0")/lib.sh"
 trap 'e2e_log "FAIL: line $LINENO: unexpected error (exit $?)"' ERR
 
 SLACK=$((2 << 20)) # bytes above the start RSS allowed after idling
+LARGE_SLACK=$((8 << 20)) # above start + pool while small I/O goes on
 IDLE=30            # seconds the daemon may take to idle down
 
 e2e_require_root
@@ -72,6 +77,45 @@ warm=$(($(e2e_now_ms) - t0))
 e2e_log "16 MiB written and read back: ${cold} ms after idling, ${warm} ms warm"
 check "the first I/O after idling costs at most 1 s more than warm (${cold} <= ${warm} + 1000 ms)" \
 	test "$cold" -le $((warm + 1000))
+
+small_reads() { # 4 KiB direct reads of the 16 MiB, until killed
+	while :; do
+		dd if="$dev" of=/dev/null bs=4k count=64 iflag=direct \
+			skip=$((RANDOM % 4000)) status=none || exit 1
+	done
+}
+# 8 readers at once, so that 1 MiB requests land in many ring entries
+readers=()
+for _ in $(seq 8); do
+	for _ in 1 2 3 4; do
+		dd if="$dev" of=/dev/null bs=1M count=16 iflag=direct status=none
+	done &
+	readers+=($!)
+done
+for r in "${readers[@]}"; do
+	wait "$r" || e2e_fail "1 MiB reads by 8 readers failed"
+done
+rss_large=$(rss)
+small_reads &
+reader=$!
+e2e_cleanup_add "kill $reader 2>/dev/null"
+pool=$(awk '{ print $3 }' "$mnt/mm_stat")
+bound=$((rss0 + pool + LARGE_SLACK))
+t0=$(e2e_now_ms)
+until (($(rss) <= bound)); do
+	(($(e2e_now_ms) - t0 < 2000)) || break
+	sleep 0.05
+done
+dt=$(($(e2e_now_ms) - t0))
+kill -0 "$reader" 2>/dev/null || e2e_fail "the 4 KiB reads stopped"
+kill "$reader"
+e2e_log "RSS $rss_large after the 1 MiB I/O, $(rss) ${dt} ms into 4 KiB reads (start $rss0, pool $pool, bound $bound)"
+if e2e_sanitized; then
+	e2e_log "note: sanitized build (quarantine, shadow): RSS bound not checked"
+else
+	check "RSS within start + pool + 8 MiB within 2 s of small I/O ($(rss) <= $bound)" \
+		test "$(rss)" -le "$bound"
+fi
 e2e_losetup_detach "$dev"
 e2e_stop "$mnt"
 e2e_log "PASS"
