@@ -108,6 +108,9 @@
  */
 #define RING_SMALL_PAYLOAD (64u << 10)
 #define RING_LARGE_IDLE_MS 200
+/* worker_wait() takes the large pages' timer first: it must be the sooner */
+_Static_assert(RING_LARGE_IDLE_MS < RING_IDLE_MS,
+	       "large release before idling");
 
 /*
  * Workers per queue. A queue gets every request of its CPU (a loop
@@ -590,16 +593,22 @@ static int64_t worker_large_due(const struct ring_worker *w)
 }
 
 /*
- * Give back @e's payload pages past RING_SMALL_PAYLOAD. Only where the
- * kernel cannot be writing a request into them (the worker between its
- * io_uring_enter() calls, as in worker_idle()) and nothing staged there is
- * still to be committed.
+ * Give back @e's pages from @from bytes into its mapping on (0: all). Only
+ * where the kernel cannot be writing a request into them (the worker
+ * between its io_uring_enter() calls: with DEFER_TASKRUN the kernel copies
+ * a request in only from inside them) and nothing staged there is still to
+ * be committed. Works under --mlock.
  */
-static void ent_large_release(struct ring_ent *e)
+static void ent_release(struct ring_ent *e, size_t from)
 {
-	zs_os_release(e->payload + RING_SMALL_PAYLOAD,
-		      e->w->ring->payload_size - RING_SMALL_PAYLOAD);
+	zs_os_release(e->map + from, e->w->ring->map_size - from);
 	e->big = false;
+}
+
+/* Where an entry's pages past the first RING_SMALL_PAYLOAD of payload start */
+static size_t ent_large_from(const struct ring_ent *e)
+{
+	return (size_t)(e->payload - e->map) + RING_SMALL_PAYLOAD;
 }
 
 /*
@@ -616,16 +625,19 @@ static void ent_note_size(struct ring_ent *e, size_t bytes)
 		w->large_held = true;
 		w->large_ms = now_ms();
 	} else if (e->big && worker_large_due(w) == 0) {
-		ent_large_release(e);
+		ent_release(e, ent_large_from(e));
 	}
 }
 
 /*
- * No request has come since the last io_uring_enter(), which committed
- * every staged reply: the pages of the big entries the worker holds go
- * back (entries at the helpers are theirs until they come back).
+ * Give back the pages of the entries the worker holds: all of them
+ * (@large_only false), or those of big entries past their first
+ * RING_SMALL_PAYLOAD. Called when no request has come since the last
+ * io_uring_enter(), which committed every staged reply. Entries at the
+ * helpers are theirs until they come back: a big one there is retried
+ * when due again.
  */
-static void worker_large_release(struct ring_worker *w)
+static void worker_release(struct ring_worker *w, bool large_only)
 {
 	unsigned int i;
 
@@ -633,36 +645,24 @@ static void worker_large_release(struct ring_worker *w)
 	for (i = 0; i < w->nr_ents; i++) {
 		struct ring_ent *e = &w->ents[i];
 
-		if (e->big && !e->away)
-			ent_large_release(e);
+		if (e->away)
+			w->large_held = w->large_held || e->big;
+		else if (!large_only)
+			ent_release(e, 0);
 		else if (e->big)
-			w->large_held = true; /* retry when due again */
+			ent_release(e, ent_large_from(e));
 	}
 	if (w->large_held)
 		w->large_ms = now_ms();
 }
 
 /*
- * Idle: give the payload pages and the codec contexts back. Safe while the
- * entries are registered: the kernel writes a request into one only from
- * our own io_uring_enter() (DEFER_TASKRUN), never while we are here.
- * Entries at the helpers are theirs.
+ * Idle: give the entries' pages and the codec contexts back (safe while
+ * the entries are registered: see ent_release()).
  */
 static void worker_idle(struct ring_worker *w)
 {
-	unsigned int i;
-
-	w->large_held = false;
-	for (i = 0; i < w->nr_ents; i++) { /* works under --mlock */
-		struct ring_ent *e = &w->ents[i];
-
-		if (!e->away) {
-			zs_os_release(e->map, w->ring->map_size);
-			e->big = false;
-		} else if (e->big) {
-			w->large_held = true;
-		}
-	}
+	worker_release(w, false);
 	zram_thread_idle(w->ring->d->zram);
 	zs_os_heap_trim(); /* what the codec contexts left in malloc's arenas */
 	w->idle_dropped = true;
@@ -701,7 +701,7 @@ static int worker_wait(struct ring_worker *w)
 				return 0;
 			}
 			if (ret == -ETIME && ms == large)
-				worker_large_release(w);
+				worker_release(w, true);
 			else if (ret == -ETIME)
 				worker_idle(w);
 			continue;
