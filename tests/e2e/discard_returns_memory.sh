@@ -37,8 +37,7 @@ mnt=$work/uzram
 fs=$work/fs
 mkdir "$mnt" "$fs"
 e2e_start "$mnt" --size 512M
-rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$UZRAM_PID/status"; }
-rss0=$(rss)
+rss0=$(e2e_rss)
 e2e_losetup dev "$mnt/disk.img"
 
 # --- 1. fstrim after deleting files
@@ -55,7 +54,7 @@ for i in 1 2 3; do
 done
 sync -f "$fs"
 full=$(mm 3)
-rss_full=$(rss)
+rss_full=$(e2e_rss)
 e2e_log "mem_used_total: $base after mkfs, $full with the files"
 check "the files took pool memory ($full > $base + 100 MiB)" \
 	test "$full" -gt $((base + (100 << 20)))
@@ -112,20 +111,17 @@ cmp -s -n $((4 << 20)) <(dd if="$dev" bs=1M skip=100 count=4 \
 	e2e_fail "the range does not read as zeros after blkdiscard -z"
 e2e_log "ok: the range reads as zeros"
 blkdiscard -f "$dev" || e2e_fail "blkdiscard $dev"
-e2e_log "daemon RSS: $rss0 at start, $rss_full with the files, $(rss) now"
+e2e_log "daemon RSS: $rss0 at start, $rss_full with the files, $(e2e_rss) now"
 check "the daemon's RSS held the pool ($rss_full >= $full)" \
 	test "$rss_full" -ge "$full"
 # Left over: the touched slot table (2 MiB here), per-thread buffers.
 if e2e_sanitized; then
 	e2e_log "note: sanitized build (quarantine, shadow): RSS fall not checked"
 else
-	t0=$(e2e_now_ms)
-	while (($(rss) > rss0 + (16 << 20) && $(e2e_now_ms) - t0 < 1000)); do
-		sleep 0.05
-	done
-	e2e_log "daemon RSS $(rss) after $(($(e2e_now_ms) - t0)) ms"
+	dt=$(e2e_rss_wait $((rss0 + (16 << 20))) 1000)
+	e2e_log "daemon RSS $(e2e_rss) after $dt ms"
 	check "the daemon's RSS fell back to within 16 MiB of its start" \
-		test "$(rss)" -le $((rss0 + (16 << 20)))
+		test "$(e2e_rss)" -le $((rss0 + (16 << 20)))
 fi
 e2e_log "after blkdiscard: mm_stat $(cat "$mnt/mm_stat")"
 check "orig_data_size is 0 after blkdiscard" test "$(mm 1)" -eq 0

@@ -28,9 +28,8 @@ mnt=$work/uzram
 fs=$work/fs
 mkdir "$mnt" "$fs"
 e2e_start "$mnt" --size 512M --algo zstd
-rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$UZRAM_PID/status"; }
 sleep 0.5 # the ring's workers register right after the mount
-rss0=$(rss)
+rss0=$(e2e_rss)
 
 e2e_losetup dev "$mnt/disk.img"
 mkfs.ext4 -q -F "$dev"
@@ -39,23 +38,18 @@ cp -a "$tree" "$fs/tree"
 sync
 echo 3 >/proc/sys/vm/drop_caches
 diff -r "$tree" "$fs/tree" >/dev/null || e2e_fail "the tree reads back wrong"
-rss_full=$(rss)
+rss_full=$(e2e_rss)
 e2e_umount "$fs"
 blkdiscard -f "$dev"
 e2e_log "RSS: $rss0 at start, $rss_full with the tree; discarded"
 
-t0=$(e2e_now_ms)
-until (($(rss) <= rss0 + SLACK)); do
-	(($(e2e_now_ms) - t0 < IDLE * 1000)) || break
-	sleep 0.5
-done
-dt=$(($(e2e_now_ms) - t0))
-e2e_log "RSS $(rss) after ${dt} ms idle (start $rss0, bound +$SLACK)"
+dt=$(e2e_rss_wait $((rss0 + SLACK)) $((IDLE * 1000)))
+e2e_log "RSS $(e2e_rss) after ${dt} ms idle (start $rss0, bound +$SLACK)"
 if e2e_sanitized; then
 	e2e_log "note: sanitized build (quarantine, shadow): RSS bound not checked"
 else
-	check "RSS idled down to start + 2 MiB within $IDLE s ($(rss) <= $((rss0 + SLACK)))" \
-		test "$(rss)" -le $((rss0 + SLACK))
+	check "RSS idled down to start + 2 MiB within $IDLE s ($(e2e_rss) <= $((rss0 + SLACK)))" \
+		test "$(e2e_rss)" -le $((rss0 + SLACK))
 fi
 
 head -c $((16 << 20)) /dev/urandom >"$work/data"
@@ -95,26 +89,21 @@ done
 for r in "${readers[@]}"; do
 	wait "$r" || e2e_fail "1 MiB reads by 8 readers failed"
 done
-rss_large=$(rss)
+rss_large=$(e2e_rss)
 small_reads &
 reader=$!
 e2e_cleanup_add "kill $reader 2>/dev/null"
 pool=$(awk '{ print $3 }' "$mnt/mm_stat")
 bound=$((rss0 + pool + LARGE_SLACK))
-t0=$(e2e_now_ms)
-until (($(rss) <= bound)); do
-	(($(e2e_now_ms) - t0 < 2000)) || break
-	sleep 0.05
-done
-dt=$(($(e2e_now_ms) - t0))
+dt=$(e2e_rss_wait "$bound" 2000)
 kill -0 "$reader" 2>/dev/null || e2e_fail "the 4 KiB reads stopped"
 kill "$reader"
-e2e_log "RSS $rss_large after the 1 MiB I/O, $(rss) ${dt} ms into 4 KiB reads (start $rss0, pool $pool, bound $bound)"
+e2e_log "RSS $rss_large after the 1 MiB I/O, $(e2e_rss) ${dt} ms into 4 KiB reads (start $rss0, pool $pool, bound $bound)"
 if e2e_sanitized; then
 	e2e_log "note: sanitized build (quarantine, shadow): RSS bound not checked"
 else
-	check "RSS within start + pool + 8 MiB within 2 s of small I/O ($(rss) <= $bound)" \
-		test "$(rss)" -le "$bound"
+	check "RSS within start + pool + 8 MiB within 2 s of small I/O ($(e2e_rss) <= $bound)" \
+		test "$(e2e_rss)" -le "$bound"
 fi
 e2e_losetup_detach "$dev"
 e2e_stop "$mnt"

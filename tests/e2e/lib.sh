@@ -128,6 +128,23 @@ e2e_tmpdir() {
 
 e2e_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
+# e2e_rss: the daemon's (UZRAM_PID's) resident memory, in bytes.
+e2e_rss() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$UZRAM_PID/status"; }
+
+# e2e_rss_wait BYTES MS: wait up to MS ms for the daemon's RSS to be at
+# most BYTES; prints the ms waited. Returns 0 either way: the caller
+# checks the RSS itself.
+e2e_rss_wait() {
+	local t0 now
+	t0=$(e2e_now_ms)
+	now=$t0
+	while (($(e2e_rss) > $1 && now - t0 < $2)); do
+		sleep 0.05
+		now=$(e2e_now_ms)
+	done
+	echo $((now - t0))
+}
+
 # True if $1 is mounted as fuse.uzram (the daemon's fsname and subtype).
 e2e_is_mounted() {
 	awk -v m="$1" '$2 == m && $3 == "fuse.uzram" { f = 1 } END { exit !f }' \
