@@ -9,9 +9,10 @@
  *      the others), as `idle N`;
  *   2. recompress=on: recompress type=idle with the secondary codecs;
  *      group=on|PAGES: compress runs of idle neighbours together, PAGES
- *      to a zstd frame at group_level (group_pass.c), before writeback: a grouped page
- *      stays in memory (writeback skips it), and grouping first may bring
- *      memory under mem_target without any backing I/O;
+ *      to a zstd frame at group_level (group_pass.c), before writeback:
+ *      grouping first may bring memory under mem_target without any
+ *      backing I/O (writeback takes grouped and shared pages too, each as
+ *      a page of its own: slot_wb_encode());
  *   3. mem_target and a backing store: while mem_used_total is above the
  *      target, write back idle pages, coldest then largest first,
  *      compacting as it goes, until under it;

@@ -58,12 +58,11 @@ static int set_grow(struct pp_set *set)
 	return 0;
 }
 
-/* In memory: a pass may move it (a shared object: writeback.c and
- * recompress.c say how). */
+/* In memory: a pass may move it (a shared object or a grouped page:
+ * writeback.c and recompress.c say how, and which kinds they take). */
 static bool pp_kind(enum slot_kind k)
 {
-	return k == SLOT_KIND_HUGE || k == SLOT_KIND_COMPRESSED ||
-	       k == SLOT_KIND_SHARED;
+	return slot_wb_takes(k);
 }
 
 static int pp_walk_one(struct zram *z, uint64_t index, void *arg)

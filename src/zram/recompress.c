@@ -44,7 +44,9 @@ static bool rc_want(struct zram *z, uint32_t flags, const void *arg)
 	const struct rc_pass *rc = arg;
 
 	(void)z;
-	return pp_type_match(rc->type, flags) &&
+	/* a frame's member is not an object of its own to recompress */
+	return slot_kind(flags) != SLOT_KIND_GROUPED &&
+	       pp_type_match(rc->type, flags) &&
 	       !(flags & SLOT_INCOMPRESSIBLE) &&
 	       slot_prio(flags) + 1 < rc->prio_max;
 }

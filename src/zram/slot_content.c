@@ -417,7 +417,7 @@ static void obj_account(struct zram *z, uint32_t flags, int sign)
 	}
 }
 
-void slot_dedup_put(struct zram *z, uint32_t id)
+bool slot_dedup_put(struct zram *z, uint32_t id)
 {
 	struct zram_dedup *d =
 		atomic_load_explicit(&z->dedup, memory_order_acquire);
@@ -425,12 +425,13 @@ void slot_dedup_put(struct zram *z, uint32_t id)
 	uint64_t h;
 
 	if (!dedup_put_obj(d, id, &h, &f))
-		return;
+		return false;
 	pool_obj_free(z, h);
 	obj_account(z, f, -1);
 	if (!(f & SLOT_HUGE))
 		atomic_fetch_sub_explicit(slot_dict_pages(z, f), 1,
 					  memory_order_seq_cst);
+	return true;
 }
 
 /*
@@ -791,39 +792,155 @@ int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 	return -EIO;
 }
 
-void slot_obj_copy(struct zram *z, struct zram_stream *st,
-		   struct zram_slot *slot, void *dst)
+bool slot_wb_takes(enum slot_kind k)
 {
-	uint64_t h = LOAD(slot->handle);
-	uint32_t f = LOAD(slot->flags);
-	void *src;
+	return k == SLOT_KIND_HUGE || k == SLOT_KIND_COMPRESSED ||
+	       k == SLOT_KIND_SHARED || k == SLOT_KIND_GROUPED;
+}
 
-	assert(f & SLOT_LOCK);
-	src = zs_obj_read_begin(z->pool, h, st->local_copy);
-	memcpy(dst, src, f & SLOT_SIZE_MASK);
+/* Copy the pool object @h (@len bytes) into st->cbuf. */
+static void obj_copy_out(struct zram *z, struct zram_stream *st, uint64_t h,
+			 uint32_t len)
+{
+	void *src = zs_obj_read_begin(z->pool, h, st->local_copy);
+
+	memcpy(st->cbuf, src, len);
 	zs_obj_read_end(z->pool, h, src);
 }
 
-void slot_wb_install(struct zram *z, struct zram_slot *slot, uint64_t off)
+/*
+ * A member of a frame, on its own: decoded, then compressed with the
+ * primary codec under the rule of new writes (counted against the
+ * dictionary, which must still be current, or compressed again).
+ */
+static int grouped_wb_encode(struct zram *z, struct zram_stream *st, uint64_t h,
+			     struct slot_wb *wb)
+{
+	_Atomic uint64_t *pages;
+	struct slot_codec c;
+	int n;
+
+	n = slot_group_read(z, st, h, st->page);
+	if (n)
+		return n;
+	for (;;) {
+		n = slot_codec_get(z, 0, &c);
+		if (n)
+			return n;
+		n = slot_compress(z, st, &c, st->page);
+		if (n == -EAGAIN)
+			continue;
+		if (n == -E2BIG) {
+			memcpy(st->cbuf, st->page, ZRAM_PAGE_SIZE);
+			wb->flags = SLOT_HUGE | ZRAM_PAGE_SIZE;
+			wb->len = ZRAM_PAGE_SIZE;
+			return 0;
+		}
+		if (n < 0)
+			return n;
+		wb->flags = (uint32_t)n | slot_codec_flags(&c);
+		pages = slot_dict_pages(z, wb->flags);
+		atomic_fetch_add_explicit(pages, 1, memory_order_seq_cst);
+		if (atomic_load_explicit(&slot_params(z, wb->flags)->cur,
+					 memory_order_seq_cst) == c.dict_cur)
+			break;
+		atomic_fetch_sub_explicit(pages, 1, memory_order_seq_cst);
+	}
+	wb->len = (uint32_t)n;
+	wb->dict_ref = true;
+	return 0;
+}
+
+int slot_wb_encode(struct zram *z, struct zram_stream *st,
+		   struct zram_slot *slot, struct slot_wb *wb)
 {
 	uint32_t f = LOAD(slot->flags);
-	uint32_t size = f & SLOT_SIZE_MASK;
+	uint64_t h = LOAD(slot->handle);
+
+	assert(f & SLOT_LOCK);
+	wb->from = slot_kind(f);
+	wb->dict_ref = false;
+	switch (wb->from) {
+	case SLOT_KIND_HUGE:
+	case SLOT_KIND_COMPRESSED:
+		wb->flags = f & SLOT_CONTENT_BITS;
+		wb->len = f & SLOT_SIZE_MASK;
+		obj_copy_out(z, st, h, wb->len);
+		return 0;
+	case SLOT_KIND_SHARED: {
+		struct zram_dedup *d = z->dedup;
+		uint32_t m;
+
+		/* our reference keeps the entry, and with it the dictionary
+		 * the copy's count is taken on */
+		dedup_obj_begin(d, (uint32_t)h, &h, &m);
+		wb->flags = m & SLOT_CONTENT_BITS;
+		wb->len = m & SLOT_SIZE_MASK;
+		obj_copy_out(z, st, h, wb->len);
+		dedup_obj_end(d, (uint32_t)LOAD(slot->handle));
+		if (!(wb->flags & SLOT_HUGE)) {
+			atomic_fetch_add_explicit(slot_dict_pages(z, wb->flags),
+						  1, memory_order_seq_cst);
+			wb->dict_ref = true;
+		}
+		return 0;
+	}
+	case SLOT_KIND_GROUPED:
+		return grouped_wb_encode(z, st, h, wb);
+	default:
+		assert(!"slot_wb_encode: not a kind writeback takes");
+		return -EINVAL;
+	}
+}
+
+void slot_wb_abandon(struct zram *z, const struct slot_wb *wb)
+{
+	if (wb->dict_ref)
+		atomic_fetch_sub_explicit(slot_dict_pages(z, wb->flags), 1,
+					  memory_order_seq_cst);
+}
+
+uint64_t slot_wb_install(struct zram *z, struct zram_slot *slot, uint64_t off,
+			 const struct slot_wb *wb)
+{
+	uint32_t f = LOAD(slot->flags);
+	uint64_t h = LOAD(slot->handle), freed = f & SLOT_SIZE_MASK;
 	struct zram_counters *s = &z->stats;
 
 	assert(f & SLOT_LOCK);
-	assert(slot_kind(f) == SLOT_KIND_HUGE ||
-	       slot_kind(f) == SLOT_KIND_COMPRESSED);
-	pool_obj_free(z, LOAD(slot->handle));
-	counter_add(&s->compr_data_size, -(int64_t)size);
-	if (f & SLOT_HUGE)
-		counter_add(&s->huge_pages, -1);
+	assert(slot_kind(f) == wb->from);
+	switch (wb->from) {
+	case SLOT_KIND_HUGE:
+	case SLOT_KIND_COMPRESSED: /* its dictionary count stays the slot's */
+		pool_obj_free(z, h);
+		obj_account(z, f, -1);
+		break;
+	case SLOT_KIND_SHARED:
+		counter_add(&s->dedup_slots, -1);
+		counter_add(&s->dedup_slot_bytes,
+			    -(int64_t)(f & SLOT_SIZE_MASK));
+		if (!slot_dedup_put(z, (uint32_t)h))
+			freed = 0;
+		break;
+	case SLOT_KIND_GROUPED:
+		counter_add(&s->grouped_pages, -1);
+		slot_group_put(z, (uint32_t)h);
+		break;
+	default:
+		assert(!"slot_wb_install: not a kind writeback takes");
+		return 0;
+	}
 	if (f & SLOT_IDLE)
 		counter_add(&s->idle_pages, -1);
 	counter_add(&s->wb_pages, 1);
-	counter_add(&s->backing_bytes, size);
+	counter_add(&s->backing_bytes, wb->len);
 	counter_add(&s->bd_writes, 1);
 	atomic_store_explicit(&slot->handle, off, memory_order_relaxed);
-	slot_flags_update(slot, SLOT_IDLE | SLOT_PP, SLOT_WB);
+	slot_flags_update(slot,
+			  SLOT_CONTENT_BITS | SLOT_SHARED | SLOT_GROUPED |
+				  SLOT_IDLE | SLOT_PP,
+			  wb->flags | SLOT_WB);
+	return freed;
 }
 
 /* Only touched table pages are visited (see slot.c): a walk over an

@@ -36,9 +36,10 @@
  * unique for the table's life, so a freed and reused id never matches.
  * Only the policy pass makes groups (group_pass.c), from idle COMPRESSED
  * slots and SHARED ones whose entry only they use; SAME, WB, HUGE,
- * INCOMPRESSIBLE and truly shared slots are never grouped,
- * and writeback and recompression skip GROUPED slots (pp.c takes only
- * HUGE and COMPRESSED ones).
+ * INCOMPRESSIBLE and truly shared slots are never grouped.
+ * Recompression skips GROUPED slots; writeback takes them one member at a
+ * time (slot_wb_encode(): the page is compressed again on its own), and
+ * the frame goes when its last member has.
  *
  * A SHARED slot holds one reference to its entry; the entry's meta word is
  * the flags its object would have in a slot of its own (SHARED included),
@@ -220,20 +221,51 @@ void slot_free(struct zram *z, struct zram_slot *slot);
 int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 		unsigned char *dst);
 
-/*
- * slot_obj_copy - copy the pool object of a HUGE or COMPRESSED slot (its
- * size bytes) to @dst. Locking: slot lock held; zspage read lock inside.
- */
-void slot_obj_copy(struct zram *z, struct zram_stream *st,
-		   struct zram_slot *slot, void *dst);
+/* What a page in memory will be on the backing store (slot_wb_encode()). */
+struct slot_wb {
+	enum slot_kind from; /* the slot's kind when it was encoded */
+	uint32_t flags;	     /* content bits on the store (size, codec, ...) */
+	uint32_t len;	     /* bytes on the store (= the size bits) */
+	bool dict_ref; /* this copy holds its own count on its dictionary */
+};
+
+/* slot_wb_takes - can a slot of kind @k go to the backing store? */
+bool slot_wb_takes(enum slot_kind k);
 
 /*
- * slot_wb_install - the slot's object now also lives at byte @off of the
- * backing store: free the pool copy and make the slot WB (same size, codec
- * and priority; HUGE kept to mean raw). Clears IDLE and PP.
- * Locking: slot lock held; the slot is HUGE or COMPRESSED.
+ * slot_wb_encode - the bytes @slot's page will have on the backing store,
+ * into @st->cbuf, described in *@wb:
+ *   HUGE, COMPRESSED  the pool object as it is;
+ *   SHARED            the entry's object, a copy for this sharer alone
+ *                     (the other sharers keep the entry; its object goes
+ *                     with the last of them, as on any put);
+ *   GROUPED           the page decoded from its frame and compressed again
+ *                     with the primary codec (raw if that does not shrink
+ *                     it): a frame cannot be split on the store, and its
+ *                     other members may stay hot.
+ * A SHARED or GROUPED copy that is not raw counts against its dictionary
+ * from here (wb->dict_ref), so the dictionary outlives the batch write:
+ * slot_wb_install() hands the count to the slot, slot_wb_abandon() gives it
+ * back. Returns 0, -ENOMEM (no codec context), -EIO (the frame does not
+ * decode). Locking: slot lock held; zspage read lock inside.
  */
-void slot_wb_install(struct zram *z, struct zram_slot *slot, uint64_t off);
+int slot_wb_encode(struct zram *z, struct zram_stream *st,
+		   struct zram_slot *slot, struct slot_wb *wb);
+
+/* slot_wb_abandon - an encoded copy that did not reach the slot. */
+void slot_wb_abandon(struct zram *z, const struct slot_wb *wb);
+
+/*
+ * slot_wb_install - the copy @wb of the slot's page now lives at byte @off
+ * of the backing store: the slot gives up its memory (frees its object,
+ * drops its entry's or frame's reference) and becomes WB. Clears IDLE and
+ * PP. Returns the pool bytes that went (0 for a sharer whose entry others
+ * still hold; a member's share for GROUPED).
+ * Locking: slot lock held; the slot still holds what @wb was encoded from
+ * (PP kept since, and of kind wb->from).
+ */
+uint64_t slot_wb_install(struct zram *z, struct zram_slot *slot, uint64_t off,
+			 const struct slot_wb *wb);
 
 /*
  * slot_shared_rewrite - give the shared object of @slot (SHARED) a new
@@ -277,10 +309,10 @@ void pool_obj_free(struct zram *z, uint64_t handle);
 
 /*
  * slot_dedup_put - drop one reference to dedup entry @id; the last one
- * frees its pool object and the object's share of the counters.
- * Locking: any; takes the index's and the allocator's locks.
+ * frees its pool object and the object's share of the counters (returns
+ * true then). Locking: any; takes the index's and the allocator's locks.
  */
-void slot_dedup_put(struct zram *z, uint32_t id);
+bool slot_dedup_put(struct zram *z, uint32_t id);
 
 /*
  * slot_group_compress - @npages pages at @src as one zstd frame at @level

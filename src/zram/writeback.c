@@ -4,12 +4,14 @@
  *
  * A pass (z->pp_lock held) picks candidates (pp.c), then for each: take the
  * writeback budget, lock the slot, check it is still picked (PP) and in
- * memory, reserve room in the batch (backing_place) and copy the object
- * bytes there, unlock. When the batch is full, write it with no slot lock
- * held, then re-lock each slot of the batch: if it is still picked, the
- * pool copy is freed and the slot points at the backing store
- * (slot_wb_install); if it changed meanwhile, its room on the store is
- * released. On any error every object of the failed batch is released.
+ * memory, encode what it will be on the store (slot_wb_encode(): the
+ * object as it is; a sharer's own copy of its entry's object; a grouped
+ * member compressed on its own), reserve room in the batch
+ * (backing_place) and copy it there, unlock. When the batch is full, write
+ * it with no slot lock held, then re-lock each slot of the batch: if it is
+ * still picked, the slot gives up its memory (its object, its entry's or
+ * frame's reference) and points at the backing store (slot_wb_install); if
+ * it changed meanwhile, its room on the store is released. On any error every object of the failed batch is released.
  * writeback_limit is charged per page as zram does: a page is charged when
  * it is taken and refunded if it does not end up on the backing store (it
  * changed before it was copied, or while its batch was written, or the
@@ -28,8 +30,8 @@
 
 struct wb_entry {
 	uint32_t index;
-	uint32_t len;
 	uint64_t off;
+	struct slot_wb wb; /* what was copied, and from what kind */
 };
 
 struct wb_pass {
@@ -80,15 +82,12 @@ static int batch_flush(struct wb_pass *p)
 		struct wb_entry *e = &p->ent[i];
 		struct zram_slot *slot = &p->z->table[e->index];
 		uint32_t f;
-		enum slot_kind k;
 
 		slot_lock(p->z, slot);
 		f = LOAD(slot->flags);
-		k = slot_kind(f);
-		if (!err && (f & SLOT_PP) &&
-		    (k == SLOT_KIND_HUGE || k == SLOT_KIND_COMPRESSED)) {
-			slot_wb_install(p->z, slot, e->off);
-			p->freed += e->len;
+		/* PP survives only if nothing wrote, freed or read it */
+		if (!err && (f & SLOT_PP) && slot_kind(f) == e->wb.from) {
+			p->freed += slot_wb_install(p->z, slot, e->off, &e->wb);
 			p->written++;
 			slot_unlock(slot);
 			continue;
@@ -96,7 +95,8 @@ static int batch_flush(struct wb_pass *p)
 		if (f & SLOT_PP)
 			slot_flags_update(slot, SLOT_PP, 0);
 		slot_unlock(slot);
-		backing_release(p->b, e->off, e->len);
+		slot_wb_abandon(p->z, &e->wb);
+		backing_release(p->b, e->off, e->wb.len);
 		budget_refund(p->z, 1); /* it stays in memory */
 	}
 	p->nr = 0;
@@ -105,16 +105,15 @@ static int batch_flush(struct wb_pass *p)
 }
 
 /*
- * Put the object of slot @index into the batch. Returns 1 (taken), 0
- * (skipped: it changed since it was picked), -EAGAIN (batch full: flush and
- * call again), -ENOSPC.
+ * Put the page of slot @index into the batch. Returns 1 (taken), 0
+ * (skipped: it changed since it was picked, or its frame does not decode),
+ * -EAGAIN (batch full: flush and call again), -ENOSPC, -ENOMEM.
  */
 static int batch_add(struct wb_pass *p, uint32_t index)
 {
 	struct zram_slot *slot = &p->z->table[index];
 	struct wb_entry *e = &p->ent[p->nr];
 	unsigned char *dst;
-	enum slot_kind k;
 	uint32_t f;
 	int err = 0;
 
@@ -122,22 +121,26 @@ static int batch_add(struct wb_pass *p, uint32_t index)
 		return -EAGAIN;
 	slot_lock(p->z, slot);
 	f = LOAD(slot->flags);
-	k = slot_kind(f);
 	if (!(f & SLOT_PP))
 		goto out_unlock;
 	/* a page nobody else shares leaves the index and goes as any other;
-	 * a shared object stays in memory for all its sharers */
-	if (k == SLOT_KIND_SHARED && slot_unshare(p->z, slot)) {
-		f = LOAD(slot->flags);
-		k = slot_kind(f);
+	 * a sharer of an object others share goes with a copy of its own */
+	if (slot_kind(f) == SLOT_KIND_SHARED)
+		slot_unshare(p->z, slot);
+	if (!slot_wb_takes(slot_kind(LOAD(slot->flags))))
+		goto out_unlock;
+	err = slot_wb_encode(p->z, p->st, slot, &e->wb);
+	if (err) {
+		if (err == -EIO) /* stays in memory; a read reports it */
+			err = 0;
+		goto out_unlock;
 	}
-	if (k != SLOT_KIND_HUGE && k != SLOT_KIND_COMPRESSED)
+	err = backing_place(p->b, &p->bt, e->wb.len, &e->off, &dst);
+	if (err) {
+		slot_wb_abandon(p->z, &e->wb);
 		goto out_unlock;
-	e->len = f & SLOT_SIZE_MASK;
-	err = backing_place(p->b, &p->bt, e->len, &e->off, &dst);
-	if (err)
-		goto out_unlock;
-	slot_obj_copy(p->z, p->st, slot, dst);
+	}
+	memcpy(dst, p->st->cbuf, e->wb.len);
 	e->index = index;
 	p->nr++;
 	err = 1;

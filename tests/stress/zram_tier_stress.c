@@ -8,12 +8,16 @@
  * checking every byte against the model. Meanwhile one thread loops over
  * `idle all`, `writeback idle`, `writeback page_indexes=...`, `recompress`
  * and `compact`, and the policy thread runs with idle_after=0, recompress,
- * writeback and grouping (group=4) on and a mem_target. A page lost, torn
- * or mixed up between pool, frames and backing store fails the compare. At
- * the end the counters must agree with the slot table (bd_count,
- * backing_bytes, compr_data_size with each frame once, pages_stored,
- * group_objects) and a discard of everything must leave the backing store
- * empty.
+ * writeback and grouping (group=4) on and a mem_target. It runs twice:
+ * with dedup off, and on (whole pages of one of 8 texts: many sharers of
+ * each object, written back each with a copy of its own while the others
+ * keep reading the entry). A page lost, torn or mixed up between pool,
+ * entries, frames and backing store fails the compare. At the end the
+ * counters must agree with the slot table (bd_count, backing_bytes,
+ * compr_data_size with each frame and entry once, pages_stored,
+ * group_objects, dedup_objects); `writeback idle` of everything must leave
+ * nothing in the pool (every kind goes); and a discard of everything must
+ * leave the backing store empty and no dictionary count held.
  *
  * Scaled by harness_scale() (UZRAM_STRESS_SCALE), seeded by harness_seed().
  */
@@ -133,7 +137,7 @@ static void *tier_main(void *arg)
 static void check_counters(struct zram *z)
 {
 	uint64_t wb = 0, wb_bytes = 0, compr = 0, stored = 0, i, j;
-	uint32_t frames[PAGES], nframes = 0, id;
+	uint32_t frames[PAGES], nframes = 0, entries[PAGES], nentries = 0, id;
 	struct group_frame gf;
 	struct zram_stats s;
 
@@ -154,8 +158,14 @@ static void check_counters(struct zram *z)
 			break;
 		case SLOT_KIND_SAME:
 			break;
-		case SLOT_KIND_SHARED: /* dedup is off here */
-			CHECK(!"shared slot");
+		case SLOT_KIND_SHARED: /* each entry counts once */
+			id = (uint32_t)atomic_load(&z->table[i].handle);
+			for (j = 0; j < nentries && entries[j] != id; j++)
+				;
+			if (j < nentries)
+				break;
+			entries[nentries++] = id;
+			compr += dedup_meta(z->dedup, id) & SLOT_SIZE_MASK;
 			break;
 		case SLOT_KIND_GROUPED: /* each frame counts once */
 			id = (uint32_t)atomic_load(&z->table[i].handle);
@@ -176,9 +186,23 @@ static void check_counters(struct zram *z)
 	CHECK_EQ(s.compr_data_size, compr);
 	CHECK_EQ(s.pages_stored, stored);
 	CHECK_EQ(s.group_objects, nframes);
+	/* every entry a slot names; none without one */
+	CHECK_EQ(s.dedup_objects, nentries);
 }
 
-int main(void)
+static void dict_counts_zero(struct zram *z)
+{
+	unsigned int p, c, d, held = 0;
+
+	for (p = 0; p < ZRAM_PRIOS; p++)
+		for (c = 0; c < ZRAM_CODECS; c++)
+			for (d = 0; d < ZRAM_DICT_SLOTS; d++)
+				held += atomic_load(
+						&z->params[p][c].pages[d]) != 0;
+	CHECK_EQ(held, 0);
+}
+
+static void run(bool dedup)
 {
 	static struct worker w[WORKERS];
 	static char dir[] = "/tmp/zram_tier_stress.XXXXXX";
@@ -186,14 +210,16 @@ int main(void)
 	struct zram_config cfg = {
 		.disksize = PAGES * ZRAM_PAGE_SIZE,
 		.backing_dev = path,
+		.dedup = dedup,
 		.policy = "idle_after=0,interval=1,recompress=on,writeback=on,"
 			  "mem_target=256K,group=4"};
-	uint64_t seed = harness_seed();
+	uint64_t seed = harness_seed() + dedup;
 	struct zram_stats s;
 	struct zram *z;
 	unsigned int i;
 	int fd;
 
+	strcpy(dir, "/tmp/zram_tier_stress.XXXXXX");
 	REQUIRE(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/backing", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -205,8 +231,10 @@ int main(void)
 	for (i = 0; i < WORKERS; i++) {
 		w[i].z = z;
 		w[i].id = i;
+		w[i].bad = 0;
 		w[i].seed = seed + i * 7919;
 		w[i].iters = stress_iters(20000, 1);
+		memset(w[i].model, 0, sizeof(w[i].model));
 		stress_worker(&crew, worker_main, &w[i]);
 	}
 	stress_background(&crew, tier_main, z);
@@ -216,20 +244,23 @@ int main(void)
 			    "recompress=off writeback=off "
 			    "mem_target=0 interval=3600"),
 		 0);
+	check_counters(z);
 	CHECK_EQ(attr_store(z, "idle", "all"), 0);
 	CHECK_EQ(attr_store(z, "writeback", "idle"), 0);
 	check_counters(z);
 	zram_stats_get(z, &s);
+	CHECK_EQ(s.compr_data_size, 0); /* every kind went */
 	CHECK(s.bd_writes > 0);
 	CHECK(s.pages_recompressed > 0);
 	CHECK(s.policy_passes > 0);
 	fprintf(stderr,
-		"bd_writes %llu bd_reads %llu recompressed %llu passes %llu\n",
-		(unsigned long long)s.bd_writes, (unsigned long long)s.bd_reads,
+		"dedup %d: bd_writes %llu bd_reads %llu recompressed %llu "
+		"passes %llu\n",
+		dedup, (unsigned long long)s.bd_writes,
+		(unsigned long long)s.bd_reads,
 		(unsigned long long)s.pages_recompressed,
 		(unsigned long long)s.policy_passes);
 	for (i = 0; i < WORKERS; i++) {
-		w[i].iters = 0;
 		for (unsigned int pg = 0; pg < PER_WORKER; pg++) {
 			static unsigned char buf[ZRAM_PAGE_SIZE];
 
@@ -244,8 +275,15 @@ int main(void)
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.backing_used, 0);
 	CHECK_EQ(s.bd_count, 0);
+	dict_counts_zero(z);
 	zram_destroy(z);
 	unlink(path);
 	rmdir(dir);
+}
+
+int main(void)
+{
+	run(false);
+	run(true);
 	return harness_finish("zram_tier_stress");
 }

@@ -11,8 +11,12 @@
  *   - recompress type=idle rewrites each shared entry once with the
  *     secondary codec (it used to skip shared pages, and with dedup on
  *     every page is in the index);
- *   - writeback with dedup on writes back every page nobody shares (it
- *     leaves the index) and keeps shared objects in memory; all read back.
+ *   - writeback with dedup on: one sharer of a pair goes with a copy of
+ *     its own (its twin keeps the entry, alone now; the object stays);
+ *     then `writeback idle` takes every page, sharers or not, and frees
+ *     every object (it used to keep shared objects in memory: mem_target
+ *     could not go below them); all read back, and a discard gives every
+ *     byte, block and dictionary count back.
  * Layout: pages [0, UNIQ) hold UNIQ different pages; pages [UNIQ, PAGES)
  * repeat the first PAGES - UNIQ of them, so dup_pages = PAGES - UNIQ.
  */
@@ -199,11 +203,25 @@ static void test_recompress(void)
 	zram_destroy(z);
 }
 
-static void test_writeback(void)
+/* Every dictionary count of every (priority, codec) is back to 0. */
+static void dict_counts_zero(struct zram *z)
 {
-	char dir[] = "/tmp/zram_dedup_rewrite.XXXXXX", path[64];
-	struct zram_stats s;
+	unsigned int p, c, d, held = 0;
+
+	for (p = 0; p < ZRAM_PRIOS; p++)
+		for (c = 0; c < ZRAM_CODECS; c++)
+			for (d = 0; d < ZRAM_DICT_SLOTS; d++)
+				held += atomic_load(
+						&z->params[p][c].pages[d]) != 0;
+	CHECK_EQ(held, 0);
+}
+
+static void test_writeback(const char *algo)
+{
+	char dir[] = "/tmp/zram_dedup_rewrite.XXXXXX", path[64], req[64];
+	struct zram_stats s0, s;
 	struct zram *z;
+	uint32_t i;
 	int fd;
 
 	REQUIRE(mkdtemp(dir));
@@ -212,25 +230,59 @@ static void test_writeback(void)
 	REQUIRE(fd >= 0);
 	REQUIRE(ftruncate(fd, 16 << 20) == 0);
 	close(fd);
-	z = store_make("lz4", path);
+	z = store_make(algo, path);
+	if (!strcmp(algo, "zstd")) { /* objects and copies that need one */
+		CHECK_EQ(attr_store(z, "train_dict", "samples=256 size=8K"), 0);
+		CHECK_EQ(zram_discard(z, 0, zram_disksize(z)), 0);
+		for (i = 0; i < PAGES; i++) {
+			page_make(page, i);
+			REQUIRE(zram_write(z, page, ZRAM_PAGE_SIZE,
+					   (uint64_t)i * ZRAM_PAGE_SIZE) ==
+				ZRAM_PAGE_SIZE);
+		}
+		CHECK(atomic_load(&z->params[0][ZRAM_CODEC_ZSTD]
+					   .dicts[slot_dict_idx(
+						   entry_meta(z, 0))]) != NULL);
+	}
+	zram_stats_get(z, &s0);
+	CHECK_EQ(s0.dup_pages, DUPS);
+	/* one sharer of page 0's object: the entry stays for page UNIQ */
+	snprintf(req, sizeof(req), "page_index=%u", UNIQ);
+	CHECK_EQ(attr_store(z, "writeback", req), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 1);
+	CHECK_EQ(s.dup_pages, DUPS - 1);
+	CHECK_EQ(s.dedup_objects, s0.dedup_objects);
+	CHECK_EQ(s.compr_data_size, s0.compr_data_size);
+	CHECK(slot_kind(atomic_load(&z->table[UNIQ].flags)) == SLOT_KIND_WB);
+	CHECK(slot_kind(atomic_load(&z->table[0].flags)) == SLOT_KIND_SHARED);
+	check_all(z);
+	/* every page, shared or not */
 	CHECK_EQ(attr_store(z, "idle", "all"), 0);
 	CHECK_EQ(attr_store(z, "writeback", "idle"), 0);
 	zram_stats_get(z, &s);
-	fprintf(stderr, "writeback: %llu pages on the backing store\n",
-		(unsigned long long)s.bd_count);
-	/* the pages nobody shares went; the shared objects stayed */
-	CHECK_EQ(s.bd_count, UNIQ - DUPS);
-	CHECK_EQ(s.dup_pages, DUPS);
-	CHECK_EQ(s.dedup_objects, DUPS);
+	fprintf(stderr, "writeback (%s): %llu pages on the backing store\n",
+		algo, (unsigned long long)s.bd_count);
+	CHECK_EQ(s.bd_count, PAGES);
+	CHECK_EQ(s.dup_pages, 0);
+	CHECK_EQ(s.dedup_objects, 0);
+	CHECK_EQ(s.compr_data_size, 0);
 	check_all(z);
 	zram_stats_get(z, &s);
-	CHECK(s.bd_reads >= UNIQ - DUPS);
+	CHECK(s.bd_reads >= PAGES);
 	/* a written-back page written again: back in memory and the index */
 	page_make(page, UNIQ - 1);
 	CHECK_EQ(zram_write(z, page, ZRAM_PAGE_SIZE,
 			    (uint64_t)(UNIQ - 1) * ZRAM_PAGE_SIZE),
 		 ZRAM_PAGE_SIZE);
 	check_all(z);
+	CHECK_EQ(zram_discard(z, 0, zram_disksize(z)), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 0);
+	CHECK_EQ(s.backing_used, 0);
+	CHECK_EQ(s.dedup_objects, 0);
+	CHECK_EQ(s.pages_stored, 0);
+	dict_counts_zero(z);
 	CHECK_EQ(zram_reset(z), 0);
 	zram_destroy(z);
 	unlink(path);
@@ -242,6 +294,7 @@ int main(void)
 	(void)harness_seed();
 	test_dict_refresh();
 	test_recompress();
-	test_writeback();
+	test_writeback("lz4");
+	test_writeback("zstd");
 	return harness_finish("zram_dedup_rewrite");
 }

@@ -30,11 +30,19 @@
  *   params' pages, frames smaller than without it); a new dictionary does
  *   not free the old one while frames need it, the frames still read back;
  *   the last member's discard gives the count back.
+ * - Writeback of members (frames made with a dictionary): one member by
+ *   page_index goes with a page of its own (compressed again with the
+ *   primary codec and the current dictionary, counted on it) while its
+ *   frame stays for the others; then `writeback idle` takes the rest and
+ *   the frames go. A new dictionary does not free the one the written-back
+ *   copies need; every page reads back; a discard of the whole disk gives
+ *   back every block and every dictionary count.
  * - NOGROUP (set on the members of a run whose frame did not shrink):
  *   such a page is left out of runs (it cuts them) until it is written
  *   again, which clears the mark.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -395,6 +403,75 @@ static void test_dict(void)
 	zram_destroy(z);
 }
 
+static void test_writeback(void)
+{
+	char dir[] = "/tmp/zram_group.XXXXXX", path[64];
+	struct zram_config cfg = {.disksize = 256 * PG, .algorithm = "zstd"};
+	static unsigned char pg[128][PG];
+	struct zram_codec_params *par;
+	struct zram_stats s;
+	struct zram_dict *d0;
+	unsigned int idx;
+	struct zram *z;
+	uint64_t i;
+	int fd;
+
+	REQUIRE(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/backing", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	REQUIRE(fd >= 0);
+	REQUIRE(ftruncate(fd, 16 << 20) == 0);
+	close(fd);
+	cfg.backing_dev = path;
+	vocab_pages(pg, 128, 12);
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	par = &z->params[0][ZRAM_CODEC_ZSTD];
+	for (i = 0; i < 128; i++)
+		CHECK_EQ(zram_write(z, pg[i], PG, i * PG), PG);
+	CHECK_EQ(zram_dict_train(z, 128, 4096), 0);
+	d0 = atomic_load(&par->dict);
+	idx = (unsigned int)(atomic_load(&par->cur) % ZRAM_DICT_SLOTS);
+	CHECK_EQ(group_now(z, 16), 128);
+	CHECK_EQ(dict_pages(z, idx), 8); /* one count per frame */
+	/* one member: its frame stays for the 15 others */
+	CHECK_EQ(attr_store(z, "writeback", "page_index=5"), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 1);
+	CHECK_EQ(s.grouped_pages, 127);
+	CHECK_EQ(s.group_objects, 8);
+	CHECK(!slot_grouped(z, 5));
+	CHECK_EQ(dict_pages(z, idx), 9); /* the copy uses the dictionary */
+	for (i = 0; i < 16; i++)
+		page_check(z, i, pg[i]);
+	/* the rest: every frame goes */
+	CHECK_EQ(attr_store(z, "idle", "all"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "idle"), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 128);
+	CHECK_EQ(s.grouped_pages, 0);
+	CHECK_EQ(s.group_objects, 0);
+	CHECK_EQ(s.compr_data_size, 0);
+	CHECK_EQ(dict_pages(z, idx), 128);
+	/* a new dictionary: the copies keep the old one */
+	for (i = 0; i < 64; i++)
+		CHECK_EQ(zram_write(z, pg[i], PG, i * PG), PG);
+	CHECK_EQ(zram_dict_train(z, 64, 2048), 0);
+	CHECK(atomic_load(&par->dict) != d0);
+	CHECK(atomic_load(&par->dicts[idx]) == d0);
+	for (i = 0; i < 128; i++)
+		page_check(z, i, pg[i]);
+	CHECK_EQ(zram_discard(z, 0, 256 * PG), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 0);
+	CHECK_EQ(s.backing_used, 0);
+	CHECK_EQ(s.pages_stored, 0);
+	CHECK_EQ(dict_pages(z, idx), 0);
+	CHECK_EQ(dict_pages(z, (idx + 1) % ZRAM_DICT_SLOTS), 0);
+	zram_destroy(z);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* A NOGROUP page cuts runs; a write of it clears the mark. */
 static void test_nogroup(void)
 {
@@ -442,6 +519,7 @@ int main(void)
 	test_levels();
 	test_level_policy();
 	test_dict();
+	test_writeback();
 	test_nogroup();
 	return harness_finish("zram_group");
 }

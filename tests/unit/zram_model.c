@@ -14,7 +14,9 @@
  * Tiering steps run in the same sequence: `writeback page_indexes=LO-HI`
  * and `writeback huge` to a backing file (the model moves those pages to
  * its written-back set: they leave compr_data_size and enter bd_count and
- * backing_bytes), and `recompress` with zstd as the secondary codec (the
+ * backing_bytes; a member of a frame in the range goes too, compressed
+ * again with the primary codec, and its frame leaves compr_data_size with
+ * its last member), and `recompress` with zstd as the secondary codec (the
  * model compresses each candidate with zstd itself and keeps the result
  * only if it lands in a smaller size class, else marks it incompressible).
  * Any later write, partial write or discard of such a page must bring it
@@ -84,31 +86,33 @@ static bool same_filled(const unsigned char *p)
 	return true;
 }
 
+/* What the primary codec makes of @page: its size, 4096 if raw. */
+static uint32_t primary_size(struct zram *z, void *ctx, unsigned int id,
+			     uint64_t page)
+{
+	int n = zram_codec_get(id)->compress(
+		ctx, atomic_load(&z->params[0][id].level),
+		atomic_load(&z->params[0][id].dict),
+		m.ref + page * ZRAM_PAGE_SIZE, cbuf, sizeof(cbuf));
+
+	return n <= 0 || (size_t)n >= z->huge_size ? ZRAM_PAGE_SIZE
+						   : (uint32_t)n;
+}
+
 /* The page was (re)stored by the store: compute what it must hold. */
 static void model_store(struct zram *z, void *ctx, unsigned int id,
 			uint64_t page)
 {
-	const struct zram_codec_ops *ops = zram_codec_get(id);
-	const unsigned char *p = m.ref + page * ZRAM_PAGE_SIZE;
-	int n;
-
 	m.stored[page] = true;
 	m.wb[page] = m.recomp[page] = m.incompr[page] = false;
 	m.nogroup[page] = false;
 	m.grp[page] = -1;
-	if (same_filled(p)) {
+	if (same_filled(m.ref + page * ZRAM_PAGE_SIZE)) {
 		m.csize[page] = 0;
 		return;
 	}
-	n = ops->compress(ctx, atomic_load(&z->params[0][id].level),
-			  atomic_load(&z->params[0][id].dict), p, cbuf,
-			  sizeof(cbuf));
-	if (n <= 0 || (size_t)n >= z->huge_size) {
-		m.csize[page] = ZRAM_PAGE_SIZE;
-		m.huge_since++;
-	} else {
-		m.csize[page] = (uint32_t)n;
-	}
+	m.csize[page] = primary_size(z, ctx, id, page);
+	m.huge_since += m.csize[page] == ZRAM_PAGE_SIZE;
 }
 
 static void fill(unsigned char *p, size_t len, uint64_t *rs)
@@ -270,8 +274,12 @@ static int store_attr(struct zram *z, const char *name, const char *v)
 	return zram_attr_find(name)->store(z, v, strlen(v));
 }
 
-/* writeback of a random range, or of every huge page */
-static void step_writeback(struct zram *z, uint64_t *rs)
+/*
+ * writeback of a random range, or of every huge page; a member of a frame
+ * in the range goes as a page of its own (never huge: "huge" skips it)
+ */
+static void step_writeback(struct zram *z, void *ctx, unsigned int id,
+			   uint64_t *rs)
 {
 	uint64_t lo = harness_rand(rs) % PAGES, hi, p;
 	bool huge = harness_rand(rs) % 4 == 0;
@@ -286,10 +294,18 @@ static void step_writeback(struct zram *z, uint64_t *rs)
 		snprintf(cmd, sizeof(cmd), "page_indexes=%llu-%llu",
 			 (unsigned long long)lo, (unsigned long long)hi);
 	CHECK_EQ(store_attr(z, "writeback", cmd), 0);
-	for (p = 0; p < PAGES; p++)
+	for (p = 0; p < PAGES; p++) {
 		if (in_memory(p) &&
 		    (huge ? m.csize[p] == ZRAM_PAGE_SIZE : p >= lo && p <= hi))
 			m.wb[p] = true;
+		if (m.stored[p] && m.grp[p] >= 0 && !huge && p >= lo &&
+		    p <= hi) {
+			m.grp[p] = -1;
+			m.wb[p] = true;
+			m.recomp[p] = false; /* the primary codec's now */
+			m.csize[p] = primary_size(z, ctx, id, p);
+		}
+	}
 }
 
 /* recompress everything in memory with zstd (priority 1) */
@@ -523,7 +539,7 @@ static void run(const char *algo, const char *params, uint64_t seed)
 	for (i = 0; i < STEPS; i++) {
 		switch (harness_rand(&rs) % 10) {
 		case 8:
-			step_writeback(z, &rs);
+			step_writeback(z, ctx, id, &rs);
 			break;
 		case 9:
 			if (harness_rand(&rs) % 3 == 0)

@@ -402,6 +402,91 @@ static void test_policy(void)
 	zram_destroy(z);
 }
 
+/* Every dictionary count of every (priority, codec) is back to 0. */
+static void dict_counts_zero(struct zram *z)
+{
+	unsigned int p, c, d, held = 0;
+
+	for (p = 0; p < ZRAM_PRIOS; p++)
+		for (c = 0; c < ZRAM_CODECS; c++)
+			for (d = 0; d < ZRAM_DICT_SLOTS; d++)
+				held += atomic_load(
+						&z->params[p][c].pages[d]) != 0;
+	CHECK_EQ(held, 0);
+}
+
+/*
+ * mem_target with dedup and grouping on: pages [0, PAGES/2) are written
+ * twice (the second copy at PAGES + i shares their objects: never
+ * grouped), pages [PAGES/2, PAGES) are unique (the policy groups them
+ * first). Writeback used to take neither a sharer of an object others
+ * share nor a grouped page, so memory stayed at the shared objects and the
+ * frames, far above the target. Now both go: every sharer with a copy of
+ * its own, every member compressed on its own, and every page reads back;
+ * a discard of the whole disk gives back every byte, block and
+ * dictionary count.
+ */
+static void test_policy_every_kind(void)
+{
+	struct zram_config cfg = {.disksize = 2 * PAGES * ZRAM_PAGE_SIZE,
+				  .algorithm = "zstd",
+				  .backing_dev = bpath,
+				  .dedup = true};
+	static unsigned char buf[ZRAM_PAGE_SIZE];
+	unsigned int i, bad = 0;
+	struct zram_stats s;
+	struct zram *z;
+	int waits;
+
+	backing_make(16ull << 20);
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	write_all(z);
+	for (i = 0; i < PAGES / 2; i++)
+		CHECK_EQ(zram_write(z, data[i], ZRAM_PAGE_SIZE,
+				    (uint64_t)(PAGES + i) * ZRAM_PAGE_SIZE),
+			 ZRAM_PAGE_SIZE);
+	zram_stats_get(z, &s);
+	CHECK(s.dup_pages >= PAGES / 2 - PAGES / 16); /* less the zero pages */
+	CHECK_EQ(attr_store(z, "policy",
+			    "idle_after=0 interval=1 group=on writeback=on "
+			    "mem_target=64K"),
+		 0);
+	for (waits = 0; waits < 3000; waits++) {
+		zram_stats_get(z, &s);
+		if (s.mem_used_total <= 64 * 1024 && s.bd_count)
+			break;
+		usleep(10000);
+	}
+	fprintf(stderr,
+		"policy (dedup, group): mem_used_total %" PRIu64
+		" after %d ms, %" PRIu64 " pages written back, %" PRIu64
+		" grouped, %" PRIu64 " shared\n",
+		s.mem_used_total, waits * 10, s.bd_count, s.grouped_pages,
+		s.dup_pages);
+	CHECK(s.mem_used_total <= 64 * 1024);
+	CHECK_EQ(attr_store(z, "policy", "group=off writeback=off"), 0);
+	zram_stats_get(z, &s);
+	CHECK(s.bd_count > PAGES); /* sharers and members both went */
+	check_all(z);
+	for (i = 0; i < PAGES / 2; i++) {
+		CHECK_EQ(zram_read(z, buf, ZRAM_PAGE_SIZE,
+				   (uint64_t)(PAGES + i) * ZRAM_PAGE_SIZE),
+			 ZRAM_PAGE_SIZE);
+		bad += !!memcmp(buf, data[i], ZRAM_PAGE_SIZE);
+	}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(zram_discard(z, 0, zram_disksize(z)), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.bd_count, 0);
+	CHECK_EQ(s.compr_data_size, 0);
+	CHECK_EQ(s.dedup_objects, 0);
+	CHECK_EQ(s.group_objects, 0);
+	CHECK_EQ(s.pages_stored, 0);
+	CHECK_EQ(s.backing_used, 0);
+	dict_counts_zero(z);
+	zram_destroy(z);
+}
+
 /*
  * A policy given at creation starts with the first read too, not only
  * with a write: a restored disk that is only read gets its passes.
@@ -447,6 +532,7 @@ int main(void)
 	test_recompress_at_limit();
 	test_policy();
 	test_policy_starts_on_read();
+	test_policy_every_kind();
 	unlink(bpath);
 	rmdir(dir);
 	return harness_finish("zram_tier");
