@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # fio_verify_tiering.sh - data integrity while pages move between memory,
 # recompression and the backing store, checked by fio's crc32c verify.
-# The daemon runs with a backing file and the policy thread at
-# idle_after=1, recompress=on, writeback=on and a small mem_target, zstd as
-# the secondary codec. fio writes 4 KiB to 1 MiB blocks from 3 jobs on the
-# loop device (verify_backlog reads back while writing, then a full verify
-# pass), twice over, while a background loop writes `idle all`,
+# The daemon runs with --dedup, a backing file and the policy thread at
+# idle_after=1, recompress=on, writeback=on, group=on and a small
+# mem_target, zstd as the secondary codec. fio writes 4 KiB to 1 MiB blocks
+# from 4 jobs on the loop device (verify_backlog reads back while writing,
+# then a full verify pass), twice over: three write unique blocks (grouped,
+# recompressed, written back), one writes one pattern everywhere (verify=
+# pattern: every page one shared object, its sharers written back each
+# with a copy of its own while the others read the entry), while a
+# background loop writes `idle all`,
 # `writeback idle`, `recompress` and `compact` without pause. Any verify
 # error, any failed control write or a non-zero fio exit fails the test;
 # the pages must really have moved (bd_writes, bd_reads and
@@ -22,7 +26,8 @@ mnt=$work/uzram
 mkdir "$mnt"
 truncate -s 1G "$work/backing"
 e2e_start "$mnt" --size 256M --threads 4 --backing-dev "$work/backing" \
-	--policy idle_after=1,interval=1,recompress=on,writeback=on,mem_target=8M
+	--dedup --policy \
+	idle_after=1,interval=1,recompress=on,writeback=on,mem_target=8M,group=on
 echo algo=zstd >"$mnt/recomp_algorithm"
 e2e_losetup dev "$mnt/disk.img"
 
@@ -52,12 +57,22 @@ verify_interval=512
 [random]
 offset=128M
 numjobs=1
+
+[shared]
+offset=192M
+numjobs=1
+verify=pattern
+verify_pattern="uzram shared page "
 EOF
 
 # The tierer: runs until told to stop; the first failure goes to a file.
+# It also keeps the most shared pages it saw (sharers come and go: the
+# policy writes them back).
 tierer() {
-	local n=0 f
+	local n=0 f d dmax=0
 	while [[ ! -e "$work/stop" ]]; do
+		d=$(grep -o '"dup_pages": [0-9]*' "$mnt/stats.json" | cut -d' ' -f2)
+		((d > dmax)) && dmax=$d
 		for f in "idle:all" "writeback:idle" "recompress:type=idle" \
 			"compact:1" "recompress:" "writeback:huge"; do
 			if ! echo "${f#*:}" >"$mnt/${f%%:*}"; then
@@ -68,6 +83,7 @@ tierer() {
 		n=$((n + 1))
 	done
 	echo "$n" >"$work/tier.rounds"
+	echo "$dmax" >"$work/tier.dup_max"
 }
 
 e2e_cleanup_add "touch '$work/stop'; kill \$TIERER 2>/dev/null; wait \$TIERER"
@@ -97,6 +113,8 @@ wait "$TIERER" || e2e_fail "the tiering loop ended with an error"
 e2e_log "ok: $(cat "$work/tier.rounds") rounds of idle/writeback/recompress/compact"
 json() { grep -o "\"$1\": [0-9]*" "$mnt/stats.json" | cut -d' ' -f2; }
 check "pages were written back ($(json bd_writes))" test "$(json bd_writes)" -gt 0
+check "pages were shared (up to $(cat "$work/tier.dup_max") at once)" \
+	test "$(cat "$work/tier.dup_max")" -gt 0
 
 # On a fast machine fio may finish before the tierer moved what it reads
 # back: move everything out now and read the whole device back from the
@@ -110,6 +128,8 @@ check "the whole device reads back the same from the backing store" \
 check "pages were read back ($(json bd_reads))" test "$(json bd_reads)" -gt 0
 check "pages were recompressed ($(json pages_recompressed))" \
 	test "$(json pages_recompressed)" -gt 0
+check "nothing left in the pool: every kind was written back" \
+	test "$(json compr_data_size)" -eq 0
 check "the policy ran ($(json policy_passes) passes)" \
 	test "$(json policy_passes)" -gt 0
 check "no failed reads or writes" test "$(awk '{print $1 + $2}' "$mnt/io_stat")" -eq 0
