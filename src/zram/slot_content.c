@@ -808,13 +808,8 @@ static void obj_copy_out(struct zram *z, struct zram_stream *st, uint64_t h,
 	zs_obj_read_end(z->pool, h, src);
 }
 
-/*
- * A member of a frame, on its own: decoded, then compressed with the
- * primary codec under the rule of new writes (counted against the
- * dictionary, which must still be current, or compressed again).
- */
-static int grouped_wb_encode(struct zram *z, struct zram_stream *st, uint64_t h,
-			     struct slot_wb *wb)
+int slot_group_encode(struct zram *z, struct zram_stream *st, uint64_t h,
+		      bool count, uint32_t *flags)
 {
 	_Atomic uint64_t *pages;
 	struct slot_codec c;
@@ -832,22 +827,33 @@ static int grouped_wb_encode(struct zram *z, struct zram_stream *st, uint64_t h,
 			continue;
 		if (n == -E2BIG) {
 			memcpy(st->cbuf, st->page, ZRAM_PAGE_SIZE);
-			wb->flags = SLOT_HUGE | ZRAM_PAGE_SIZE;
-			wb->len = ZRAM_PAGE_SIZE;
-			return 0;
+			*flags = SLOT_HUGE | ZRAM_PAGE_SIZE;
+			return ZRAM_PAGE_SIZE;
 		}
 		if (n < 0)
 			return n;
-		wb->flags = (uint32_t)n | slot_codec_flags(&c);
-		pages = slot_dict_pages(z, wb->flags);
+		*flags = (uint32_t)n | slot_codec_flags(&c);
+		if (!count)
+			return n;
+		pages = slot_dict_pages(z, *flags);
 		atomic_fetch_add_explicit(pages, 1, memory_order_seq_cst);
-		if (atomic_load_explicit(&slot_params(z, wb->flags)->cur,
+		if (atomic_load_explicit(&slot_params(z, *flags)->cur,
 					 memory_order_seq_cst) == c.dict_cur)
-			break;
+			return n;
 		atomic_fetch_sub_explicit(pages, 1, memory_order_seq_cst);
 	}
+}
+
+/* A frame's member as a page of its own, counted on its dictionary. */
+static int grouped_wb_encode(struct zram *z, struct zram_stream *st, uint64_t h,
+			     struct slot_wb *wb)
+{
+	int n = slot_group_encode(z, st, h, true, &wb->flags);
+
+	if (n < 0)
+		return n;
 	wb->len = (uint32_t)n;
-	wb->dict_ref = true;
+	wb->dict_ref = !(wb->flags & SLOT_HUGE);
 	return 0;
 }
 

@@ -357,6 +357,20 @@ int slot_group_read(struct zram *z, struct zram_stream *st, uint64_t h,
 		    unsigned char *dst);
 
 /*
+ * slot_group_encode - member @h of a frame as a page of its own: decoded
+ * into @st->page, then compressed with the primary codec and its current
+ * dictionary into @st->cbuf (raw, HUGE | 4096, if that does not shrink
+ * it). Returns the length with its content bits in *@flags, or -errno
+ * (-EIO: the frame does not decode, -ENOMEM). With @count, a compressed
+ * copy counts against its dictionary as a new write does (still current
+ * after the count, else compressed again), for the caller to hand to a
+ * slot or give back; without, the caller keeps the dictionary still (a
+ * save holds ctrl_lock). Locking: a reference keeps the frame.
+ */
+int slot_group_encode(struct zram *z, struct zram_stream *st, uint64_t h,
+		      bool count, uint32_t *flags);
+
+/*
  * slot_walk - call @fn for every slot in [@first, @end) that may hold data
  * (its flags word is not 0), in ascending order, without its lock; @fn
  * locks it if it needs to and returns 0 to go on or non-zero to stop (that

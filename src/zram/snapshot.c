@@ -281,31 +281,17 @@ static int shared_put(struct zram *z, struct snap_out *o, uint32_t f,
 static int grouped_expand(struct zram *z, struct zram_stream *st, uint64_t h,
 			  unsigned char *dst, uint32_t *flags)
 {
-	struct slot_codec c;
 	uint64_t word;
-	int n, err;
+	int n = slot_group_encode(z, st, h, false, flags);
 
-	err = slot_group_read(z, st, h, st->page);
-	if (err)
-		return err;
+	if (n < 0)
+		return n;
 	if (page_same_filled(st->page, &word)) { /* cannot be, but is fine */
 		put64(dst, word);
 		*flags = SLOT_SAME;
 		return 8;
 	}
-	do {
-		err = slot_codec_get(z, 0, &c);
-		n = err ? err : slot_compress(z, st, &c, st->page);
-	} while (n == -EAGAIN);
-	if (n == -E2BIG) {
-		memcpy(dst, st->page, ZRAM_PAGE_SIZE);
-		*flags = SLOT_HUGE | ZRAM_PAGE_SIZE;
-		return ZRAM_PAGE_SIZE;
-	}
-	if (n < 0)
-		return n;
 	memcpy(dst, st->cbuf, (size_t)n);
-	*flags = (uint32_t)n | (slot_codec_flags(&c) & SNAP_FLAGS_KEEP);
 	return n;
 }
 
