@@ -236,8 +236,10 @@ static int shared_refresh(struct zram *z, struct zram_stream *st,
 {
 	int n;
 
-	/* done through another sharer: this slot's copy follows */
-	if (!dict_stale(slot_shared_sync(z, slot), c) ||
+	/* done through another sharer: this slot's copy follows; an entry in
+	 * a frame has no dictionary of its own (its frame's stays counted) */
+	if (slot_shared_grouped(z, slot) ||
+	    !dict_stale(slot_shared_sync(z, slot), c) ||
 	    slot_decode(z, st, index, st->page))
 		return 0;
 	n = slot_compress(z, st, c, st->page);

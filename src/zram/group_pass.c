@@ -15,10 +15,10 @@
  * to decode).
  *
  * A pass walks the slots in ascending order and collects runs of
- * consecutive slots that are idle, COMPRESSED (or SHARED by this slot
- * alone: a dedup entry with one reference) and not INCOMPRESSIBLE or
- * NOGROUP; so never SAME, WB, HUGE, GROUPED, empty, or a page other slots
- * share. Each collected member
+ * consecutive slots that are idle, COMPRESSED or SHARED (a dedup entry
+ * holding a compressed object, however many slots share it) and not
+ * INCOMPRESSIBLE or NOGROUP; so never SAME, WB, HUGE, GROUPED, empty, or a
+ * sharer whose entry is in a frame already. Each collected member
  * is decoded into the pass's buffer and marked PP under its lock, then let
  * go. When a run has `pages` members, or breaks, and has at least
  * GROUP_PAGES_MIN: compress them as one zstd frame (the group level, the
@@ -30,8 +30,16 @@
  * still PP (no access, write, discard or free since it was decoded: any of
  * those clears PP, and only a pass under pp_lock sets it), take a reference
  * and install it as GROUPED (its own object is freed, its IDLE mark and
- * access time stay). Finally the pass drops its own reference: a frame
- * whose members all changed meanwhile is freed right there.
+ * access time stay), or, for a sharer, move its entry into the frame
+ * (slot_shared_group(): the entry takes the reference and frees its
+ * object, for every sharer; it stays in the index, so a later write of the
+ * same page shares the member). Finally the pass drops its own reference:
+ * a frame whose members all changed meanwhile is freed right there.
+ *
+ * Two sharers of one entry in one run: both are decoded into the frame,
+ * the first moves the entry, the second is left out (its entry is a
+ * member already); the frame keeps that page's bytes. Neighbouring copies
+ * of one page are rare on a disk; cutting runs at them would cost more.
  *
  * A run whose frame was not smaller marks its members NOGROUP: later passes
  * skip them until they are written again (a run cut elsewhere might have
@@ -65,29 +73,30 @@ struct group_run {
 };
 
 /*
- * Is @slot (flags @f) a compressed page that grouping would free: its own
- * object, or a dedup entry it alone uses (with dedup on, every new page is
- * an entry; one whose count is 1 is a plain page in all but name)? The
- * count is a hint: a writer may share the entry a moment later, and then
- * grouping keeps that writer's copy alive (correct, only not smaller).
- * Locking: the slot lock held, or none for a first look.
+ * May a slot with flags @f join a group, as far as its flags tell: idle,
+ * its own compressed object or a dedup entry's (not raw), not marked.
+ * Locking: none needed (a first look, without the slot lock: nothing else
+ * of the slot is read then, its handle may belong to other content).
  */
-static bool object_own(struct zram *z, struct zram_slot *slot, uint32_t f)
+static bool member_flags_ok(uint32_t f)
 {
 	enum slot_kind k = slot_kind(f);
 
-	if (k == SLOT_KIND_COMPRESSED)
-		return true;
-	return k == SLOT_KIND_SHARED && !(f & SLOT_HUGE) &&
-	       dedup_refs(z->dedup, (uint32_t)LOAD(slot->handle)) == 1;
-}
-
-/* May @slot (flags @f) join a group? Locking: as object_own(). */
-static bool member_ok(struct zram *z, struct zram_slot *slot, uint32_t f)
-{
 	return (f & SLOT_IDLE) &&
 	       !(f & (SLOT_INCOMPRESSIBLE | SLOT_PP | SLOT_NOGROUP)) &&
-	       object_own(z, slot, f);
+	       (k == SLOT_KIND_COMPRESSED ||
+		(k == SLOT_KIND_SHARED && !(f & SLOT_HUGE)));
+}
+
+/*
+ * May @slot (flags @f) join a group: as member_flags_ok(), and a sharer's
+ * entry holds a pool object, not a frame's member already.
+ * Locking: the slot lock held (its reference keeps the entry).
+ */
+static bool member_ok(struct zram *z, struct zram_slot *slot, uint32_t f)
+{
+	return member_flags_ok(f) && (slot_kind(f) != SLOT_KIND_SHARED ||
+				      !slot_shared_grouped(z, slot));
 }
 
 /* Member @pos of frame @id into its slot if unchanged. Returns 1 if so.
@@ -103,7 +112,15 @@ static int member_install(struct zram *z, uint64_t index, uint32_t id,
 
 	slot_lock(z, slot);
 	f = LOAD(slot->flags);
-	if ((f & SLOT_PP) && object_own(z, slot, f)) {
+	if (!(f & SLOT_PP)) { /* changed since it was decoded */
+	} else if (slot_kind(f) == SLOT_KIND_SHARED) {
+		/* for every sharer, the entry taking the frame reference;
+		 * not if a sharer earlier in this run moved it already, or
+		 * a reader holds it (-EBUSY) */
+		if (!slot_shared_grouped(z, slot))
+			done = !slot_shared_group(z, slot, obj.handle, share);
+		slot_flags_update(slot, SLOT_PP, 0);
+	} else if (slot_kind(f) == SLOT_KIND_COMPRESSED) {
 		slot_group_get(z, id);
 		slot_install(z, slot, &obj); /* clears IDLE and PP */
 		if (f & SLOT_IDLE) {	     /* grouping is not an access */
@@ -182,7 +199,7 @@ static int run_one(struct zram *z, uint64_t index, void *arg)
 		run_flush(z, r);
 	/* a lock-free look first: a WB slot's lock may be held across a
 	 * backing-store read, which the pass must not wait for */
-	if (!member_ok(z, slot, LOAD(slot->flags))) {
+	if (!member_flags_ok(LOAD(slot->flags))) {
 		run_flush(z, r);
 		return 0;
 	}

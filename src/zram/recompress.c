@@ -152,9 +152,11 @@ static int rc_one(struct zram *z, struct zram_stream *st, struct rc_pass *rc,
 		goto out_unlock;
 	slot_flags_update(slot, SLOT_PP, 0);
 	/* a shared object may have been recompressed through another sharer:
-	 * its own description decides */
+	 * its own description decides; an entry in a frame is a member, not
+	 * an object of its own */
 	if (k == SLOT_KIND_SHARED &&
-	    !rc_want(z, f = slot_shared_sync(z, slot), rc))
+	    (slot_shared_grouped(z, slot) ||
+	     !rc_want(z, f = slot_shared_sync(z, slot), rc)))
 		goto out_unlock;
 	if (rc->threshold && (f & SLOT_SIZE_MASK) < rc->threshold)
 		goto out_unlock;

@@ -250,6 +250,12 @@ static bool dedup_same(struct zram *z, struct zram_stream *st,
 	bool same;
 
 	dedup_obj_begin(d, id, &h, &f);
+	if (f & SLOT_GROUPED) { /* a frame's member: the entry's reference */
+		same = !slot_group_read(z, st, h, st->cmp) &&
+		       !memcmp(st->cmp, page, ZRAM_PAGE_SIZE);
+		dedup_obj_end(d, id);
+		return same;
+	}
 	src = zs_obj_read_begin(z->pool, h, st->local_copy);
 	if (f & SLOT_HUGE)
 		same = !memcmp(src, page, ZRAM_PAGE_SIZE);
@@ -332,7 +338,8 @@ int slot_encode(struct zram *z, struct zram_stream *st,
 		hash = dedup_hash(d, page);
 		if (dedup_find(z, st, d, hash, page, &id)) {
 			obj->handle = id;
-			obj->flags = dedup_meta(d, id);
+			/* the slot is SHARED whatever its entry holds */
+			obj->flags = dedup_meta(d, id) & ~SLOT_GROUPED;
 			obj->dict = NULL;
 			obj->shared = true;
 			return 0;
@@ -348,10 +355,10 @@ int slot_encode(struct zram *z, struct zram_stream *st,
 
 void slot_obj_drop(struct zram *z, const struct slot_obj *obj)
 {
-	if (obj->flags & SLOT_GROUPED)
-		slot_group_put(z, (uint32_t)obj->handle);
-	else if (obj->shared)
+	if (obj->shared)
 		slot_dedup_put(z, (uint32_t)obj->handle);
+	else if (obj->flags & SLOT_GROUPED)
+		slot_group_put(z, (uint32_t)obj->handle);
 	else if (!(obj->flags & SLOT_SAME))
 		pool_obj_free(z, obj->handle);
 }
@@ -399,17 +406,23 @@ out_index:
 	return 0;
 }
 
-/* A pool object appears (@sign 1) or goes (-1): its share of the counters. */
+/*
+ * A pool object appears (@sign 1) or goes (-1): its share of the counters.
+ * A dedup entry holding a frame's member (SHARED | GROUPED) counts as an
+ * entry only: its frame is in compr_data_size once (slot_group.c).
+ */
 static void obj_account(struct zram *z, uint32_t flags, int sign)
 {
 	struct zram_counters *s = &z->stats;
 	int64_t size = flags & SLOT_SIZE_MASK;
 
-	counter_add(&s->compr_data_size, sign * size);
 	if (flags & SLOT_SHARED) {
 		counter_add(&s->dedup_objs, sign);
 		counter_add(&s->dedup_obj_bytes, sign * size);
 	}
+	if (flags & SLOT_GROUPED)
+		return;
+	counter_add(&s->compr_data_size, sign * size);
 	if (flags & SLOT_HUGE) {
 		counter_add(&s->huge_pages, sign);
 		if (sign > 0)
@@ -426,8 +439,12 @@ bool slot_dedup_put(struct zram *z, uint32_t id)
 
 	if (!dedup_put_obj(d, id, &h, &f))
 		return false;
-	pool_obj_free(z, h);
 	obj_account(z, f, -1);
+	if (f & SLOT_GROUPED) { /* the entry's reference to the frame */
+		slot_group_put(z, (uint32_t)h);
+		return true;
+	}
+	pool_obj_free(z, h);
 	if (!(f & SLOT_HUGE))
 		atomic_fetch_sub_explicit(slot_dict_pages(z, f), 1,
 					  memory_order_seq_cst);
@@ -435,18 +452,19 @@ bool slot_dedup_put(struct zram *z, uint32_t id)
 }
 
 /*
- * The entry has a new object (@nf, from @of): the pool bytes, the huge
- * count and the dictionaries' counts follow; every sharer keeps counting as
- * one sharer. @nf was counted against its dictionary by the caller.
+ * The entry has a new object (@nf, from the object @of): the pool bytes,
+ * the huge count and the dictionaries' counts follow; every sharer keeps
+ * counting as one sharer. @nf was counted against its dictionary by the
+ * caller; a frame's member (GROUPED) counts in its frame.
  */
 static void shared_account(struct zram *z, uint32_t of, uint32_t nf)
 {
-	int64_t delta =
-		(int64_t)(nf & SLOT_SIZE_MASK) - (int64_t)(of & SLOT_SIZE_MASK);
+	int64_t os = of & SLOT_SIZE_MASK, ns = nf & SLOT_SIZE_MASK;
 	struct zram_counters *s = &z->stats;
 
-	counter_add(&s->compr_data_size, delta);
-	counter_add(&s->dedup_obj_bytes, delta);
+	assert(!(of & SLOT_GROUPED));
+	counter_add(&s->compr_data_size, (nf & SLOT_GROUPED ? 0 : ns) - os);
+	counter_add(&s->dedup_obj_bytes, ns - os);
 	if (of & SLOT_HUGE)
 		counter_add(&s->huge_pages, -1);
 	if (nf & SLOT_HUGE) {
@@ -540,9 +558,40 @@ bool slot_unshare(struct zram *z, struct zram_slot *slot)
 	counter_add(&s->dedup_objs, -1);
 	counter_add(&s->dedup_obj_bytes, -(int64_t)(meta & SLOT_SIZE_MASK));
 	atomic_store_explicit(&slot->handle, h, memory_order_relaxed);
+	/* a frame's member: the entry's reference to the frame is the slot's */
+	if (meta & SLOT_GROUPED)
+		counter_add(&s->grouped_pages, 1);
 	slot_flags_update(slot, SLOT_CONTENT_BITS | SLOT_SHARED,
-			  meta & SLOT_CONTENT_BITS);
+			  meta & (SLOT_CONTENT_BITS | SLOT_GROUPED));
 	return true;
+}
+
+bool slot_shared_grouped(struct zram *z, struct zram_slot *slot)
+{
+	assert(slot_kind(LOAD(slot->flags)) == SLOT_KIND_SHARED);
+	return dedup_meta(z->dedup, (uint32_t)LOAD(slot->handle)) &
+	       SLOT_GROUPED;
+}
+
+int slot_shared_group(struct zram *z, struct zram_slot *slot, uint64_t gh,
+		      uint32_t share)
+{
+	uint32_t id = (uint32_t)LOAD(slot->handle), of;
+	uint32_t nf = slot_group_flags(share) | SLOT_SHARED;
+	uint64_t oh;
+	int err;
+
+	assert(slot_kind(LOAD(slot->flags)) == SLOT_KIND_SHARED);
+	slot_group_get(z, (uint32_t)gh); /* the entry's reference */
+	err = dedup_rewrite(z->dedup, id, gh, nf, &oh, &of);
+	if (err) {
+		slot_group_put(z, (uint32_t)gh);
+		return err;
+	}
+	pool_obj_free(z, oh); /* no reader can map it any more */
+	shared_account(z, of, nf);
+	slot_content_set(z, slot, nf);
+	return 0;
 }
 
 void slot_install(struct zram *z, struct zram_slot *slot,
@@ -745,6 +794,11 @@ static int shared_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 	int err;
 
 	dedup_obj_begin(d, id, &h, &f);
+	if (f & SLOT_GROUPED) { /* a frame's member: the entry's reference */
+		err = slot_group_read(z, st, h, dst);
+		dedup_obj_end(d, id);
+		return err;
+	}
 	src = zs_obj_read_begin(z->pool, h,
 				(f & SLOT_HUGE) ? NULL : st->local_copy);
 	err = obj_decompress(z, st, f, src, dst);
@@ -880,6 +934,12 @@ int slot_wb_encode(struct zram *z, struct zram_stream *st,
 		/* our reference keeps the entry, and with it the dictionary
 		 * the copy's count is taken on */
 		dedup_obj_begin(d, (uint32_t)h, &h, &m);
+		if (m & SLOT_GROUPED) { /* a member: a page of its own */
+			int err = grouped_wb_encode(z, st, h, wb);
+
+			dedup_obj_end(d, (uint32_t)LOAD(slot->handle));
+			return err;
+		}
 		wb->flags = m & SLOT_CONTENT_BITS;
 		wb->len = m & SLOT_SIZE_MASK;
 		obj_copy_out(z, st, h, wb->len);
@@ -989,6 +1049,17 @@ int slot_content_copy(struct zram *z, struct zram_stream *st, uint32_t f,
 	case SLOT_KIND_SHARED: /* a reference keeps the entry */
 		id = (uint32_t)h;
 		dedup_obj_begin(z->dedup, id, &h, &f);
+		if (f & SLOT_GROUPED) { /* a member: as a page of its own */
+			int n = slot_group_encode(z, st, h, false, &f);
+
+			dedup_obj_end(z->dedup, id);
+			if (n < 0)
+				return n;
+			memcpy(dst, st->cbuf, (size_t)n);
+			*flags = (*flags & ~SLOT_CONTENT_BITS) |
+				 (f & SLOT_CONTENT_BITS);
+			return 0;
+		}
 		len = f & SLOT_SIZE_MASK;
 		*flags =
 			(*flags & ~SLOT_CONTENT_BITS) | (f & SLOT_CONTENT_BITS);

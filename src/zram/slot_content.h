@@ -19,7 +19,9 @@
  *                                              store (packed: the object's
  *                                              bytes exactly as in the pool)
  *   SHARED      SHARED, size, HUGE?, codec,    id of a dedup entry (dedup.c)
- *               prio (all of the object)       that owns the pool object
+ *               prio (all of the object)       that owns the pool object,
+ *                                              or a reference to a frame
+ *                                              and a member of it
  *   GROUPED     GROUPED, size = its share of   entry id of a grouped frame
  *               the frame (>= 1), codec zstd   (group.h) | position << 32
  *
@@ -51,6 +53,16 @@
  * hash collision can cost a decode, never another page's data. A new object
  * enters the index in slot_obj_commit(), after the dictionary check, so an
  * entry never names an object whose dictionary is being replaced.
+ *
+ * An entry may hold a frame's member instead of a pool object (meta
+ * SHARED | GROUPED | share | zstd; handle as a GROUPED slot's), with one
+ * reference to the frame: the grouping pass puts a shared page's entry into
+ * a frame for all its sharers at once (slot_shared_group()), and the entry
+ * stays in the index, so a later write of the same page still shares it.
+ * Its sharers stay SHARED (their flags copy the content bits, never
+ * GROUPED); decoding, comparing, writeback and saving look at the entry's
+ * meta. The frame counts in compr_data_size once, as for GROUPED slots;
+ * the entry counts in dedup_objs and dedup_obj_bytes (its share).
  *
  * A new kind takes one of the reserved bits and a case in every switch of
  * slot_content.c; the slot stays 16 bytes (static assertion in slot.c).
@@ -294,12 +306,33 @@ uint32_t slot_shared_sync(struct zram *z, struct zram_slot *slot);
 
 /*
  * slot_unshare - if @slot (SHARED) holds the only reference to its entry,
- * make it a plain HUGE or COMPRESSED slot with the entry's object (the
- * entry leaves the index) and return true; else false, nothing changed.
- * So a page nobody shares can be written back like any other.
+ * make it a plain HUGE or COMPRESSED slot with the entry's object, or a
+ * GROUPED one with the entry's frame reference (the entry leaves the
+ * index), and return true; else false, nothing changed. So a page nobody
+ * shares can be written back like any other.
  * Locking: slot lock held; takes one index stripe lock.
  */
 bool slot_unshare(struct zram *z, struct zram_slot *slot);
+
+/*
+ * slot_shared_grouped - does the entry of @slot (SHARED) hold a frame's
+ * member rather than a pool object? (The slot's own flags never say: they
+ * copy the entry's content bits, and GROUPED is a kind, not a content bit.)
+ * Locking: slot lock held.
+ */
+bool slot_shared_grouped(struct zram *z, struct zram_slot *slot);
+
+/*
+ * slot_shared_group - the entry of @slot (SHARED, holding a compressed pool
+ * object) now holds member @gh (slot_group_handle()) of a frame, whose
+ * share is @share, for all its sharers at once: the entry takes a
+ * reference to the frame and its object is freed. The entry stays in the
+ * index, so a later write of the same page shares the member.
+ * Returns 0 or -EBUSY (a reader holds the entry: nothing changed).
+ * Locking: slot lock held; tries the entry's write lock.
+ */
+int slot_shared_group(struct zram *z, struct zram_slot *slot, uint64_t gh,
+		      uint32_t share);
 
 /*
  * pool_obj_free - the one place a pool object is freed.

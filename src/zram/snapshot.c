@@ -121,13 +121,17 @@ static void gate_open(struct zram *z)
 /* ---- writing ---- */
 
 /*
- * Shared objects already written: dedup entry id -> object number, open
- * addressing (keys are id + 1, 0 = free). Sized from the index's entry
- * count, which cannot grow while the gate is closed and pp_lock held.
+ * Shared objects already written: dedup entry id -> object number and the
+ * content bits it was saved with, open addressing (keys are id + 1, 0 =
+ * free). Sized from the index's entry count, which cannot grow while the
+ * gate is closed and pp_lock held. The content bits are the entry's, but
+ * for an entry holding a frame's member: saved as a page of its own, with
+ * what that compressed to, which every sharer's record must repeat.
  */
 struct shared_map {
 	uint32_t *keys;
 	uint32_t *nums;
+	uint32_t *content;
 	uint64_t mask;
 	uint32_t count; /* numbers given: 0 .. count - 1 */
 };
@@ -140,13 +144,15 @@ static int shared_map_init(struct shared_map *m, uint64_t entries)
 		cap *= 2;
 	m->keys = calloc(cap, sizeof(*m->keys));
 	m->nums = malloc(cap * sizeof(*m->nums));
+	m->content = malloc(cap * sizeof(*m->content));
 	m->mask = cap - 1;
 	m->count = 0;
-	return m->keys && m->nums ? 0 : -ENOMEM;
+	return m->keys && m->nums && m->content ? 0 : -ENOMEM;
 }
 
-/* The number of entry @id; *@first is true if it was not known yet. */
-static uint32_t shared_map_get(struct shared_map *m, uint32_t id, bool *first)
+/* The place of entry @id; *@first is true if it was not known yet (then
+ * it has a new number). */
+static uint64_t shared_map_get(struct shared_map *m, uint32_t id, bool *first)
 {
 	uint64_t i = (id * 0x9e3779b97f4a7c15ull) >> 20 & m->mask;
 
@@ -157,7 +163,7 @@ static uint32_t shared_map_get(struct shared_map *m, uint32_t id, bool *first)
 		m->keys[i] = id + 1;
 		m->nums[i] = m->count++;
 	}
-	return m->nums[i];
+	return i;
 }
 
 struct snap_out {
@@ -254,19 +260,25 @@ static void batch_flush(struct snap_out *o)
  * number. Returns the data length, or -errno. Locking: the caller owns a
  * reference to entry @id (a slot it has locked, or a kept content).
  */
-static int shared_put(struct zram *z, struct snap_out *o, uint32_t f,
+static int shared_put(struct zram *z, struct snap_out *o, uint32_t *f,
 		      uint32_t id, unsigned char *e)
 {
+	struct shared_map *m = &o->shared;
 	bool first;
-	uint32_t num = shared_map_get(&o->shared, id, &first);
+	uint64_t i = shared_map_get(m, id, &first);
 	int err;
 
-	put32(e, num);
-	if (!first)
+	put32(e, m->nums[i]);
+	if (!first) {
+		*f = (*f & ~SLOT_CONTENT_BITS) | m->content[i];
 		return SNAP_SHARED_REF;
+	}
 	put32(e + 4, dedup_key(o->dedup, id));
-	err = slot_content_copy(z, o->st, f, id, e + SNAP_SHARED_HDR, &f);
-	return err ? err : (int)(SNAP_SHARED_HDR + (f & SLOT_SIZE_MASK));
+	err = slot_content_copy(z, o->st, *f, id, e + SNAP_SHARED_HDR, f);
+	if (err)
+		return err;
+	m->content[i] = *f & SLOT_CONTENT_BITS;
+	return (int)(SNAP_SHARED_HDR + (*f & SLOT_SIZE_MASK));
 }
 
 /*
@@ -319,7 +331,7 @@ static void content_put(struct zram *z, struct snap_out *o, uint64_t index,
 		 * have changed it since this slot shared it */
 		f = (f & ~SLOT_CONTENT_BITS) |
 		    (dedup_meta(o->dedup, (uint32_t)h) & SLOT_CONTENT_BITS);
-		len = shared_put(z, o, f, (uint32_t)h, e + SNAP_ENTRY_HDR);
+		len = shared_put(z, o, &f, (uint32_t)h, e + SNAP_ENTRY_HDR);
 		break;
 	case SLOT_KIND_GROUPED:
 		len = grouped_expand(z, o->st, h, e + SNAP_ENTRY_HDR, &f);
@@ -610,6 +622,7 @@ int zram_save_flags(struct zram *z, const char *path, unsigned int flags)
 out_free:
 	free(o.shared.keys);
 	free(o.shared.nums);
+	free(o.shared.content);
 	free(o.batch);
 	return err;
 }

@@ -7,7 +7,9 @@
  * zeroes them, and reads one of its own back after every change: the
  * version it wrote last. Now and then a writer writes the one common page
  * instead, which every writer writes, so with dedup on its pages share an
- * entry: grouping must take a page only while its entry is its own. Readers read any page at any time: a page must be
+ * entry: grouping moves that entry into a frame for all its sharers, while
+ * they write, read and leave it, and writers that find it there share the
+ * member. Readers read any page at any time: a page must be
  * all zeros or exactly some version of itself (a header names the page and
  * the version, the body follows from them), never a neighbour's bytes or a
  * freed frame's. Meanwhile one thread marks everything idle and runs
@@ -18,8 +20,9 @@
  * freed while a frame needs it (a reader would decode with freed tables).
  * Run under TSan, this
  * is the race check of group.c's and slot_group.c's rules. At the end:
- * every page reads back as its owner wrote it, each frame's and each dedup
- * entry's count equals the slots naming it, and a discard of the whole disk gives back every
+ * every page reads back as its owner wrote it, each frame's count equals
+ * the slots and dedup entries naming it and each entry's the slots naming
+ * it, and a discard of the whole disk gives back every
  * frame and pool page and every dictionary count.
  *
  * Scaled by harness_scale() (UZRAM_STRESS_SCALE), seeded by harness_seed().
@@ -225,6 +228,28 @@ static void *background(void *arg)
 	return NULL;
 }
 
+/* Frame @frame's references held by dedup entries (an entry in a frame:
+ * each named by some SHARED slot), each entry counted once. */
+static uint32_t entry_refs(struct zram *z, uint32_t frame)
+{
+	uint32_t seen[PAGES], n = 0, refs = 0, id, m, j, p;
+
+	for (p = 0; p < PAGES; p++) {
+		if (!(atomic_load(&z->table[p].flags) & SLOT_SHARED))
+			continue;
+		id = (uint32_t)atomic_load(&z->table[p].handle);
+		for (j = 0; j < n && seen[j] != id; j++)
+			;
+		if (j < n)
+			continue;
+		seen[n++] = id;
+		m = dedup_meta(z->dedup, id);
+		refs += (m & SLOT_GROUPED) &&
+			(uint32_t)dedup_handle(z->dedup, id) == frame;
+	}
+	return refs;
+}
+
 static void final_check(struct zram *z, struct ctx *w)
 {
 	struct zram_stats s;
@@ -244,7 +269,8 @@ static void final_check(struct zram *z, struct ctx *w)
 				(uint32_t)atomic_load(&z->table[q].handle) ==
 					id;
 		if (kind == SLOT_GROUPED)
-			CHECK_EQ(group_refs(z->groups, id), refs);
+			CHECK_EQ(group_refs(z->groups, id),
+				 refs + entry_refs(z, id));
 		else
 			CHECK_EQ(dedup_refs(z->dedup, id), refs);
 	}

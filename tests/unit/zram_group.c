@@ -2,11 +2,19 @@
  * zram_group.c - grouped frames of cold pages: the cases the model test
  * does not aim at.
  *
- * - Which pages: a run with a same-filled page, a huge page and a shared
- *   (dedup) page in it groups only the compressed pages around them, cut
- *   at those; a dedup entry only one slot uses is grouped like a plain
- *   page (its entry goes); non-idle pages are left alone; a run of one is
- *   not grouped.
+ * - Which pages: a run with a same-filled page and a huge page in it
+ *   groups only the compressed pages around them, cut at those; a shared
+ *   (dedup) page joins a run, its entry moved into the frame for all its
+ *   sharers, and stays in the index: a later write of the same page shares
+ *   the member (no new object), a sharer rewritten leaves the others
+ *   reading the frame; non-idle pages are left alone; a run of one is not
+ *   grouped.
+ * - Entries in frames (dedup on): pages and their copies elsewhere on the
+ *   disk, grouped: every entry in a frame, the pool holds frames only; a
+ *   snapshot saves and restores every page, shared as before; writeback of
+ *   one sharer gives it a page of its own, `writeback idle` takes all and
+ *   every frame goes; a discard gives every byte, block and dictionary
+ *   count back.
  * - The per-thread frame buffer: a frame read into it, then every member
  *   rewritten (the frame dies and its id, and likely its pool objects, are
  *   reused by the next frame of other bytes): a read must return the new
@@ -49,7 +57,7 @@
 #include "harness.h"
 #include "zram.h"
 #include "zram_attr.h"
-#include "zram_internal.h"
+#include "slot_content.h"
 
 #define PG ZRAM_PAGE_SIZE
 
@@ -90,7 +98,7 @@ static void test_kinds(void)
 {
 	struct zram_config cfg = {.disksize = 64 * PG, .algorithm = "lz4"};
 	unsigned char pg[12][PG];
-	struct zram_stats s;
+	struct zram_stats s, s2;
 	struct zram *z;
 	uint64_t i;
 
@@ -106,28 +114,56 @@ static void test_kinds(void)
 	CHECK_EQ(zram_write(z, pg[7], PG, 20 * PG), PG);
 	CHECK_EQ(zram_write(z, pg[7], PG, 7 * PG), PG);
 	CHECK(atomic_load(&z->table[7].flags) & SLOT_SHARED);
-	/* an entry of one slot is a plain page in all but name: grouped */
+	/* an entry of one slot */
 	CHECK_EQ(zram_write(z, pg[11], PG, 11 * PG), PG);
 	CHECK(atomic_load(&z->table[11].flags) & SLOT_SHARED);
-	CHECK_EQ(zram_dedup_set(z, false), 0);
-	/* runs: [0,1] [3] [5,6] [8..11] -> 2 + 2 + 4 pages */
-	CHECK_EQ(group_now(z, 4), 8);
+	/* runs: [0,1] [3] [5..8] [9..11] -> 2 + 4 + 3 pages (20: alone) */
+	CHECK_EQ(group_now(z, 4), 9);
 	for (i = 0; i < 12; i++)
 		CHECK(slot_grouped(z, i) ==
-		      (i <= 1 || i == 5 || i == 6 || i >= 8));
+		      (i <= 1 || (i >= 5 && i != 7 && i != 11)));
+	for (i = 7; i <= 11; i += 4) { /* sharers whose entry is a member */
+		CHECK(slot_kind(atomic_load(&z->table[i].flags)) ==
+		      SLOT_KIND_SHARED);
+		CHECK(dedup_meta(z->dedup,
+				 (uint32_t)atomic_load(&z->table[i].handle)) &
+		      SLOT_GROUPED);
+	}
 	zram_stats_get(z, &s);
-	CHECK_EQ(s.grouped_pages, 8);
+	CHECK_EQ(s.grouped_pages, 7);
 	CHECK_EQ(s.group_objects, 3);
 	CHECK_EQ(s.same_pages, 1);
 	CHECK_EQ(s.huge_pages, 1);
-	CHECK_EQ(s.dedup_objects, 1); /* page 11's entry went with grouping */
+	CHECK_EQ(s.dedup_objects, 2); /* both entries stayed, in frames */
 	CHECK_EQ(s.dup_pages, 1);
+	/* the pool: the frames, page 3's object and page 4 raw */
+	CHECK_EQ(s.compr_data_size,
+		 s.group_data_size + PG +
+			 (atomic_load(&z->table[3].flags) & SLOT_SIZE_MASK));
 	for (i = 0; i < 12; i++)
 		page_check(z, i, pg[i]);
+	page_check(z, 20, pg[7]);
+	/* a later write of a grouped page's content shares its member */
+	CHECK_EQ(zram_write(z, pg[11], PG, 30 * PG), PG);
+	zram_stats_get(z, &s2);
+	CHECK_EQ(s2.dup_pages, 2);
+	CHECK_EQ(s2.compr_data_size, s.compr_data_size);
+	CHECK_EQ(s2.dedup_objects, 2);
+	page_check(z, 30, pg[11]);
+	/* a sharer rewritten: the others keep reading the frame */
+	CHECK_EQ(zram_write(z, pg[0], PG, 7 * PG), PG);
+	page_check(z, 20, pg[7]);
+	page_check(z, 7, pg[0]);
 	/* nothing idle: nothing grouped (reads made every page hot) */
 	pthread_mutex_lock(&z->pp_lock);
 	CHECK_EQ(group_idle(z, 4, 0), 0);
 	pthread_mutex_unlock(&z->pp_lock);
+	CHECK_EQ(zram_discard(z, 0, 64 * PG), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.group_objects, 0);
+	CHECK_EQ(s.dedup_objects, 0);
+	CHECK_EQ(s.compr_data_size, 0);
+	CHECK_EQ(s.mem_used_total, 0);
 	zram_destroy(z);
 }
 
@@ -472,6 +508,84 @@ static void test_writeback(void)
 	rmdir(dir);
 }
 
+/*
+ * Pages 0..63 (text) and their copies at 64..127 (dedup on): grouping
+ * moves every entry into a frame through the first sharer it meets; the
+ * copies' runs find their entries members already and group nothing.
+ */
+static void test_dedup_frames(void)
+{
+	char dir[] = "/tmp/zram_group.XXXXXX", path[64], snap[64], err[256];
+	struct zram_config cfg = {
+		.disksize = 256 * PG, .algorithm = "zstd", .dedup = true};
+	static unsigned char pg[64][PG];
+	struct zram_stats s, s2;
+	struct zram *z, *r;
+	uint64_t i;
+	int fd;
+
+	REQUIRE(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/backing", dir);
+	snprintf(snap, sizeof(snap), "%s/snap", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	REQUIRE(fd >= 0);
+	REQUIRE(ftruncate(fd, 16 << 20) == 0);
+	close(fd);
+	cfg.backing_dev = path;
+	vocab_pages(pg, 64, 13);
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	for (i = 0; i < 128; i++)
+		CHECK_EQ(zram_write(z, pg[i % 64], PG, i * PG), PG);
+	CHECK_EQ(group_now(z, 8), 64);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.group_objects, 8);
+	CHECK_EQ(s.grouped_pages, 0); /* every page is a sharer */
+	CHECK_EQ(s.dedup_objects, 64);
+	CHECK_EQ(s.dup_pages, 64);
+	CHECK_EQ(s.compr_data_size, s.group_data_size); /* frames only */
+	for (i = 0; i < 128; i++)
+		page_check(z, i, pg[i % 64]);
+	/* a snapshot: every page, shared as before */
+	CHECK_EQ(zram_save(z, snap), 0);
+	CHECK_EQ(zram_restore(snap, NULL, &r, err, sizeof(err)), 0);
+	REQUIRE(r);
+	for (i = 0; i < 128; i++)
+		page_check(r, i, pg[i % 64]);
+	zram_stats_get(r, &s2);
+	CHECK_EQ(s2.dup_pages, 64);
+	CHECK_EQ(s2.dedup_objects, 64);
+	zram_destroy(r);
+	/* one sharer written back: a page of its own; its twin reads on */
+	CHECK_EQ(attr_store(z, "writeback", "page_index=64"), 0);
+	zram_stats_get(z, &s2);
+	CHECK_EQ(s2.bd_count, 1);
+	CHECK_EQ(s2.dup_pages, 63);
+	CHECK_EQ(s2.compr_data_size, s.compr_data_size);
+	page_check(z, 64, pg[0]);
+	page_check(z, 0, pg[0]);
+	/* then everything: every entry and frame goes */
+	CHECK_EQ(attr_store(z, "idle", "all"), 0);
+	CHECK_EQ(attr_store(z, "writeback", "idle"), 0);
+	zram_stats_get(z, &s2);
+	CHECK_EQ(s2.bd_count, 128);
+	CHECK_EQ(s2.group_objects, 0);
+	CHECK_EQ(s2.dedup_objects, 0);
+	CHECK_EQ(s2.compr_data_size, 0);
+	for (i = 0; i < 128; i++)
+		page_check(z, i, pg[i % 64]);
+	CHECK_EQ(zram_discard(z, 0, 256 * PG), 0);
+	zram_stats_get(z, &s2);
+	CHECK_EQ(s2.bd_count, 0);
+	CHECK_EQ(s2.backing_used, 0);
+	CHECK_EQ(s2.pages_stored, 0);
+	for (i = 0; i < ZRAM_DICT_SLOTS; i++)
+		CHECK_EQ(dict_pages(z, (unsigned int)i), 0);
+	zram_destroy(z);
+	unlink(snap);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* A NOGROUP page cuts runs; a write of it clears the mark. */
 static void test_nogroup(void)
 {
@@ -520,6 +634,7 @@ int main(void)
 	test_level_policy();
 	test_dict();
 	test_writeback();
+	test_dedup_frames();
 	test_nogroup();
 	return harness_finish("zram_group");
 }
