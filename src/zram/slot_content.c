@@ -409,7 +409,8 @@ out_index:
 /*
  * A pool object appears (@sign 1) or goes (-1): its share of the counters.
  * A dedup entry holding a frame's member (SHARED | GROUPED) counts as an
- * entry only: its frame is in compr_data_size once (slot_group.c).
+ * entry and as one grouped page (however many slots share it): its frame
+ * is in compr_data_size once (slot_group.c).
  */
 static void obj_account(struct zram *z, uint32_t flags, int sign)
 {
@@ -420,8 +421,10 @@ static void obj_account(struct zram *z, uint32_t flags, int sign)
 		counter_add(&s->dedup_objs, sign);
 		counter_add(&s->dedup_obj_bytes, sign * size);
 	}
-	if (flags & SLOT_GROUPED)
+	if (flags & SLOT_GROUPED) {
+		counter_add(&s->grouped_pages, sign);
 		return;
+	}
 	counter_add(&s->compr_data_size, sign * size);
 	if (flags & SLOT_HUGE) {
 		counter_add(&s->huge_pages, sign);
@@ -558,9 +561,8 @@ bool slot_unshare(struct zram *z, struct zram_slot *slot)
 	counter_add(&s->dedup_objs, -1);
 	counter_add(&s->dedup_obj_bytes, -(int64_t)(meta & SLOT_SIZE_MASK));
 	atomic_store_explicit(&slot->handle, h, memory_order_relaxed);
-	/* a frame's member: the entry's reference to the frame is the slot's */
-	if (meta & SLOT_GROUPED)
-		counter_add(&s->grouped_pages, 1);
+	/* a frame's member: the entry's reference to the frame, and its
+	 * count in grouped_pages, are the slot's now */
 	slot_flags_update(slot, SLOT_CONTENT_BITS | SLOT_SHARED,
 			  meta & (SLOT_CONTENT_BITS | SLOT_GROUPED));
 	return true;
@@ -590,6 +592,7 @@ int slot_shared_group(struct zram *z, struct zram_slot *slot, uint64_t gh,
 	}
 	pool_obj_free(z, oh); /* no reader can map it any more */
 	shared_account(z, of, nf);
+	counter_add(&z->stats.grouped_pages, 1); /* one page, all sharers */
 	slot_content_set(z, slot, nf);
 	return 0;
 }

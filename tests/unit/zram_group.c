@@ -130,7 +130,7 @@ static void test_kinds(void)
 		      SLOT_GROUPED);
 	}
 	zram_stats_get(z, &s);
-	CHECK_EQ(s.grouped_pages, 7);
+	CHECK_EQ(s.grouped_pages, 9); /* 7 slots, 2 entries */
 	CHECK_EQ(s.group_objects, 3);
 	CHECK_EQ(s.same_pages, 1);
 	CHECK_EQ(s.huge_pages, 1);
@@ -539,7 +539,7 @@ static void test_dedup_frames(void)
 	CHECK_EQ(group_now(z, 8), 64);
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.group_objects, 8);
-	CHECK_EQ(s.grouped_pages, 0); /* every page is a sharer */
+	CHECK_EQ(s.grouped_pages, 64); /* entries: each page once */
 	CHECK_EQ(s.dedup_objects, 64);
 	CHECK_EQ(s.dup_pages, 64);
 	CHECK_EQ(s.compr_data_size, s.group_data_size); /* frames only */
@@ -569,6 +569,7 @@ static void test_dedup_frames(void)
 	zram_stats_get(z, &s2);
 	CHECK_EQ(s2.bd_count, 128);
 	CHECK_EQ(s2.group_objects, 0);
+	CHECK_EQ(s2.grouped_pages, 0);
 	CHECK_EQ(s2.dedup_objects, 0);
 	CHECK_EQ(s2.compr_data_size, 0);
 	for (i = 0; i < 128; i++)
