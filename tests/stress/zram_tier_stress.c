@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "zram_fixture.h"
 #include "stress.h"
 #include "zram_attr.h"
 #include "slot_content.h"
@@ -212,18 +213,6 @@ static void check_counters(struct zram *z)
 	CHECK_EQ(s.dedup_objects, nentries);
 }
 
-static void dict_counts_zero(struct zram *z)
-{
-	unsigned int p, c, d, held = 0;
-
-	for (p = 0; p < ZRAM_PRIOS; p++)
-		for (c = 0; c < ZRAM_CODECS; c++)
-			for (d = 0; d < ZRAM_DICT_SLOTS; d++)
-				held += atomic_load(
-						&z->params[p][c].pages[d]) != 0;
-	CHECK_EQ(held, 0);
-}
-
 static void run(bool dedup)
 {
 	static struct worker w[WORKERS];
@@ -300,7 +289,7 @@ static void run(bool dedup)
 	zram_stats_get(z, &s);
 	CHECK_EQ(s.backing_used, 0);
 	CHECK_EQ(s.bd_count, 0);
-	dict_counts_zero(z);
+	CHECK_EQ(fixture_dict_counts_held(z), 0);
 	zram_destroy(z);
 	unlink(path);
 	rmdir(dir);

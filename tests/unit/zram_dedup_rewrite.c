@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "zram_fixture.h"
 #include "slot_content.h"
 #include "zram.h"
 #include "zram_attr.h"
@@ -203,33 +204,14 @@ static void test_recompress(void)
 	zram_destroy(z);
 }
 
-/* Every dictionary count of every (priority, codec) is back to 0. */
-static void dict_counts_zero(struct zram *z)
-{
-	unsigned int p, c, d, held = 0;
-
-	for (p = 0; p < ZRAM_PRIOS; p++)
-		for (c = 0; c < ZRAM_CODECS; c++)
-			for (d = 0; d < ZRAM_DICT_SLOTS; d++)
-				held += atomic_load(
-						&z->params[p][c].pages[d]) != 0;
-	CHECK_EQ(held, 0);
-}
-
 static void test_writeback(const char *algo)
 {
 	char dir[] = "/tmp/zram_dedup_rewrite.XXXXXX", path[64], req[64];
 	struct zram_stats s0, s;
 	struct zram *z;
 	uint32_t i;
-	int fd;
 
-	REQUIRE(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/backing", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	REQUIRE(fd >= 0);
-	REQUIRE(ftruncate(fd, 16 << 20) == 0);
-	close(fd);
+	fixture_backing(dir, path, sizeof(path), 16 << 20);
 	z = store_make(algo, path);
 	if (!strcmp(algo, "zstd")) { /* objects and copies that need one */
 		CHECK_EQ(attr_store(z, "train_dict", "samples=256 size=8K"), 0);
@@ -282,7 +264,7 @@ static void test_writeback(const char *algo)
 	CHECK_EQ(s.backing_used, 0);
 	CHECK_EQ(s.dedup_objects, 0);
 	CHECK_EQ(s.pages_stored, 0);
-	dict_counts_zero(z);
+	CHECK_EQ(fixture_dict_counts_held(z), 0);
 	CHECK_EQ(zram_reset(z), 0);
 	zram_destroy(z);
 	unlink(path);

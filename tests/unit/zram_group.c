@@ -50,11 +50,11 @@
  *   again, which clears the mark.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "zram_fixture.h"
 #include "zram.h"
 #include "zram_attr.h"
 #include "slot_content.h"
@@ -450,14 +450,8 @@ static void test_writeback(void)
 	unsigned int idx;
 	struct zram *z;
 	uint64_t i;
-	int fd;
 
-	REQUIRE(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/backing", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	REQUIRE(fd >= 0);
-	REQUIRE(ftruncate(fd, 16 << 20) == 0);
-	close(fd);
+	fixture_backing(dir, path, sizeof(path), 16 << 20);
 	cfg.backing_dev = path;
 	vocab_pages(pg, 128, 12);
 	REQUIRE(zram_create(&cfg, &z) == 0);
@@ -522,15 +516,9 @@ static void test_dedup_frames(void)
 	struct zram_stats s, s2;
 	struct zram *z, *r;
 	uint64_t i;
-	int fd;
 
-	REQUIRE(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/backing", dir);
+	fixture_backing(dir, path, sizeof(path), 16 << 20);
 	snprintf(snap, sizeof(snap), "%s/snap", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	REQUIRE(fd >= 0);
-	REQUIRE(ftruncate(fd, 16 << 20) == 0);
-	close(fd);
 	cfg.backing_dev = path;
 	vocab_pages(pg, 64, 13);
 	REQUIRE(zram_create(&cfg, &z) == 0);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "zram_fixture.h"
 #include "zram_attr.h"
 #include "slot_content.h"
 #include "zram.h"
@@ -402,19 +403,6 @@ static void test_policy(void)
 	zram_destroy(z);
 }
 
-/* Every dictionary count of every (priority, codec) is back to 0. */
-static void dict_counts_zero(struct zram *z)
-{
-	unsigned int p, c, d, held = 0;
-
-	for (p = 0; p < ZRAM_PRIOS; p++)
-		for (c = 0; c < ZRAM_CODECS; c++)
-			for (d = 0; d < ZRAM_DICT_SLOTS; d++)
-				held += atomic_load(
-						&z->params[p][c].pages[d]) != 0;
-	CHECK_EQ(held, 0);
-}
-
 /*
  * mem_target with dedup and grouping on: pages [0, PAGES/2) are written
  * twice (the second copy at PAGES + i shares their objects: never
@@ -483,7 +471,7 @@ static void test_policy_every_kind(void)
 	CHECK_EQ(s.group_objects, 0);
 	CHECK_EQ(s.pages_stored, 0);
 	CHECK_EQ(s.backing_used, 0);
-	dict_counts_zero(z);
+	CHECK_EQ(fixture_dict_counts_held(z), 0);
 	zram_destroy(z);
 }
 
