@@ -11,8 +11,10 @@
  *
  * An entry's hash is immutable while it lives. Its object (handle and meta
  * word) is too, except for dedup_rewrite(): a background pass that
- * recompresses the object (a new dictionary, a secondary codec) does it
- * once for all sharers, in place. So whoever uses the object reads both
+ * recompresses the object (a new dictionary, a secondary codec) or moves
+ * it into a grouped frame (the handle then names a frame's member, the
+ * caller's business: slot_content.h) does it once for all sharers, in
+ * place. So whoever uses the object reads both
  * between dedup_obj_begin() and dedup_obj_end() (a read lock a rewrite
  * only ever tries). A page whose content changes gets a new entry; the old
  * one stays for its other sharers (copy-on-write by construction).

@@ -37,8 +37,8 @@
  * valid for the frame's other pages: it is keyed by the entry's generation,
  * unique for the table's life, so a freed and reused id never matches.
  * Only the policy pass makes groups (group_pass.c), from idle COMPRESSED
- * slots and SHARED ones whose entry only they use; SAME, WB, HUGE,
- * INCOMPRESSIBLE and truly shared slots are never grouped.
+ * slots and SHARED ones (their entry moves into the frame, below); SAME,
+ * WB, HUGE and INCOMPRESSIBLE slots are never grouped.
  * Recompression skips GROUPED slots; writeback takes them one member at a
  * time (slot_wb_encode(): the page is compressed again on its own), and
  * the frame goes when its last member has.
