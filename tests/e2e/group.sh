@@ -96,6 +96,10 @@ e2e_log "mem_used_total $before -> $after, compr_data_size" \
 check "pages were grouped ($(js grouped_pages))" \
 	test "$(js grouped_pages)" -gt 1000
 check "frames exist ($(js group_objects))" test "$(js group_objects)" -gt 0
+CTL=${UZRAMCTL_BIN:-${UZRAM_BUILD_DIR:-build/release}/tools/uzramctl/uzramctl}
+grouped=$("$CTL" -b -n -o GROUPED "$mnt" | tr -d ' ') # settled: stable
+check "uzramctl -o GROUPED ($grouped) = grouped_pages" \
+	test "$grouped" = "$(js grouped_pages)"
 check "group_data_size > 0" test "$(js group_data_size)" -gt 0
 check "mem_used_total dropped by >= 5 % ($before -> $after)" \
 	test $((after * 100)) -le $((before * 95))

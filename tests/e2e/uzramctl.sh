@@ -111,7 +111,7 @@ out=$("$CTL" -r -o +COMP-RATIO "$mp")
 ratio=$(sed -n 2p <<<"$out" | awk '{ print $NF }')
 python3 -c 'import sys; r, o, c = map(float, sys.argv[1:]); sys.exit(abs(r - o / c) > 0.01)' \
 	"$ratio" "$(mm 1)" "$(mm 2)" || e2e_fail "COMP-RATIO $ratio"
-[[ $("$CTL" --output-all -r "$mp" | head -1 | wc -w) -eq 19 ]] ||
+[[ $("$CTL" --output-all -r "$mp" | head -1 | wc -w) -eq 20 ]] ||
 	e2e_fail "--output-all"
 expect_fail "unknown column" "unknown column" "$CTL" -o NAME,BOGUS
 

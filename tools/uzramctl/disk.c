@@ -320,6 +320,7 @@ int disk_read(struct disk *d)
 		json_u64(json, "threads", &d->threads);
 		json_u64(json, "idle_pages", &d->idle_pages);
 		json_u64(json, "dup_data_size", &d->dup_data_size);
+		json_u64(json, "grouped_pages", &d->grouped_pages);
 		json_u64(json, "bd_count", &d->wb_pages);
 		json_u64(json, "backing_bytes", &d->backing_bytes);
 		json_u64(json, "backing_used", &d->backing_used);

@@ -35,6 +35,7 @@ enum col_id {
 	COL_HUGEPAGES,
 	COL_IDLEPAGES,
 	COL_DEDUP,
+	COL_GROUPED,
 	COL_WBPAGES,
 	COL_BACKING,
 	COL_BACKINGUSED,
@@ -84,6 +85,10 @@ static const struct column {
 		       "compressed bytes not stored thanks to "
 		       "deduplication (dup_data_size)",
 		       COL_SIZE},
+	[COL_GROUPED] = {"GROUPED",
+			 "pages stored in grouped frames of cold pages "
+			 "(grouped_pages)",
+			 COL_COUNT},
 	[COL_WBPAGES] = {"WB-PAGES", "pages written back to the backing store",
 			 COL_COUNT},
 	[COL_BACKING] = {"BACKING", "compressed bytes on the backing store",
@@ -222,6 +227,8 @@ static uint64_t cell_u64(const struct disk *d, int id)
 		return d->idle_pages;
 	case COL_DEDUP:
 		return d->dup_data_size;
+	case COL_GROUPED:
+		return d->grouped_pages;
 	case COL_WBPAGES:
 		return d->wb_pages;
 	case COL_BACKING:

@@ -43,6 +43,7 @@ struct disk {
 	uint64_t threads; /* stats.json "threads" */
 	uint64_t idle_pages;
 	uint64_t dup_data_size; /* stats.json; 0 without dedup */
+	uint64_t grouped_pages; /* stats.json; 0 without group= */
 	uint64_t wb_pages;	/* stats.json "bd_count" */
 	uint64_t backing_bytes; /* object bytes on the backing store */
 	uint64_t backing_used;	/* backing blocks in use, bytes */
