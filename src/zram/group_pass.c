@@ -36,10 +36,9 @@
  * same page shares the member). Finally the pass drops its own reference:
  * a frame whose members all changed meanwhile is freed right there.
  *
- * Two sharers of one entry in one run: both are decoded into the frame,
- * the first moves the entry, the second is left out (its entry is a
- * member already); the frame keeps that page's bytes. Neighbouring copies
- * of one page are rare on a disk; cutting runs at them would cost more.
+ * A second sharer of an entry already in the run cuts it and starts the
+ * next one: its entry can be in one frame only, and a frame holding the
+ * page twice would keep the second copy's bytes for nothing.
  *
  * A run whose frame was not smaller marks its members NOGROUP: later passes
  * skip them until they are written again (a run cut elsewhere might have
@@ -68,6 +67,8 @@ struct group_run {
 	unsigned int n;	   /* members collected */
 	uint64_t sizes;	   /* their objects' bytes */
 	uint64_t grouped;  /* pages installed as GROUPED by this pass */
+	uint32_t entries[GROUP_PAGES_MAX]; /* dedup entries of the run */
+	unsigned int nentries;
 	unsigned char pages[FRAME_MAX];
 	unsigned char frame[FRAME_MAX];
 };
@@ -156,6 +157,7 @@ static void run_release(struct zram *z, struct group_run *r, bool nogroup)
 	}
 	r->n = 0;
 	r->sizes = 0;
+	r->nentries = 0;
 }
 
 /* Group the run collected so far, if it is worth it, and start anew. */
@@ -188,12 +190,23 @@ out:
 	run_release(z, r, false);
 }
 
+/* Is dedup entry @id a member of the run already? */
+static bool run_has_entry(const struct group_run *r, uint32_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nentries; i++)
+		if (r->entries[i] == id)
+			return true;
+	return false;
+}
+
 /* slot_walk() callback: extend the run with slot @index, or end it. */
 static int run_one(struct zram *z, uint64_t index, void *arg)
 {
 	struct group_run *r = arg;
 	struct zram_slot *slot = &z->table[index];
-	uint32_t f;
+	uint32_t f, id;
 
 	if (r->n && index != r->first + r->n)
 		run_flush(z, r);
@@ -205,6 +218,15 @@ static int run_one(struct zram *z, uint64_t index, void *arg)
 	}
 	slot_lock(z, slot);
 	f = LOAD(slot->flags);
+	id = (uint32_t)LOAD(slot->handle);
+	if (member_ok(z, slot, f) && slot_kind(f) == SLOT_KIND_SHARED &&
+	    run_has_entry(r, id)) {
+		/* its entry is in this run: group that, then look again (the
+		 * entry is likely a member now, and this slot no candidate) */
+		slot_unlock(slot);
+		run_flush(z, r);
+		return run_one(z, index, arg);
+	}
 	if (!member_ok(z, slot, f) ||
 	    slot_decode(z, r->st, index,
 			r->pages + (size_t)r->n * ZRAM_PAGE_SIZE)) {
@@ -214,6 +236,8 @@ static int run_one(struct zram *z, uint64_t index, void *arg)
 	}
 	slot_flags_update(slot, 0, SLOT_PP);
 	slot_unlock(slot);
+	if (slot_kind(f) == SLOT_KIND_SHARED)
+		r->entries[r->nentries++] = id;
 	if (!r->n)
 		r->first = index;
 	r->sizes += f & SLOT_SIZE_MASK;
@@ -240,6 +264,7 @@ uint64_t group_idle(struct zram *z, unsigned int pages, unsigned int level)
 	r->level = (int)level;
 	r->n = 0;
 	r->sizes = 0;
+	r->nentries = 0;
 	r->grouped = 0;
 	if (r->st) {
 		slot_walk(z, 0, z->nr_slots, run_one, r);

@@ -7,8 +7,9 @@
  *   (dedup) page joins a run, its entry moved into the frame for all its
  *   sharers, and stays in the index: a later write of the same page shares
  *   the member (no new object), a sharer rewritten leaves the others
- *   reading the frame; non-idle pages are left alone; a run of one is not
- *   grouped.
+ *   reading the frame; two neighbours sharing one entry cut the run
+ *   between them (a frame never holds one entry's page twice); non-idle
+ *   pages are left alone; a run of one is not grouped.
  * - Entries in frames (dedup on): pages and their copies elsewhere on the
  *   disk, grouped: every entry in a frame, the pool holds frames only; a
  *   snapshot saves and restores every page, shared as before; writeback of
@@ -164,6 +165,35 @@ static void test_kinds(void)
 	CHECK_EQ(s.dedup_objects, 0);
 	CHECK_EQ(s.compr_data_size, 0);
 	CHECK_EQ(s.mem_used_total, 0);
+	zram_destroy(z);
+}
+
+/* pages 0..3: A S S B, the two S one entry: runs [0,1] and [3] (alone) */
+static void test_twin_sharers(void)
+{
+	struct zram_config cfg = {
+		.disksize = 16 * PG, .algorithm = "zstd", .dedup = true};
+	unsigned char pg[4][PG];
+	struct group_frame f;
+	struct zram_stats s;
+	struct zram *z;
+	uint64_t i;
+
+	REQUIRE(zram_create(&cfg, &z) == 0);
+	for (i = 0; i < 4; i++)
+		harness_text_fill(pg[i], PG, i == 2 ? 1 : i);
+	for (i = 0; i < 4; i++)
+		CHECK_EQ(zram_write(z, pg[i], PG, i * PG), PG);
+	CHECK_EQ(group_now(z, 4), 2);
+	group_frame_get(z->groups, (uint32_t)atomic_load(&z->table[0].handle),
+			&f);
+	CHECK_EQ(f.npages, 2);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.group_objects, 1);
+	CHECK_EQ(s.grouped_pages, 2); /* slot 0 and the entry of 1 and 2 */
+	CHECK(!slot_grouped(z, 3));
+	for (i = 0; i < 4; i++)
+		page_check(z, i, pg[i]);
 	zram_destroy(z);
 }
 
@@ -615,6 +645,7 @@ static void test_nogroup(void)
 int main(void)
 {
 	test_kinds();
+	test_twin_sharers();
 	test_stale_buffer();
 	test_parts_compaction();
 	test_resize();
