@@ -614,6 +614,8 @@ void slot_install(struct zram *z, struct zram_slot *slot,
 		counter_add(&s->dedup_slot_bytes, obj->flags & SLOT_SIZE_MASK);
 		if (!obj->shared) /* a new object, just indexed */
 			obj_account(z, obj->flags, 1);
+		else /* an equal page was there: stored by reference */
+			counter_add(&s->dedup_hits, 1);
 		break;
 	case SLOT_KIND_HUGE:
 	case SLOT_KIND_COMPRESSED:

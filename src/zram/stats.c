@@ -205,6 +205,7 @@ static const struct {
 	STAT_FIELD(dup_data_size),
 	STAT_FIELD(dedup_objects),
 	STAT_FIELD(dedup_meta_size),
+	STAT_FIELD(dedup_hits),
 	STAT_FIELD(grouped_pages),
 	STAT_FIELD(group_objects),
 	STAT_FIELD(group_data_size),

@@ -302,6 +302,7 @@ void zram_stats_get(struct zram *z, struct zram_stats *s)
 	s->pages_compacted = ps.pages_compacted - LOAD(z->pages_compacted_base);
 	s->huge_pages = LOAD(c->huge_pages);
 	s->huge_pages_since = LOAD(c->huge_pages_since);
+	s->dedup_hits = LOAD(c->dedup_hits);
 	s->failed_reads = LOAD(c->failed_reads);
 	s->failed_writes = LOAD(c->failed_writes);
 	s->invalid_io = LOAD(c->invalid_io);

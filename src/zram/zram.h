@@ -332,6 +332,7 @@ struct zram_stats {
 	uint64_t dup_data_size;	  /* compressed bytes those did not store */
 	uint64_t dedup_objects;	  /* distinct objects in the index */
 	uint64_t dedup_meta_size; /* bytes of the index itself */
+	uint64_t dedup_hits; /* pages stored by reference, ever (since reset) */
 	/* grouped frames of cold pages (policy group=) */
 	uint64_t grouped_pages; /* pages stored as a member of a frame */
 	uint64_t group_objects; /* live frames */

@@ -271,6 +271,7 @@ struct zram_counters {
 	_Atomic uint64_t dedup_slot_bytes;
 	_Atomic uint64_t dedup_objs;
 	_Atomic uint64_t dedup_obj_bytes;
+	_Atomic uint64_t dedup_hits; /* slots that shared on install, ever */
 	/* grouped frames: member slots, live frames and their bytes */
 	_Atomic uint64_t grouped_pages;
 	_Atomic uint64_t group_objs;

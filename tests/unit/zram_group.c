@@ -137,6 +137,7 @@ static void test_kinds(void)
 	CHECK_EQ(s.huge_pages, 1);
 	CHECK_EQ(s.dedup_objects, 2); /* both entries stayed, in frames */
 	CHECK_EQ(s.dup_pages, 1);
+	CHECK_EQ(s.dedup_hits, 1); /* page 7's write found page 20's */
 	/* the pool: the frames, page 3's object and page 4 raw */
 	CHECK_EQ(s.compr_data_size,
 		 s.group_data_size + PG +
@@ -148,6 +149,7 @@ static void test_kinds(void)
 	CHECK_EQ(zram_write(z, pg[11], PG, 30 * PG), PG);
 	zram_stats_get(z, &s2);
 	CHECK_EQ(s2.dup_pages, 2);
+	CHECK_EQ(s2.dedup_hits, 2);
 	CHECK_EQ(s2.compr_data_size, s.compr_data_size);
 	CHECK_EQ(s2.dedup_objects, 2);
 	page_check(z, 30, pg[11]);
@@ -165,6 +167,10 @@ static void test_kinds(void)
 	CHECK_EQ(s.dedup_objects, 0);
 	CHECK_EQ(s.compr_data_size, 0);
 	CHECK_EQ(s.mem_used_total, 0);
+	CHECK_EQ(s.dedup_hits, 2); /* ever: a discard keeps it */
+	CHECK_EQ(zram_reset(z), 0);
+	zram_stats_get(z, &s);
+	CHECK_EQ(s.dedup_hits, 0); /* since the reset */
 	zram_destroy(z);
 }
 
