@@ -231,38 +231,27 @@ int slot_compress(struct zram *z, struct zram_stream *st,
 	return n;
 }
 
-/* Decompress @len bytes of @src written with @flags into @dst. */
-static int obj_decompress(struct zram *z, struct zram_stream *st,
-			  uint32_t flags, const void *src, unsigned char *dst);
+/* mem_decode()'s @index for a page that is no slot's read (a compare) */
+#define NOT_A_SLOT UINT64_MAX
+
+static int mem_decode(struct zram *z, struct zram_stream *st, uint64_t index,
+		      uint64_t h, uint32_t f, unsigned char *dst);
 
 /*
  * dedup_same - does entry @id hold exactly @page? The full byte compare: the
- * entry's object is decoded into the thread's cmp buffer (a raw one is
- * compared in place). Locking: the caller holds a reference to @id; the
- * zspage read lock inside.
+ * entry's content is decoded into the thread's cmp buffer. Locking: the
+ * caller holds a reference to @id; the entry's read lock inside.
  */
 static bool dedup_same(struct zram *z, struct zram_stream *st,
 		       struct zram_dedup *d, uint32_t id, const void *page)
 {
 	uint32_t f;
 	uint64_t h;
-	void *src;
 	bool same;
 
 	dedup_obj_begin(d, id, &h, &f);
-	if (f & SLOT_GROUPED) { /* a frame's member: the entry's reference */
-		same = !slot_group_read(z, st, h, st->cmp) &&
-		       !memcmp(st->cmp, page, ZRAM_PAGE_SIZE);
-		dedup_obj_end(d, id);
-		return same;
-	}
-	src = zs_obj_read_begin(z->pool, h, st->local_copy);
-	if (f & SLOT_HUGE)
-		same = !memcmp(src, page, ZRAM_PAGE_SIZE);
-	else
-		same = !obj_decompress(z, st, f, src, st->cmp) &&
-		       !memcmp(st->cmp, page, ZRAM_PAGE_SIZE);
-	zs_obj_read_end(z->pool, h, src);
+	same = !mem_decode(z, st, NOT_A_SLOT, h, f, st->cmp) &&
+	       !memcmp(st->cmp, page, ZRAM_PAGE_SIZE);
 	dedup_obj_end(d, id);
 	return same;
 }
@@ -631,6 +620,46 @@ void slot_install(struct zram *z, struct zram_slot *slot,
 }
 
 /*
+ * Content in memory (@f, @h) gives up its memory and its share of the
+ * counters: its object, or its reference to an entry or a frame. With
+ * @kept (a save keeps the content to copy and free) only the counters
+ * change. With @keep_dict, a compressed object's dictionary count stays
+ * (its page goes on, written back). Returns the pool bytes that went: 0
+ * for a sharer whose entry others still hold, a member's share for a frame.
+ * Locking: the slot's lock held.
+ */
+static uint64_t mem_release(struct zram *z, uint32_t f, uint64_t h, bool kept,
+			    bool keep_dict)
+{
+	uint64_t size = f & SLOT_SIZE_MASK;
+	struct zram_counters *s = &z->stats;
+
+	switch (slot_kind(f)) {
+	case SLOT_KIND_SHARED:
+		counter_add(&s->dedup_slots, -1);
+		counter_add(&s->dedup_slot_bytes, -(int64_t)size);
+		return !kept && slot_dedup_put(z, (uint32_t)h) ? size : 0;
+	case SLOT_KIND_GROUPED:
+		counter_add(&s->grouped_pages, -1);
+		if (!kept)
+			slot_group_put(z, (uint32_t)h);
+		return size;
+	case SLOT_KIND_HUGE:
+	case SLOT_KIND_COMPRESSED:
+		if (!kept)
+			pool_obj_free(z, h);
+		obj_account(z, f, -1);
+		if (!(f & SLOT_HUGE) && !keep_dict)
+			atomic_fetch_sub_explicit(slot_dict_pages(z, f), 1,
+						  memory_order_seq_cst);
+		return size;
+	default:
+		assert(!"mem_release: not a kind in memory");
+		return 0;
+	}
+}
+
+/*
  * A running save may keep the old content (snap_cow_keep(): copy-on-write
  * of the slots it has not reached): then its object is the save's to copy
  * and free, and only the counters change here.
@@ -651,27 +680,10 @@ void slot_free(struct zram *z, struct zram_slot *slot)
 		counter_add(&s->same_pages, -1);
 		break;
 	case SLOT_KIND_SHARED:
-		counter_add(&s->dedup_slots, -1);
-		counter_add(&s->dedup_slot_bytes, -(int64_t)size);
-		if (!kept)
-			slot_dedup_put(z, (uint32_t)LOAD(slot->handle));
-		break;
 	case SLOT_KIND_GROUPED:
-		counter_add(&s->grouped_pages, -1);
-		if (!kept)
-			slot_group_put(z, (uint32_t)LOAD(slot->handle));
-		break;
 	case SLOT_KIND_HUGE:
-		if (!kept)
-			pool_obj_free(z, LOAD(slot->handle));
-		obj_account(z, f, -1);
-		break;
 	case SLOT_KIND_COMPRESSED:
-		if (!kept)
-			pool_obj_free(z, LOAD(slot->handle));
-		obj_account(z, f, -1);
-		atomic_fetch_sub_explicit(slot_dict_pages(z, f), 1,
-					  memory_order_seq_cst);
+		mem_release(z, f, LOAD(slot->handle), kept, false);
 		break;
 	case SLOT_KIND_WB:
 		if (!kept)
@@ -731,7 +743,7 @@ static bool read_delay_due(const struct zram *z, uint64_t index)
 static void read_delay(struct zram *z, uint64_t index)
 {
 #ifdef UZRAM_TEST_HOOKS
-	if (LOAD(z->dbg_delay_index) == index) {
+	if (read_delay_due(z, index)) {
 		uint32_t ms = LOAD(z->dbg_delay_ms);
 		struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 
@@ -785,9 +797,31 @@ static int wb_decode(struct zram *z, struct zram_stream *st, uint32_t f,
 }
 
 /*
- * A shared page: the entry's object and meta word, not the slot's copy of
- * them (a rewrite may have moved the object since this slot shared it),
- * held still by the entry's read lock. Locking: slot lock held.
+ * Content in memory (@h, @f: a pool object, raw or compressed, or a
+ * frame's member) into @dst; the test hook may delay slot @index's read
+ * while it holds the mapping. Locking: whatever keeps @h (the slot lock, or
+ * a reference and the entry's read lock); zspage read lock inside.
+ */
+static int mem_decode(struct zram *z, struct zram_stream *st, uint64_t index,
+		      uint64_t h, uint32_t f, unsigned char *dst)
+{
+	void *src;
+	int err;
+
+	if (f & SLOT_GROUPED) /* a reference keeps the frame */
+		return slot_group_read(z, st, h, dst);
+	src = zs_obj_read_begin(z->pool, h,
+				(f & SLOT_HUGE) ? NULL : st->local_copy);
+	err = obj_decompress(z, st, f, src, dst);
+	read_delay(z, index);
+	zs_obj_read_end(z->pool, h, src);
+	return err;
+}
+
+/*
+ * A shared page: the entry's content and meta word, not the slot's copy of
+ * them (a rewrite may have moved it since this slot shared it), held still
+ * by the entry's read lock. Locking: slot lock held.
  */
 static int shared_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 			 uint32_t id, unsigned char *dst)
@@ -795,20 +829,10 @@ static int shared_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 	struct zram_dedup *d = z->dedup;
 	uint32_t f;
 	uint64_t h;
-	void *src;
 	int err;
 
 	dedup_obj_begin(d, id, &h, &f);
-	if (f & SLOT_GROUPED) { /* a frame's member: the entry's reference */
-		err = slot_group_read(z, st, h, dst);
-		dedup_obj_end(d, id);
-		return err;
-	}
-	src = zs_obj_read_begin(z->pool, h,
-				(f & SLOT_HUGE) ? NULL : st->local_copy);
-	err = obj_decompress(z, st, f, src, dst);
-	read_delay(z, index);
-	zs_obj_read_end(z->pool, h, src);
+	err = mem_decode(z, st, index, h, f, dst);
 	dedup_obj_end(d, id);
 	return err;
 }
@@ -819,8 +843,6 @@ int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 	struct zram_slot *slot = &z->table[index];
 	uint32_t f = LOAD(slot->flags);
 	uint64_t h = LOAD(slot->handle);
-	void *src;
-	int err;
 
 	/* a ZRAM_IO_NOWAIT request backs out before a disk read or a delay */
 	if ((slot_kind(f) == SLOT_KIND_WB || read_delay_due(z, index)) &&
@@ -837,16 +859,10 @@ int slot_decode(struct zram *z, struct zram_stream *st, uint64_t index,
 		return shared_decode(z, st, index, (uint32_t)h, dst);
 	case SLOT_KIND_HUGE:
 	case SLOT_KIND_COMPRESSED:
-		src = zs_obj_read_begin(
-			z->pool, h, (f & SLOT_HUGE) ? NULL : st->local_copy);
-		err = obj_decompress(z, st, f, src, dst);
-		read_delay(z, index);
-		zs_obj_read_end(z->pool, h, src);
-		return err;
+	case SLOT_KIND_GROUPED: /* our reference keeps the frame */
+		return mem_decode(z, st, index, h, f, dst);
 	case SLOT_KIND_WB:
 		return wb_decode(z, st, f, h, dst);
-	case SLOT_KIND_GROUPED: /* our reference keeps the frame */
-		return slot_group_read(z, st, h, dst);
 	}
 	return -EIO;
 }
@@ -857,13 +873,15 @@ bool slot_wb_takes(enum slot_kind k)
 	       k == SLOT_KIND_SHARED || k == SLOT_KIND_GROUPED;
 }
 
-/* Copy the pool object @h (@len bytes) into st->cbuf. */
-static void obj_copy_out(struct zram *z, struct zram_stream *st, uint64_t h,
-			 uint32_t len)
+/* Copy the pool object @h described by @f (its size bytes) to @dst.
+ * Locking: whatever keeps @h; zspage read lock inside. */
+static void obj_copy(struct zram *z, struct zram_stream *st, uint64_t h,
+		     uint32_t f, unsigned char *dst)
 {
-	void *src = zs_obj_read_begin(z->pool, h, st->local_copy);
+	void *src = zs_obj_read_begin(z->pool, h,
+				      (f & SLOT_HUGE) ? NULL : st->local_copy);
 
-	memcpy(st->cbuf, src, len);
+	memcpy(dst, src, f & SLOT_SIZE_MASK);
 	zs_obj_read_end(z->pool, h, src);
 }
 
@@ -903,17 +921,37 @@ int slot_group_encode(struct zram *z, struct zram_stream *st, uint64_t h,
 	}
 }
 
-/* A frame's member as a page of its own, counted on its dictionary. */
-static int grouped_wb_encode(struct zram *z, struct zram_stream *st, uint64_t h,
-			     struct slot_wb *wb)
+/*
+ * The content of dedup entry @id as a page of its own at @dst (may be
+ * @st->cbuf): its object's bytes, or its member encoded
+ * (slot_group_encode()). Returns the length, with its content bits in
+ * *@content, or -errno. With @count, a compressed copy holds its own count
+ * on its dictionary (the entry's keeps the dictionary alive until then).
+ * Locking: a reference keeps the entry; its read lock inside.
+ */
+static int entry_copy(struct zram *z, struct zram_stream *st, uint32_t id,
+		      bool count, unsigned char *dst, uint32_t *content)
 {
-	int n = slot_group_encode(z, st, h, true, &wb->flags);
+	struct zram_dedup *d = z->dedup;
+	uint32_t m;
+	uint64_t h;
+	int n;
 
-	if (n < 0)
-		return n;
-	wb->len = (uint32_t)n;
-	wb->dict_ref = !(wb->flags & SLOT_HUGE);
-	return 0;
+	dedup_obj_begin(d, id, &h, &m);
+	if (m & SLOT_GROUPED) {
+		n = slot_group_encode(z, st, h, count, content);
+		if (n > 0) /* memmove: @dst may be st->cbuf itself */
+			memmove(dst, st->cbuf, (size_t)n);
+	} else {
+		*content = m & SLOT_CONTENT_BITS;
+		n = (int)(m & SLOT_SIZE_MASK);
+		obj_copy(z, st, h, m, dst);
+		if (count && !(m & SLOT_HUGE))
+			atomic_fetch_add_explicit(slot_dict_pages(z, m), 1,
+						  memory_order_seq_cst);
+	}
+	dedup_obj_end(d, id);
+	return n;
 }
 
 int slot_wb_encode(struct zram *z, struct zram_stream *st,
@@ -921,47 +959,33 @@ int slot_wb_encode(struct zram *z, struct zram_stream *st,
 {
 	uint32_t f = LOAD(slot->flags);
 	uint64_t h = LOAD(slot->handle);
+	int n;
 
 	assert(f & SLOT_LOCK);
 	wb->from = slot_kind(f);
 	wb->dict_ref = false;
 	switch (wb->from) {
 	case SLOT_KIND_HUGE:
-	case SLOT_KIND_COMPRESSED:
+	case SLOT_KIND_COMPRESSED: /* the slot's dictionary count goes on */
 		wb->flags = f & SLOT_CONTENT_BITS;
 		wb->len = f & SLOT_SIZE_MASK;
-		obj_copy_out(z, st, h, wb->len);
+		obj_copy(z, st, h, f, st->cbuf);
 		return 0;
-	case SLOT_KIND_SHARED: {
-		struct zram_dedup *d = z->dedup;
-		uint32_t m;
-
-		/* our reference keeps the entry, and with it the dictionary
-		 * the copy's count is taken on */
-		dedup_obj_begin(d, (uint32_t)h, &h, &m);
-		if (m & SLOT_GROUPED) { /* a member: a page of its own */
-			int err = grouped_wb_encode(z, st, h, wb);
-
-			dedup_obj_end(d, (uint32_t)LOAD(slot->handle));
-			return err;
-		}
-		wb->flags = m & SLOT_CONTENT_BITS;
-		wb->len = m & SLOT_SIZE_MASK;
-		obj_copy_out(z, st, h, wb->len);
-		dedup_obj_end(d, (uint32_t)LOAD(slot->handle));
-		if (!(wb->flags & SLOT_HUGE)) {
-			atomic_fetch_add_explicit(slot_dict_pages(z, wb->flags),
-						  1, memory_order_seq_cst);
-			wb->dict_ref = true;
-		}
-		return 0;
-	}
-	case SLOT_KIND_GROUPED:
-		return grouped_wb_encode(z, st, h, wb);
+	case SLOT_KIND_SHARED: /* our reference keeps the entry */
+		n = entry_copy(z, st, (uint32_t)h, true, st->cbuf, &wb->flags);
+		break;
+	case SLOT_KIND_GROUPED: /* our reference keeps the frame */
+		n = slot_group_encode(z, st, h, true, &wb->flags);
+		break;
 	default:
 		assert(!"slot_wb_encode: not a kind writeback takes");
 		return -EINVAL;
 	}
+	if (n < 0)
+		return n;
+	wb->len = (uint32_t)n;
+	wb->dict_ref = !(wb->flags & SLOT_HUGE);
+	return 0;
 }
 
 void slot_wb_abandon(struct zram *z, const struct slot_wb *wb)
@@ -975,32 +999,13 @@ uint64_t slot_wb_install(struct zram *z, struct zram_slot *slot, uint64_t off,
 			 const struct slot_wb *wb)
 {
 	uint32_t f = LOAD(slot->flags);
-	uint64_t h = LOAD(slot->handle), freed = f & SLOT_SIZE_MASK;
 	struct zram_counters *s = &z->stats;
+	uint64_t freed;
 
 	assert(f & SLOT_LOCK);
-	assert(slot_kind(f) == wb->from);
-	switch (wb->from) {
-	case SLOT_KIND_HUGE:
-	case SLOT_KIND_COMPRESSED: /* its dictionary count stays the slot's */
-		pool_obj_free(z, h);
-		obj_account(z, f, -1);
-		break;
-	case SLOT_KIND_SHARED:
-		counter_add(&s->dedup_slots, -1);
-		counter_add(&s->dedup_slot_bytes,
-			    -(int64_t)(f & SLOT_SIZE_MASK));
-		if (!slot_dedup_put(z, (uint32_t)h))
-			freed = 0;
-		break;
-	case SLOT_KIND_GROUPED:
-		counter_add(&s->grouped_pages, -1);
-		slot_group_put(z, (uint32_t)h);
-		break;
-	default:
-		assert(!"slot_wb_install: not a kind writeback takes");
-		return 0;
-	}
+	assert(slot_kind(f) == wb->from && slot_wb_takes(wb->from));
+	/* a compressed object's dictionary count stays the slot's */
+	freed = mem_release(z, f, LOAD(slot->handle), false, true);
 	if (f & SLOT_IDLE)
 		counter_add(&s->idle_pages, -1);
 	counter_add(&s->wb_pages, 1);
@@ -1044,42 +1049,22 @@ int slot_walk(struct zram *z, uint64_t first, uint64_t end,
 int slot_content_copy(struct zram *z, struct zram_stream *st, uint32_t f,
 		      uint64_t h, unsigned char *dst, uint32_t *flags)
 {
-	uint32_t len = f & SLOT_SIZE_MASK, id;
+	uint32_t len = f & SLOT_SIZE_MASK, content;
 	struct zram_backing *b;
 	const unsigned char *src;
-	void *mem;
+	int n;
 
 	*flags = f;
 	switch (slot_kind(f)) {
 	case SLOT_KIND_SHARED: /* a reference keeps the entry */
-		id = (uint32_t)h;
-		dedup_obj_begin(z->dedup, id, &h, &f);
-		if (f & SLOT_GROUPED) { /* a member: as a page of its own */
-			int n = slot_group_encode(z, st, h, false, &f);
-
-			dedup_obj_end(z->dedup, id);
-			if (n < 0)
-				return n;
-			memcpy(dst, st->cbuf, (size_t)n);
-			*flags = (*flags & ~SLOT_CONTENT_BITS) |
-				 (f & SLOT_CONTENT_BITS);
-			return 0;
-		}
-		len = f & SLOT_SIZE_MASK;
-		*flags =
-			(*flags & ~SLOT_CONTENT_BITS) | (f & SLOT_CONTENT_BITS);
-		mem = zs_obj_read_begin(
-			z->pool, h, (f & SLOT_HUGE) ? NULL : st->local_copy);
-		memcpy(dst, mem, len);
-		zs_obj_read_end(z->pool, h, mem);
-		dedup_obj_end(z->dedup, id);
+		n = entry_copy(z, st, (uint32_t)h, false, dst, &content);
+		if (n < 0)
+			return n;
+		*flags = (f & ~SLOT_CONTENT_BITS) | content;
 		return 0;
 	case SLOT_KIND_HUGE:
 	case SLOT_KIND_COMPRESSED:
-		mem = zs_obj_read_begin(
-			z->pool, h, (f & SLOT_HUGE) ? NULL : st->local_copy);
-		memcpy(dst, mem, len);
-		zs_obj_read_end(z->pool, h, mem);
+		obj_copy(z, st, h, f, dst);
 		return 0;
 	case SLOT_KIND_WB:
 		b = atomic_load_explicit(&z->backing, memory_order_acquire);
