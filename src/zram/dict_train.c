@@ -215,10 +215,11 @@ struct refresh_walk {
 	uint64_t count;
 };
 
-/* An object of the primary codec @c, written with another dictionary. */
+/* An object of the primary codec @c, written with another dictionary (a
+ * frame's member has none of its own: its frame's stays counted). */
 static bool dict_stale(uint32_t f, const struct slot_codec *c)
 {
-	return !(f & SLOT_HUGE) && !slot_prio(f) &&
+	return !(f & (SLOT_HUGE | SLOT_GROUPED)) && !slot_prio(f) &&
 	       slot_codec_id(f) == c->codec &&
 	       slot_dict_idx(f) != c->dict_cur % ZRAM_DICT_SLOTS;
 }
@@ -236,10 +237,8 @@ static int shared_refresh(struct zram *z, struct zram_stream *st,
 {
 	int n;
 
-	/* done through another sharer: this slot's copy follows; an entry in
-	 * a frame has no dictionary of its own (its frame's stays counted) */
-	if (slot_shared_grouped(z, slot) ||
-	    !dict_stale(slot_shared_sync(z, slot), c) ||
+	/* done through another sharer: this slot's copy follows */
+	if (!dict_stale(slot_shared_sync(z, slot), c) ||
 	    slot_decode(z, st, index, st->page))
 		return 0;
 	n = slot_compress(z, st, c, st->page);

@@ -44,9 +44,9 @@ static bool rc_want(struct zram *z, uint32_t flags, const void *arg)
 	const struct rc_pass *rc = arg;
 
 	(void)z;
-	/* a frame's member is not an object of its own to recompress */
-	return slot_kind(flags) != SLOT_KIND_GROUPED &&
-	       pp_type_match(rc->type, flags) &&
+	/* a frame's member (a GROUPED slot, or a shared entry in a frame:
+	 * slot_shared_sync()) is not an object of its own to recompress */
+	return !(flags & SLOT_GROUPED) && pp_type_match(rc->type, flags) &&
 	       !(flags & SLOT_INCOMPRESSIBLE) &&
 	       slot_prio(flags) + 1 < rc->prio_max;
 }
@@ -151,12 +151,10 @@ static int rc_one(struct zram *z, struct zram_stream *st, struct rc_pass *rc,
 	     k != SLOT_KIND_SHARED))
 		goto out_unlock;
 	slot_flags_update(slot, SLOT_PP, 0);
-	/* a shared object may have been recompressed through another sharer:
-	 * its own description decides; an entry in a frame is a member, not
-	 * an object of its own */
+	/* a shared object may have been recompressed through another sharer
+	 * (or moved into a frame): its own description decides */
 	if (k == SLOT_KIND_SHARED &&
-	    (slot_shared_grouped(z, slot) ||
-	     !rc_want(z, f = slot_shared_sync(z, slot), rc)))
+	    !rc_want(z, f = slot_shared_sync(z, slot), rc))
 		goto out_unlock;
 	if (rc->threshold && (f & SLOT_SIZE_MASK) < rc->threshold)
 		goto out_unlock;

@@ -533,7 +533,9 @@ uint32_t slot_shared_sync(struct zram *z, struct zram_slot *slot)
 
 	assert(slot_kind(LOAD(slot->flags)) == SLOT_KIND_SHARED);
 	slot_content_set(z, slot, m);
-	return LOAD(slot->flags);
+	/* the slot never keeps GROUPED (a kind, not a content bit); the
+	 * passes that ask need to know */
+	return LOAD(slot->flags) | (m & SLOT_GROUPED);
 }
 
 bool slot_unshare(struct zram *z, struct zram_slot *slot)

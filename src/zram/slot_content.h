@@ -299,7 +299,8 @@ int slot_shared_rewrite(struct zram *z, struct zram_slot *slot,
 /*
  * slot_shared_sync - bring @slot's (SHARED) copy of its object's
  * description up to date with its entry (a rewrite through another sharer
- * changed it) and return the slot's flags.
+ * changed it) and return the slot's flags, with GROUPED if the entry holds
+ * a frame's member (not an object of its own: no pass rewrites it).
  * Locking: slot lock held.
  */
 uint32_t slot_shared_sync(struct zram *z, struct zram_slot *slot);

@@ -569,6 +569,25 @@ static void test_dedup_frames(void)
 	CHECK_EQ(s.compr_data_size, s.group_data_size); /* frames only */
 	for (i = 0; i < 128; i++)
 		page_check(z, i, pg[i % 64]);
+	/* the rewriting passes leave entries in frames alone: auto_dict's
+	 * move to a new dictionary, recompression with a secondary codec */
+	CHECK_EQ(zram_dict_train(z, 64, 4096), 0);
+	CHECK_EQ(attr_store(z, "idle", "all"), 0);
+	pthread_mutex_lock(&z->pp_lock);
+	CHECK_EQ(dict_refresh_idle(z), 0);
+	pthread_mutex_unlock(&z->pp_lock);
+	CHECK_EQ(attr_store(z, "recomp_algorithm", "algo=lz4hc"), 0);
+	CHECK_EQ(attr_store(z, "recompress", "type=idle"), 0);
+	zram_stats_get(z, &s2);
+	CHECK_EQ(s2.group_objects, 8);
+	CHECK_EQ(s2.grouped_pages, 64);
+	CHECK_EQ(s2.compr_data_size, s.compr_data_size);
+	for (i = 0; i < 64; i++)
+		CHECK(dedup_meta(z->dedup,
+				 (uint32_t)atomic_load(&z->table[i].handle)) &
+		      SLOT_GROUPED);
+	for (i = 0; i < 128; i++)
+		page_check(z, i, pg[i % 64]);
 	/* a snapshot: every page, shared as before */
 	CHECK_EQ(zram_save(z, snap), 0);
 	CHECK_EQ(zram_restore(snap, NULL, &r, err, sizeof(err)), 0);
