@@ -207,6 +207,7 @@ static int run_one(struct zram *z, uint64_t index, void *arg)
 	struct group_run *r = arg;
 	struct zram_slot *slot = &z->table[index];
 	uint32_t f, id;
+	bool ok;
 
 	if (r->n && index != r->first + r->n)
 		run_flush(z, r);
@@ -219,17 +220,16 @@ static int run_one(struct zram *z, uint64_t index, void *arg)
 	slot_lock(z, slot);
 	f = LOAD(slot->flags);
 	id = (uint32_t)LOAD(slot->handle);
-	if (member_ok(z, slot, f) && slot_kind(f) == SLOT_KIND_SHARED &&
-	    run_has_entry(r, id)) {
+	ok = member_ok(z, slot, f);
+	if (ok && slot_kind(f) == SLOT_KIND_SHARED && run_has_entry(r, id)) {
 		/* its entry is in this run: group that, then look again (the
 		 * entry is likely a member now, and this slot no candidate) */
 		slot_unlock(slot);
 		run_flush(z, r);
 		return run_one(z, index, arg);
 	}
-	if (!member_ok(z, slot, f) ||
-	    slot_decode(z, r->st, index,
-			r->pages + (size_t)r->n * ZRAM_PAGE_SIZE)) {
+	if (!ok || slot_decode(z, r->st, index,
+			       r->pages + (size_t)r->n * ZRAM_PAGE_SIZE)) {
 		slot_unlock(slot);
 		run_flush(z, r);
 		return 0;
